@@ -1,0 +1,1212 @@
+/*
+ * binding.c - the one file that speaks the CPython and NumPy C APIs.
+ *
+ * It parses and checks every argument (dtype, ndim, shape, writeability,
+ * overlap), allocates outputs or validates the caller's out=, and only then
+ * calls the pure kernels of src/kernels/. Nothing is written before every
+ * check has passed. float32 and float64 inputs are read in place through
+ * their strides; other real dtypes (ints, bools, float16) are cast to the
+ * result dtype, which is a copy.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdio.h>
+
+/* NPY_NO_DEPRECATED_API and NPY_TARGET_VERSION come from setup.py, in step
+ * with the runtime requirement numpy>=1.23 in pyproject.toml. */
+#include <numpy/arrayobject.h>
+#include <numpy/ufuncobject.h>
+
+#include "rp_kernels.h"
+
+/* Above this much work (elements or multiply-adds) the GIL is released. */
+#define RP_GIL_WORK 16384
+
+#define RP_RUN(work, stmt)                                                        \
+    do {                                                                          \
+        if ((work) > RP_GIL_WORK) {                                               \
+            Py_BEGIN_ALLOW_THREADS stmt;                                          \
+            Py_END_ALLOW_THREADS                                                  \
+        }                                                                         \
+        else {                                                                    \
+            stmt;                                                                 \
+        }                                                                         \
+    } while (0)
+
+/* Call the float32 or float64 version of a kernel. */
+#define RP_DISPATCH(typenum, kernel, args)                                        \
+    do {                                                                          \
+        if ((typenum) == NPY_FLOAT) {                                             \
+            kernel##_f32 args;                                                    \
+        }                                                                         \
+        else {                                                                    \
+            kernel##_f64 args;                                                    \
+        }                                                                         \
+    } while (0)
+
+static PyObject *numpy_matmul = NULL; /* numpy.matmul, for large products */
+
+/* ------------------------------------------------------------------------ */
+/* ufunc loops: thin adapters from NumPy's loop signature to the kernels.   */
+
+#define RP_UNARY_UFUNC_LOOPS(name)                                                \
+    static void loop_##name##_f32(char **args, npy_intp const *dims,              \
+                                  npy_intp const *steps, void *data)              \
+    {                                                                             \
+        (void)data;                                                               \
+        rp_##name##_f32(dims[0], args[0], steps[0], args[1], steps[1]);           \
+    }                                                                             \
+    static void loop_##name##_f64(char **args, npy_intp const *dims,              \
+                                  npy_intp const *steps, void *data)              \
+    {                                                                             \
+        (void)data;                                                               \
+        rp_##name##_f64(dims[0], args[0], steps[0], args[1], steps[1]);           \
+    }
+
+#define RP_BINARY_UFUNC_LOOPS(name)                                               \
+    static void loop_##name##_f32(char **args, npy_intp const *dims,              \
+                                  npy_intp const *steps, void *data)              \
+    {                                                                             \
+        (void)data;                                                               \
+        rp_##name##_f32(dims[0], args[0], steps[0], args[1], steps[1], args[2],   \
+                        steps[2]);                                                \
+    }                                                                             \
+    static void loop_##name##_f64(char **args, npy_intp const *dims,              \
+                                  npy_intp const *steps, void *data)              \
+    {                                                                             \
+        (void)data;                                                               \
+        rp_##name##_f64(dims[0], args[0], steps[0], args[1], steps[1], args[2],   \
+                        steps[2]);                                                \
+    }
+
+RP_UNARY_UFUNC_LOOPS(sigmoid)
+RP_UNARY_UFUNC_LOOPS(sigmoid_prime)
+RP_UNARY_UFUNC_LOOPS(sigmoid_prime_from_activation)
+RP_UNARY_UFUNC_LOOPS(tanh)
+RP_UNARY_UFUNC_LOOPS(tanh_prime)
+RP_UNARY_UFUNC_LOOPS(tanh_prime_from_activation)
+RP_UNARY_UFUNC_LOOPS(relu)
+RP_UNARY_UFUNC_LOOPS(relu_prime)
+RP_UNARY_UFUNC_LOOPS(relu_prime_from_activation)
+RP_UNARY_UFUNC_LOOPS(identity)
+RP_UNARY_UFUNC_LOOPS(identity_prime)
+RP_BINARY_UFUNC_LOOPS(sigmoid_bce_delta)
+RP_BINARY_UFUNC_LOOPS(sigmoid_squared_error_delta)
+
+typedef struct {
+    const char *name;
+    int nin;
+    PyUFuncGenericFunction loops[2]; /* float32, float64 */
+    const char *doc;
+} rp_ufunc_spec;
+
+#define RP_LOOPS(name) { loop_##name##_f32, loop_##name##_f64 }
+
+static rp_ufunc_spec ufunc_specs[] = {
+    {"sigmoid", 1, RP_LOOPS(sigmoid),
+     "The logistic sigmoid, computed without overflow.\n\n"
+     "NumPy: 1 / (1 + np.exp(-z))\n\n"
+     "sigmoid(-1000.) is 0.0 and sigmoid(1000.) is 1.0, with no warning."},
+    {"sigmoid_prime", 1, RP_LOOPS(sigmoid_prime),
+     "Derivative of the sigmoid, from the PRE-activation z (seed 002).\n\n"
+     "NumPy: sigmoid(z) * (1 - sigmoid(z))\n\n"
+     "If you hold the activation a = sigmoid(z), use "
+     "sigmoid_prime_from_activation(a)."},
+    {"sigmoid_prime_from_activation", 1, RP_LOOPS(sigmoid_prime_from_activation),
+     "Derivative of the sigmoid, from the ACTIVATION a = sigmoid(z) "
+     "(seeds 000, 001, 003).\n\n"
+     "NumPy: a * (1 - a)"},
+    {"tanh", 1, RP_LOOPS(tanh), "Hyperbolic tangent.\n\nNumPy: np.tanh(z)"},
+    {"tanh_prime", 1, RP_LOOPS(tanh_prime),
+     "Derivative of tanh, from the pre-activation z.\n\nNumPy: 1 - np.tanh(z)**2"},
+    {"tanh_prime_from_activation", 1, RP_LOOPS(tanh_prime_from_activation),
+     "Derivative of tanh, from the activation a = tanh(z).\n\nNumPy: 1 - a**2"},
+    {"relu", 1, RP_LOOPS(relu),
+     "Rectified linear unit; NaN propagates.\n\nNumPy: np.maximum(z, 0)"},
+    {"relu_prime", 1, RP_LOOPS(relu_prime),
+     "Derivative of relu, from the pre-activation z: 1.0 where z > 0, "
+     "else 0.0 (0.0 at z == 0 and for NaN).\n\nNumPy: (z > 0).astype(float)"},
+    {"relu_prime_from_activation", 1, RP_LOOPS(relu_prime_from_activation),
+     "Derivative of relu, from the activation a = relu(z).\n\n"
+     "NumPy: (a > 0).astype(float)"},
+    {"identity", 1, RP_LOOPS(identity),
+     "The identity (seed 004's linear output), as a new array.\n\n"
+     "NumPy: z.copy()"},
+    {"identity_prime", 1, RP_LOOPS(identity_prime),
+     "Derivative of the identity: 1.0 everywhere.\n\nNumPy: np.ones_like(z)"},
+    {"sigmoid_bce_delta", 2, RP_LOOPS(sigmoid_bce_delta),
+     "Output-layer delta dL/dz for a sigmoid output under binary "
+     "cross-entropy (seed 000's dS2).\n\nNumPy: a - y"},
+    {"sigmoid_squared_error_delta", 2, RP_LOOPS(sigmoid_squared_error_delta),
+     "Output-layer delta dL/dz for a sigmoid output under the half summed "
+     "squared error L = 0.5 * sum((a - y)**2) (seeds 001, 002, 003; they "
+     "write it with the opposite sign, as (y - a) * a * (1 - a)).\n\n"
+     "NumPy: (a - y) * a * (1 - a)"},
+};
+
+static char unary_types[] = {NPY_FLOAT, NPY_FLOAT, NPY_DOUBLE, NPY_DOUBLE};
+static char binary_types[] = {NPY_FLOAT, NPY_FLOAT, NPY_FLOAT,
+                              NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE};
+static void *no_loop_data[] = {NULL, NULL};
+
+/* ------------------------------------------------------------------------ */
+/* Argument helpers. Each returns NULL / -1 with a Python error set.         */
+
+/* "(4, 3)" for an array of shape (4, 3); "(3,)" for a 1-D one. */
+static void shape_str(int ndim, const npy_intp *dims, char *buf, size_t size)
+{
+    size_t used = 0;
+    int i;
+    used += (size_t)snprintf(buf, size, "(");
+    for (i = 0; i < ndim && used < size; i++) {
+        used += (size_t)snprintf(buf + used, size - used, i ? ", %" NPY_INTP_FMT : "%" NPY_INTP_FMT,
+                                 dims[i]);
+    }
+    if (used < size) {
+        snprintf(buf + used, size - used, ndim == 1 ? ",)" : ")");
+    }
+}
+
+#define RP_SHAPE(arr, buf) shape_str(PyArray_NDIM(arr), PyArray_DIMS(arr), buf, sizeof(buf))
+
+/* obj as an ndarray of a real numeric dtype (no cast yet): a new reference. */
+static PyArrayObject *to_array(PyObject *obj, const char *fn, const char *arg)
+{
+    PyArrayObject *arr;
+    PyArray_Descr *d;
+    if (PyArray_Check(obj)) {
+        Py_INCREF(obj);
+        arr = (PyArrayObject *)obj;
+    }
+    else {
+        arr = (PyArrayObject *)PyArray_FromAny(obj, NULL, 0, 0, 0, NULL);
+        if (arr == NULL) {
+            return NULL;
+        }
+    }
+    d = PyArray_DESCR(arr);
+    if (!(PyTypeNum_ISBOOL(d->type_num) || PyTypeNum_ISINTEGER(d->type_num) ||
+          d->type_num == NPY_HALF || d->type_num == NPY_FLOAT ||
+          d->type_num == NPY_DOUBLE)) {
+        PyObject *name = PyObject_Str((PyObject *)d);
+        if (name != NULL) {
+            PyErr_Format(PyExc_TypeError,
+                         "%s: %s has dtype %U; expected a real array "
+                         "(float64, float32, or int/bool cast to float)",
+                         fn, arg, name);
+            Py_DECREF(name);
+        }
+        Py_DECREF(arr);
+        return NULL;
+    }
+    return arr;
+}
+
+/* The dtype the kernels run in: float32 if NumPy's result type of the inputs
+ * is float16 or float32, else float64 (ints and bools compute in float64). */
+static int result_typenum(PyArrayObject **arrs, int n)
+{
+    PyArray_Descr *rt = PyArray_ResultType((npy_intp)n, arrs, 0, NULL);
+    int typenum;
+    if (rt == NULL) {
+        return -1;
+    }
+    typenum = (rt->type_num == NPY_FLOAT || rt->type_num == NPY_HALF) ? NPY_FLOAT
+                                                                      : NPY_DOUBLE;
+    Py_DECREF(rt);
+    return typenum;
+}
+
+/* Replace *arr by itself when it is aligned, native and of dtype typenum,
+ * else by a cast copy (the one copy retroprop makes of an input). */
+static int cast_in_place(PyArrayObject **arr, int typenum)
+{
+    PyArrayObject *cast;
+    if (*arr == NULL) {
+        return 0;
+    }
+    cast = (PyArrayObject *)PyArray_FromArray(
+        *arr, PyArray_DescrFromType(typenum), NPY_ARRAY_ALIGNED | NPY_ARRAY_NOTSWAPPED);
+    if (cast == NULL) {
+        return -1;
+    }
+    Py_DECREF(*arr);
+    *arr = cast;
+    return 0;
+}
+
+/* The byte range [lo, hi) an array's elements occupy. */
+static void extent(PyArrayObject *a, char **lo, char **hi)
+{
+    int i;
+    char *l = PyArray_BYTES(a), *h = PyArray_BYTES(a) + PyArray_ITEMSIZE(a);
+    for (i = 0; i < PyArray_NDIM(a); i++) {
+        npy_intp span = (PyArray_DIM(a, i) - 1) * PyArray_STRIDE(a, i);
+        if (span < 0) {
+            l += span;
+        }
+        else {
+            h += span;
+        }
+    }
+    *lo = l;
+    *hi = h;
+}
+
+/* 1 if the memory of a and b may overlap (bounds test; empty never does). */
+static int may_overlap(PyArrayObject *a, PyArrayObject *b)
+{
+    char *alo, *ahi, *blo, *bhi;
+    if (a == NULL || b == NULL || PyArray_SIZE(a) == 0 || PyArray_SIZE(b) == 0) {
+        return 0;
+    }
+    extent(a, &alo, &ahi);
+    extent(b, &blo, &bhi);
+    return alo < bhi && blo < ahi;
+}
+
+/* Validate one out= array: an aligned, native, writeable ndarray of dtype
+ * typenum and shape dims (or the alternative shape alt_dims, if given).
+ * Returns a new reference, or NULL with an error. */
+static PyArrayObject *check_out(PyObject *obj, const char *fn, const char *what,
+                                int typenum, int ndim, const npy_intp *dims,
+                                int alt_ndim, const npy_intp *alt_dims)
+{
+    PyArrayObject *out;
+    char want[64], got[64], alt[64];
+    if (!PyArray_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s: %s must be a NumPy array or None, got %s",
+                     fn, what, Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    out = (PyArrayObject *)obj;
+    shape_str(ndim, dims, want, sizeof(want));
+    RP_SHAPE(out, got);
+    if (!(PyArray_NDIM(out) == ndim && PyArray_CompareLists(PyArray_DIMS(out), dims, ndim)) &&
+        !(alt_dims != NULL && PyArray_NDIM(out) == alt_ndim &&
+          PyArray_CompareLists(PyArray_DIMS(out), alt_dims, alt_ndim))) {
+        if (alt_dims != NULL) {
+            shape_str(alt_ndim, alt_dims, alt, sizeof(alt));
+            PyErr_Format(PyExc_ValueError,
+                         "%s: %s has shape %s but the result has shape %s (or %s)",
+                         fn, what, got, want, alt);
+        }
+        else {
+            PyErr_Format(PyExc_ValueError, "%s: %s has shape %s but the result has shape %s",
+                         fn, what, got, want);
+        }
+        return NULL;
+    }
+    if (PyArray_TYPE(out) != typenum || !PyArray_ISNOTSWAPPED(out)) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: %s has dtype %S but the result is %s; pass an array of "
+                     "dtype %s", fn, what, (PyObject *)PyArray_DESCR(out),
+                     typenum == NPY_FLOAT ? "float32" : "float64",
+                     typenum == NPY_FLOAT ? "float32" : "float64");
+        return NULL;
+    }
+    if (!PyArray_ISWRITEABLE(out)) {
+        PyErr_Format(PyExc_ValueError, "%s: %s is read-only", fn, what);
+        return NULL;
+    }
+    if (!PyArray_ISALIGNED(out)) {
+        PyErr_Format(PyExc_ValueError, "%s: %s is not aligned", fn, what);
+        return NULL;
+    }
+    Py_INCREF(out);
+    return out;
+}
+
+/* out= entry i of a tuple of n (or out itself when n == 1), or NULL for None.
+ * *err is set when the container is not a tuple/list of n. */
+static PyObject *out_entry(PyObject *out, Py_ssize_t i, Py_ssize_t n, const char *fn,
+                           int *err)
+{
+    PyObject *item;
+    if (out == Py_None) {
+        return NULL;
+    }
+    if (!(PyTuple_Check(out) || PyList_Check(out)) || PySequence_Size(out) != n) {
+        if (!*err) {
+            PyErr_Format(PyExc_TypeError, "%s: out must be None or a tuple of %zd arrays "
+                         "(None entries allowed)", fn, n);
+        }
+        *err = 1;
+        return NULL;
+    }
+    item = PySequence_Fast_GET_ITEM(out, i);
+    return item == Py_None ? NULL : item;
+}
+
+/* The out= array if given (validated, checked against the inputs for
+ * overlap), else a fresh array; a new reference or NULL. */
+static PyArrayObject *output(PyObject *given, const char *fn, const char *what,
+                             int typenum, int ndim, const npy_intp *dims,
+                             int alt_ndim, const npy_intp *alt_dims,
+                             PyArrayObject **inputs, int ninputs)
+{
+    PyArrayObject *out;
+    int i;
+    if (given == NULL) {
+        return (PyArrayObject *)PyArray_SimpleNew(ndim, (npy_intp *)dims, typenum);
+    }
+    out = check_out(given, fn, what, typenum, ndim, dims, alt_ndim, alt_dims);
+    if (out == NULL) {
+        return NULL;
+    }
+    for (i = 0; i < ninputs; i++) {
+        if (may_overlap(out, inputs[i])) {
+            PyErr_Format(PyExc_ValueError,
+                         "%s: %s shares memory with an input; pass a separate array",
+                         fn, what);
+            Py_DECREF(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+static int parse_layout(const char *name, const char *fn, int *cols)
+{
+    if (strcmp(name, "rows") == 0) {
+        *cols = 0;
+    }
+    else if (strcmp(name, "cols") == 0) {
+        *cols = 1;
+    }
+    else {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: unknown layout '%s'; expected 'rows' (samples are rows, "
+                     "Z = X @ W + b) or 'cols' (samples are columns, Z = W @ X + b)",
+                     fn, name);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_activation(const char *name, const char *fn, rp_activation *act)
+{
+    if (strcmp(name, "sigmoid") == 0) {
+        *act = RP_ACT_SIGMOID;
+    }
+    else if (strcmp(name, "tanh") == 0) {
+        *act = RP_ACT_TANH;
+    }
+    else if (strcmp(name, "relu") == 0) {
+        *act = RP_ACT_RELU;
+    }
+    else if (strcmp(name, "identity") == 0) {
+        *act = RP_ACT_IDENTITY;
+    }
+    else {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: unknown activation '%s'; expected 'sigmoid', 'tanh', "
+                     "'relu' or 'identity'", fn, name);
+        return -1;
+    }
+    return 0;
+}
+
+/* 2-D views of an array of ndim <= 2. A 1-D array is one row (as_row) or
+ * one column; a 0-d array is 1x1. */
+static rp_cview cview_of(PyArrayObject *a, int as_row)
+{
+    rp_cview v;
+    v.data = PyArray_BYTES(a);
+    if (PyArray_NDIM(a) == 2) {
+        v.rows = PyArray_DIM(a, 0);
+        v.cols = PyArray_DIM(a, 1);
+        v.s0 = PyArray_STRIDE(a, 0);
+        v.s1 = PyArray_STRIDE(a, 1);
+    }
+    else if (PyArray_NDIM(a) == 1 && as_row) {
+        v.rows = 1;
+        v.cols = PyArray_DIM(a, 0);
+        v.s0 = 0;
+        v.s1 = PyArray_STRIDE(a, 0);
+    }
+    else if (PyArray_NDIM(a) == 1) {
+        v.rows = PyArray_DIM(a, 0);
+        v.cols = 1;
+        v.s0 = PyArray_STRIDE(a, 0);
+        v.s1 = 0;
+    }
+    else {
+        v.rows = v.cols = 1;
+        v.s0 = v.s1 = 0;
+    }
+    return v;
+}
+
+static rp_view view_of(PyArrayObject *a, int as_row)
+{
+    rp_cview c = cview_of(a, as_row);
+    rp_view v;
+    v.data = PyArray_BYTES(a);
+    v.rows = c.rows;
+    v.cols = c.cols;
+    v.s0 = c.s0;
+    v.s1 = c.s1;
+    return v;
+}
+
+static rp_cview transposed(rp_cview v)
+{
+    rp_cview t;
+    t.data = v.data;
+    t.rows = v.cols;
+    t.cols = v.rows;
+    t.s0 = v.s1;
+    t.s1 = v.s0;
+    return t;
+}
+
+/* An ndarray over a view's memory, kept alive by base (for numpy.matmul). */
+static PyObject *ndarray_over(char *data, rp_index rows, rp_index cols, rp_index s0,
+                              rp_index s1, int typenum, int writeable, PyArrayObject *base)
+{
+    npy_intp dims[2], strides[2];
+    PyObject *arr;
+    dims[0] = rows;
+    dims[1] = cols;
+    strides[0] = s0;
+    strides[1] = s1;
+    arr = PyArray_NewFromDescr(&PyArray_Type, PyArray_DescrFromType(typenum), 2, dims,
+                               strides, data, writeable ? NPY_ARRAY_WRITEABLE : 0, NULL);
+    if (arr == NULL) {
+        return NULL;
+    }
+    Py_INCREF(base);
+    if (PyArray_SetBaseObject((PyArrayObject *)arr, (PyObject *)base) < 0) {
+        Py_DECREF(arr);
+        return NULL;
+    }
+    return arr;
+}
+
+/* C = alpha * (A @ B). Small products run in our loop (no per-call cost);
+ * large ones go to numpy.matmul, i.e. NumPy's BLAS, with out= our C. The
+ * base arrays own the views' memory. Returns 0, or -1 with an error. */
+static int product(double alpha, rp_cview A, PyArrayObject *A_base, rp_cview B,
+                   PyArrayObject *B_base, rp_view C, PyArrayObject *C_base, int typenum)
+{
+    double work = (double)C.rows * (double)C.cols * (double)A.cols;
+    PyObject *a = NULL, *b = NULL, *c = NULL, *args = NULL, *kwargs = NULL, *res;
+    int status = -1;
+    if (work <= RP_SMALL_GEMM_WORK) {
+        RP_DISPATCH(typenum, rp_gemm, (alpha, A, B, C));
+        return 0;
+    }
+    a = ndarray_over((char *)A.data, A.rows, A.cols, A.s0, A.s1, typenum, 0, A_base);
+    b = ndarray_over((char *)B.data, B.rows, B.cols, B.s0, B.s1, typenum, 0, B_base);
+    c = ndarray_over(C.data, C.rows, C.cols, C.s0, C.s1, typenum, 1, C_base);
+    if (a == NULL || b == NULL || c == NULL) {
+        goto error;
+    }
+    args = PyTuple_Pack(2, a, b);
+    kwargs = Py_BuildValue("{s:O}", "out", c);
+    if (args == NULL || kwargs == NULL) {
+        goto error;
+    }
+    res = PyObject_Call(numpy_matmul, args, kwargs);
+    if (res == NULL) {
+        goto error;
+    }
+    Py_DECREF(res);
+    if (alpha != 1.0) {
+        RP_RUN(C.rows * C.cols, RP_DISPATCH(typenum, rp_scale, (alpha, C)));
+    }
+    status = 0;
+error:
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    Py_XDECREF(c);
+    Py_XDECREF(args);
+    Py_XDECREF(kwargs);
+    return status;
+}
+
+/* ------------------------------------------------------------------------ */
+/* matmul                                                                    */
+
+PyDoc_STRVAR(matmul_doc,
+"matmul(A, B, *, out=None)\n--\n\n"
+"Matrix product of 1-D or 2-D arrays, read in place whatever their strides.\n\n"
+"NumPy: np.matmul(A, B)  (that is, A @ B)\n\n"
+"As np.matmul: a 1-D A is a row (n,) -> (1, n) and a 1-D B a column, and the\n"
+"added dimension is removed from the result. Tiny products (the seeds' 2x2 to\n"
+"4x4) run in a plain C loop without NumPy's per-call cost; large ones are\n"
+"handed to NumPy's BLAS. int inputs are cast to float64 (a copy).\n\n"
+"out : array of the result's shape and dtype, written in place and returned.");
+
+static PyObject *py_matmul(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"A", "B", "out", NULL};
+    const char *fn = "matmul";
+    PyObject *A_obj, *B_obj, *out_obj = Py_None;
+    PyArrayObject *arrs[2] = {NULL, NULL}, *C = NULL;
+    char sa[64], sb[64];
+    npy_intp dims[2];
+    int ndim = 0, typenum;
+    rp_index k_a, k_b;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|$O:matmul", kwlist, &A_obj, &B_obj,
+                                     &out_obj)) {
+        return NULL;
+    }
+    if ((arrs[0] = to_array(A_obj, fn, "A")) == NULL ||
+        (arrs[1] = to_array(B_obj, fn, "B")) == NULL) {
+        goto error;
+    }
+    RP_SHAPE(arrs[0], sa);
+    RP_SHAPE(arrs[1], sb);
+    if (PyArray_NDIM(arrs[0]) < 1 || PyArray_NDIM(arrs[0]) > 2 ||
+        PyArray_NDIM(arrs[1]) < 1 || PyArray_NDIM(arrs[1]) > 2) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: A and B must be 1-D or 2-D, got A %s and B %s", fn, sa, sb);
+        goto error;
+    }
+    k_a = PyArray_DIM(arrs[0], PyArray_NDIM(arrs[0]) - 1);
+    k_b = PyArray_DIM(arrs[1], 0);
+    if (k_a != k_b) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: A has %zd %s but B has %zd %s (A %s, B %s)", fn, (Py_ssize_t)k_a,
+                     PyArray_NDIM(arrs[0]) == 2 ? "columns" : "elements", (Py_ssize_t)k_b,
+                     PyArray_NDIM(arrs[1]) == 2 ? "rows" : "elements", sa, sb);
+        goto error;
+    }
+    if (PyArray_NDIM(arrs[0]) == 2) {
+        dims[ndim++] = PyArray_DIM(arrs[0], 0);
+    }
+    if (PyArray_NDIM(arrs[1]) == 2) {
+        dims[ndim++] = PyArray_DIM(arrs[1], 1);
+    }
+    if ((typenum = result_typenum(arrs, 2)) < 0 || cast_in_place(&arrs[0], typenum) < 0 ||
+        cast_in_place(&arrs[1], typenum) < 0) {
+        goto error;
+    }
+    C = output(out_obj == Py_None ? NULL : out_obj, fn, "out", typenum, ndim, dims, -1,
+               NULL, arrs, 2);
+    if (C == NULL) {
+        goto error;
+    }
+    {
+        rp_view cv = view_of(C, PyArray_NDIM(arrs[0]) == 1);
+        if (product(1.0, cview_of(arrs[0], 1), arrs[0], cview_of(arrs[1], 0), arrs[1], cv,
+                    C, typenum) < 0) {
+            goto error;
+        }
+    }
+    Py_DECREF(arrs[0]);
+    Py_DECREF(arrs[1]);
+    if (out_obj != Py_None) {
+        return (PyObject *)C;
+    }
+    return PyArray_Return(C); /* 1-D @ 1-D is a scalar, as in NumPy */
+error:
+    Py_XDECREF(arrs[0]);
+    Py_XDECREF(arrs[1]);
+    Py_XDECREF(C);
+    return NULL;
+}
+
+/* The shapes of a dense layer's X and W: checks they agree and gives the
+ * number of samples n, inputs and outputs, and Z's shape. */
+typedef struct {
+    npy_intp n, n_in, n_out;
+    int zndim;
+    npy_intp zdims[2];
+} rp_layer;
+
+static int check_layer(const char *fn, PyArrayObject *X, PyArrayObject *W, int cols,
+                       const char *layout_name, rp_layer *L)
+{
+    char sx[64], sw[64];
+    RP_SHAPE(X, sx);
+    RP_SHAPE(W, sw);
+    if (PyArray_NDIM(X) != 1 && PyArray_NDIM(X) != 2) {
+        PyErr_Format(PyExc_ValueError, "%s: X must be 2-D %s or one sample (in,) for "
+                     "layout='%s', got shape %s", fn, cols ? "(in, n)" : "(n, in)",
+                     layout_name, sx);
+        return -1;
+    }
+    if (PyArray_NDIM(W) != 2) {
+        PyErr_Format(PyExc_ValueError, "%s: W must be 2-D %s for layout='%s', got shape %s",
+                     fn, cols ? "(out, in)" : "(in, out)", layout_name, sw);
+        return -1;
+    }
+    L->n_in = cols ? PyArray_DIM(W, 1) : PyArray_DIM(W, 0);
+    L->n_out = cols ? PyArray_DIM(W, 0) : PyArray_DIM(W, 1);
+    if (PyArray_NDIM(X) == 1) {
+        L->n = 1;
+        if (PyArray_DIM(X, 0) != L->n_in) {
+            PyErr_Format(PyExc_ValueError, "%s: X has %zd elements but W has %zd %s "
+                         "(X %s, W %s, layout='%s')", fn, (Py_ssize_t)PyArray_DIM(X, 0),
+                         (Py_ssize_t)L->n_in, cols ? "columns" : "rows", sx, sw, layout_name);
+            return -1;
+        }
+        L->zndim = 1;
+        L->zdims[0] = L->n_out;
+    }
+    else {
+        npy_intp x_in = cols ? PyArray_DIM(X, 0) : PyArray_DIM(X, 1);
+        L->n = cols ? PyArray_DIM(X, 1) : PyArray_DIM(X, 0);
+        if (x_in != L->n_in) {
+            PyErr_Format(PyExc_ValueError, "%s: X has %zd %s but W has %zd %s "
+                         "(X %s, W %s, layout='%s')", fn, (Py_ssize_t)x_in,
+                         cols ? "rows" : "columns", (Py_ssize_t)L->n_in,
+                         cols ? "columns" : "rows", sx, sw, layout_name);
+            return -1;
+        }
+        L->zndim = 2;
+        L->zdims[0] = cols ? L->n_out : L->n;
+        L->zdims[1] = cols ? L->n : L->n_out;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* dense_forward                                                             */
+
+PyDoc_STRVAR(dense_forward_doc,
+"dense_forward(X, W, b=None, activation=\"sigmoid\", *, layout=\"rows\", out=None)\n--\n\n"
+"Fused dense layer: the product, the bias and the activation in one call.\n"
+"Returns (Z, A).\n\n"
+"layout=\"rows\" (samples are rows; seeds 001, 002, 003):\n"
+"    NumPy: Z = X @ W + b;  A = act(Z)\n"
+"    X (n, in) or one sample (in,), W (in, out), b (out,) or (1, out) or None;\n"
+"    Z and A are (n, out), or (out,) for a 1-D X.\n"
+"layout=\"cols\" (samples are columns; seed 000):\n"
+"    NumPy: Z = W @ X + b.reshape(-1, 1);  A = act(Z)\n"
+"    X (in, n) or (in,), W (out, in), b (out, 1) or (out,) or None;\n"
+"    Z and A are (out, n), or (out,) for a 1-D X.\n\n"
+"activation : \"sigmoid\", \"tanh\", \"relu\" or \"identity\" (A is then a copy of Z).\n"
+"out : (Z_out, A_out), arrays of the result's shape and dtype written in\n"
+"    place and returned; either may be None for a fresh array.\n\n"
+"float32 and float64 inputs are read in place whatever their strides; the\n"
+"result is float32 when NumPy's result type of the inputs is float32, else\n"
+"float64 (int inputs, as in seeds 001 and 003, are cast: a copy).");
+
+static PyObject *py_dense_forward(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"X", "W", "b", "activation", "layout", "out", NULL};
+    const char *fn = "dense_forward";
+    PyObject *X_obj, *W_obj, *b_obj = Py_None, *out_obj = Py_None, *zo, *ao;
+    const char *act_name = "sigmoid", *layout_name = "rows";
+    PyArrayObject *in[3] = {NULL, NULL, NULL}; /* X, W, b */
+    PyArrayObject *X, *W, *b, *Z = NULL, *A = NULL;
+    char sw[64], sbias[64];
+    rp_layer L;
+    rp_activation act;
+    int cols, typenum, ninputs, out_err = 0;
+    npy_intp n_out;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|Os$sO:dense_forward", kwlist, &X_obj,
+                                     &W_obj, &b_obj, &act_name, &layout_name, &out_obj)) {
+        return NULL;
+    }
+    if (parse_layout(layout_name, fn, &cols) < 0 || parse_activation(act_name, fn, &act) < 0) {
+        return NULL;
+    }
+    if ((in[0] = to_array(X_obj, fn, "X")) == NULL || (in[1] = to_array(W_obj, fn, "W")) == NULL ||
+        (b_obj != Py_None && (in[2] = to_array(b_obj, fn, "b")) == NULL)) {
+        goto error;
+    }
+    X = in[0];
+    W = in[1];
+    b = in[2];
+    ninputs = b != NULL ? 3 : 2;
+    if (check_layer(fn, X, W, cols, layout_name, &L) < 0) {
+        goto error;
+    }
+    n_out = L.n_out;
+    RP_SHAPE(W, sw);
+    if (b != NULL) {
+        /* rows: (out,) or (1, out); cols: (out, 1) or (out,) */
+        int ok = (PyArray_NDIM(b) == 1 && PyArray_DIM(b, 0) == n_out) ||
+                 (PyArray_NDIM(b) == 2 && !cols && PyArray_DIM(b, 0) == 1 &&
+                  PyArray_DIM(b, 1) == n_out) ||
+                 (PyArray_NDIM(b) == 2 && cols && PyArray_DIM(b, 0) == n_out &&
+                  PyArray_DIM(b, 1) == 1);
+        if (!ok) {
+            RP_SHAPE(b, sbias);
+            if (cols) {
+                PyErr_Format(PyExc_ValueError, "%s: b has shape %s but W %s has %zd outputs: "
+                             "b must be (%zd, 1) or (%zd,) for layout='cols'", fn, sbias, sw,
+                             (Py_ssize_t)n_out, (Py_ssize_t)n_out, (Py_ssize_t)n_out);
+            }
+            else {
+                PyErr_Format(PyExc_ValueError, "%s: b has shape %s but W %s has %zd outputs: "
+                             "b must be (%zd,) or (1, %zd) for layout='rows'", fn, sbias, sw,
+                             (Py_ssize_t)n_out, (Py_ssize_t)n_out, (Py_ssize_t)n_out);
+            }
+            goto error;
+        }
+    }
+    if ((typenum = result_typenum(in, ninputs)) < 0 || cast_in_place(&in[0], typenum) < 0 ||
+        cast_in_place(&in[1], typenum) < 0 || cast_in_place(&in[2], typenum) < 0) {
+        goto error;
+    }
+    X = in[0];
+    W = in[1];
+    b = in[2];
+    zo = out_entry(out_obj, 0, 2, fn, &out_err);
+    ao = out_entry(out_obj, 1, 2, fn, &out_err);
+    if (out_err) {
+        goto error;
+    }
+    if ((Z = output(zo, fn, "out[0] (Z)", typenum, L.zndim, L.zdims, -1, NULL, in, ninputs)) == NULL ||
+        (A = output(ao, fn, "out[1] (A)", typenum, L.zndim, L.zdims, -1, NULL, in, ninputs)) == NULL) {
+        goto error;
+    }
+    if (may_overlap(Z, A)) {
+        PyErr_Format(PyExc_ValueError, "%s: out[0] (Z) and out[1] (A) share memory", fn);
+        goto error;
+    }
+    {
+        /* a 1-D X is one sample: a row in 'rows', a column in 'cols' */
+        rp_cview xv = cview_of(X, !cols), wv = cview_of(W, 0), bv;
+        rp_view zv = view_of(Z, !cols), av = view_of(A, !cols);
+        int status = cols ? product(1.0, wv, W, xv, X, zv, Z, typenum)
+                          : product(1.0, xv, X, wv, W, zv, Z, typenum);
+        if (status < 0) {
+            goto error;
+        }
+        bv.data = NULL;
+        bv.rows = zv.rows;
+        bv.cols = zv.cols;
+        bv.s0 = bv.s1 = 0;
+        if (b != NULL) {
+            /* broadcast the bias over the samples with a zero stride */
+            rp_index stride = PyArray_NDIM(b) == 1 ? PyArray_STRIDE(b, 0)
+                                                   : PyArray_STRIDE(b, cols ? 0 : 1);
+            bv.data = PyArray_BYTES(b);
+            if (cols) {
+                bv.s0 = stride;
+            }
+            else {
+                bv.s1 = stride;
+            }
+        }
+        RP_RUN(zv.rows * zv.cols, RP_DISPATCH(typenum, rp_bias_activate, (zv, bv, act, av)));
+    }
+    Py_DECREF(in[0]);
+    Py_DECREF(in[1]);
+    Py_XDECREF(in[2]);
+    return Py_BuildValue("(NN)", Z, A);
+error:
+    Py_XDECREF(in[0]);
+    Py_XDECREF(in[1]);
+    Py_XDECREF(in[2]);
+    Py_XDECREF(Z);
+    Py_XDECREF(A);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* dense_backward                                                            */
+
+PyDoc_STRVAR(dense_backward_doc,
+"dense_backward(delta, X, W, *, layout=\"rows\", average=False, out=None)\n--\n\n"
+"Gradients of a dense layer from delta = dL/dZ of that layer.\n"
+"Returns (dW, db, dX): dW has W's shape, dX has X's shape.\n\n"
+"layout=\"rows\" (X (n, in), W (in, out), delta (n, out)):\n"
+"    NumPy: dW = X.T @ delta;  db = delta.sum(axis=0);  dX = delta @ W.T\n"
+"    db is (out,).\n"
+"layout=\"cols\" (X (in, n), W (out, in), delta (out, n)):\n"
+"    NumPy: dW = delta @ X.T;  db = delta.sum(axis=1, keepdims=True);  dX = W.T @ delta\n"
+"    db is (out, 1).\n"
+"A 1-D X is one sample, with a 1-D delta (out,): dW is then the outer product.\n\n"
+"average : divide dW and db by the number of samples n (seed 000's 1/m);\n"
+"    False sums over the samples (seeds 001, 003).\n"
+"out : (dW_out, db_out, dX_out), written in place and returned; entries may\n"
+"    be None. db_out may have either bias shape of the layout.\n\n"
+"dX is what the layer below needs: its delta is dX * f'(its Z).");
+
+static PyObject *py_dense_backward(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"delta", "X", "W", "layout", "average", "out", NULL};
+    const char *fn = "dense_backward";
+    PyObject *delta_obj, *X_obj, *W_obj, *out_obj = Py_None, *o[3];
+    const char *layout_name = "rows";
+    int average = 0, cols, typenum, out_err = 0, i;
+    PyArrayObject *in[3] = {NULL, NULL, NULL}; /* delta, X, W */
+    PyArrayObject *dW = NULL, *db = NULL, *dX = NULL, *delta, *X, *W;
+    rp_layer L;
+    npy_intp db_dims[2], db_alt[2];
+    char sd[64], sz[64], sx[64], sw[64];
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO|$spO:dense_backward", kwlist,
+                                     &delta_obj, &X_obj, &W_obj, &layout_name, &average,
+                                     &out_obj)) {
+        return NULL;
+    }
+    if (parse_layout(layout_name, fn, &cols) < 0) {
+        return NULL;
+    }
+    if ((in[0] = to_array(delta_obj, fn, "delta")) == NULL ||
+        (in[1] = to_array(X_obj, fn, "X")) == NULL || (in[2] = to_array(W_obj, fn, "W")) == NULL) {
+        goto error;
+    }
+    delta = in[0];
+    X = in[1];
+    W = in[2];
+    if (check_layer(fn, X, W, cols, layout_name, &L) < 0) {
+        goto error;
+    }
+    if (!(PyArray_NDIM(delta) == L.zndim &&
+          PyArray_CompareLists(PyArray_DIMS(delta), L.zdims, L.zndim))) {
+        RP_SHAPE(delta, sd);
+        RP_SHAPE(X, sx);
+        RP_SHAPE(W, sw);
+        shape_str(L.zndim, L.zdims, sz, sizeof(sz));
+        PyErr_Format(PyExc_ValueError, "%s: delta has shape %s but this layer's Z has shape %s "
+                     "(X %s, W %s, layout='%s'); delta is dL/dZ", fn, sd, sz, sx, sw,
+                     layout_name);
+        goto error;
+    }
+    if (average && L.n == 0) {
+        PyErr_Format(PyExc_ValueError, "%s: average=True needs at least one sample, X has "
+                     "none", fn);
+        goto error;
+    }
+    if ((typenum = result_typenum(in, 3)) < 0) {
+        goto error;
+    }
+    for (i = 0; i < 3; i++) {
+        if (cast_in_place(&in[i], typenum) < 0) {
+            goto error;
+        }
+    }
+    delta = in[0];
+    X = in[1];
+    W = in[2];
+    for (i = 0; i < 3; i++) {
+        o[i] = out_entry(out_obj, i, 3, fn, &out_err);
+    }
+    if (out_err) {
+        goto error;
+    }
+    /* db: (out,) for rows, (out, 1) for cols; out= may take the other form */
+    db_dims[0] = L.n_out;
+    db_dims[1] = 1;
+    db_alt[0] = cols ? L.n_out : 1;
+    db_alt[1] = L.n_out;
+    if ((dW = output(o[0], fn, "out[0] (dW)", typenum, 2, PyArray_DIMS(W), -1, NULL, in, 3)) == NULL ||
+        (db = output(o[1], fn, "out[1] (db)", typenum, cols ? 2 : 1, db_dims,
+                     cols ? 1 : 2, db_alt, in, 3)) == NULL ||
+        (dX = output(o[2], fn, "out[2] (dX)", typenum, PyArray_NDIM(X), PyArray_DIMS(X), -1,
+                     NULL, in, 3)) == NULL) {
+        goto error;
+    }
+    if (may_overlap(dW, db) || may_overlap(dW, dX) || may_overlap(db, dX)) {
+        PyErr_Format(PyExc_ValueError, "%s: the arrays of out share memory", fn);
+        goto error;
+    }
+    {
+        double scale = average ? 1.0 / (double)L.n : 1.0;
+        rp_cview dv = cview_of(delta, !cols), xv = cview_of(X, !cols), wv = cview_of(W, 0);
+        rp_view dwv = view_of(dW, 0), dxv = view_of(dX, !cols);
+        /* the stride of db along the outputs, whichever form it has */
+        rp_index db_stride = PyArray_NDIM(db) == 1 ? PyArray_STRIDE(db, 0)
+                                                   : PyArray_STRIDE(db, cols ? 0 : 1);
+        int status;
+        if (cols) {
+            /* dW = delta @ X.T;  dX = W.T @ delta */
+            status = product(scale, dv, delta, transposed(xv), X, dwv, dW, typenum);
+            if (status == 0) {
+                status = product(1.0, transposed(wv), W, dv, delta, dxv, dX, typenum);
+            }
+        }
+        else {
+            /* dW = X.T @ delta;  dX = delta @ W.T */
+            status = product(scale, transposed(xv), X, dv, delta, dwv, dW, typenum);
+            if (status == 0) {
+                status = product(1.0, dv, delta, transposed(wv), W, dxv, dX, typenum);
+            }
+        }
+        if (status < 0) {
+            goto error;
+        }
+        /* db = sum over the samples: the column sums of delta in 'rows' */
+        RP_RUN(dv.rows * dv.cols,
+               RP_DISPATCH(typenum, rp_colsum,
+                           (scale, cols ? transposed(dv) : dv, PyArray_BYTES(db), db_stride)));
+    }
+    Py_DECREF(in[0]);
+    Py_DECREF(in[1]);
+    Py_DECREF(in[2]);
+    return Py_BuildValue("(NNN)", dW, db, dX);
+error:
+    Py_XDECREF(in[0]);
+    Py_XDECREF(in[1]);
+    Py_XDECREF(in[2]);
+    Py_XDECREF(dW);
+    Py_XDECREF(db);
+    Py_XDECREF(dX);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* losses                                                                    */
+
+/* A and Y as arrays of one float dtype and one shape (ndim <= 2). */
+static int loss_inputs(PyObject *A_obj, PyObject *Y_obj, const char *fn, PyArrayObject **in,
+                       int *typenum)
+{
+    char sa[64], sy[64];
+    if ((in[0] = to_array(A_obj, fn, "A")) == NULL || (in[1] = to_array(Y_obj, fn, "Y")) == NULL) {
+        return -1;
+    }
+    RP_SHAPE(in[0], sa);
+    RP_SHAPE(in[1], sy);
+    if (PyArray_NDIM(in[0]) > 2 || PyArray_NDIM(in[1]) > 2) {
+        PyErr_Format(PyExc_ValueError, "%s: A and Y must have at most 2 dimensions, got A %s "
+                     "and Y %s", fn, sa, sy);
+        return -1;
+    }
+    if (!(PyArray_NDIM(in[0]) == PyArray_NDIM(in[1]) &&
+          PyArray_CompareLists(PyArray_DIMS(in[0]), PyArray_DIMS(in[1]), PyArray_NDIM(in[0])))) {
+        PyErr_Format(PyExc_ValueError, "%s: A has shape %s but Y has shape %s; they must "
+                     "match", fn, sa, sy);
+        return -1;
+    }
+    if ((*typenum = result_typenum(in, 2)) < 0 || cast_in_place(&in[0], *typenum) < 0 ||
+        cast_in_place(&in[1], *typenum) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(bce_doc,
+"bce(A, Y, eps=1e-8)\n--\n\n"
+"Mean binary cross-entropy of predictions A against targets Y (seed 000).\n\n"
+"NumPy: -np.mean(Y * np.log(A + eps) + (1 - Y) * np.log(1 - A + eps))\n\n"
+"For one output unit this is seed 000's -(1/m) * np.sum(...), m the number\n"
+"of samples. eps keeps log away from 0. A and Y have the same shape; the\n"
+"result is a Python float. An empty A gives nan, as np.mean does (no warning).");
+
+PyDoc_STRVAR(squared_error_doc,
+"squared_error(A, Y)\n--\n\n"
+"Summed squared error, seed 004's cost (y_pred - y_act)**2.\n\n"
+"NumPy: np.sum((A - Y) ** 2)\n\n"
+"Its gradient with respect to A is 2 * (A - Y). The half of it,\n"
+"half_squared_error, is the loss of seeds 001, 002 and 003.");
+
+PyDoc_STRVAR(half_squared_error_doc,
+"half_squared_error(A, Y)\n--\n\n"
+"Half the summed squared error, the loss behind seeds 001, 002 and 003.\n\n"
+"NumPy: 0.5 * np.sum((A - Y) ** 2)\n\n"
+"Its gradient with respect to A is A - Y, so with a sigmoid output\n"
+"dL/dZ = (A - Y) * A * (1 - A) = sigmoid_squared_error_delta(A, Y); the\n"
+"seeds write the same thing with the opposite sign, (Y - A) * A * (1 - A),\n"
+"and add it to the weights.");
+
+enum { RP_LOSS_BCE, RP_LOSS_SSE, RP_LOSS_HALF_SSE };
+
+static PyObject *loss(int which, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist_bce[] = {"A", "Y", "eps", NULL};
+    static char *kwlist_se[] = {"A", "Y", NULL};
+    const char *fn = which == RP_LOSS_BCE ? "bce"
+                     : which == RP_LOSS_SSE ? "squared_error" : "half_squared_error";
+    PyObject *A_obj, *Y_obj;
+    PyArrayObject *in[2] = {NULL, NULL};
+    double eps = 1e-8, value = 0.0;
+    int typenum, ok;
+    if (which == RP_LOSS_BCE) {
+        ok = PyArg_ParseTupleAndKeywords(args, kwds, "OO|d:bce", kwlist_bce, &A_obj, &Y_obj, &eps);
+    }
+    else {
+        ok = PyArg_ParseTupleAndKeywords(args, kwds, which == RP_LOSS_SSE ? "OO:squared_error"
+                                         : "OO:half_squared_error", kwlist_se, &A_obj, &Y_obj);
+    }
+    if (!ok || loss_inputs(A_obj, Y_obj, fn, in, &typenum) < 0) {
+        goto error;
+    }
+    {
+        rp_cview av = cview_of(in[0], 1), yv = cview_of(in[1], 1);
+        if (which == RP_LOSS_BCE) {
+            RP_RUN(PyArray_SIZE(in[0]),
+                   value = typenum == NPY_FLOAT ? rp_bce_f32(av, yv, eps) : rp_bce_f64(av, yv, eps));
+        }
+        else {
+            RP_RUN(PyArray_SIZE(in[0]),
+                   value = typenum == NPY_FLOAT ? rp_sum_squared_error_f32(av, yv)
+                                                : rp_sum_squared_error_f64(av, yv));
+            if (which == RP_LOSS_HALF_SSE) {
+                value *= 0.5;
+            }
+        }
+    }
+    Py_DECREF(in[0]);
+    Py_DECREF(in[1]);
+    return PyFloat_FromDouble(value);
+error:
+    Py_XDECREF(in[0]);
+    Py_XDECREF(in[1]);
+    return NULL;
+}
+
+static PyObject *py_bce(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    (void)self;
+    return loss(RP_LOSS_BCE, args, kwds);
+}
+
+static PyObject *py_squared_error(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    (void)self;
+    return loss(RP_LOSS_SSE, args, kwds);
+}
+
+static PyObject *py_half_squared_error(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    (void)self;
+    return loss(RP_LOSS_HALF_SSE, args, kwds);
+}
+
+/* ------------------------------------------------------------------------ */
+/* sgd_update                                                                */
+
+PyDoc_STRVAR(sgd_update_doc,
+"sgd_update(param, grad, lr)\n--\n\n"
+"One step of gradient descent, in place; returns param itself.\n\n"
+"NumPy: param -= lr * grad\n\n"
+"param is a writeable float32 or float64 array (up to 2-D) and keeps its\n"
+"identity and its data pointer. grad has param's shape; a grad of another\n"
+"dtype is cast to param's dtype first (a copy). Seeds 001 and 003 step with\n"
+"+= and -=; here the sign is always descent: pass the gradient of the loss.");
+
+static PyObject *py_sgd_update(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"param", "grad", "lr", NULL};
+    const char *fn = "sgd_update";
+    PyObject *param_obj, *grad_obj;
+    PyArrayObject *param, *grad = NULL;
+    double lr;
+    int typenum;
+    char sp[64], sg[64];
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOd:sgd_update", kwlist, &param_obj,
+                                     &grad_obj, &lr)) {
+        return NULL;
+    }
+    if (!PyArray_Check(param_obj)) {
+        PyErr_Format(PyExc_TypeError, "%s: param must be a NumPy array (it is updated in "
+                     "place), got %s", fn, Py_TYPE(param_obj)->tp_name);
+        return NULL;
+    }
+    param = (PyArrayObject *)param_obj;
+    typenum = PyArray_TYPE(param);
+    if ((typenum != NPY_FLOAT && typenum != NPY_DOUBLE) || !PyArray_ISNOTSWAPPED(param)) {
+        PyErr_Format(PyExc_TypeError, "%s: param has dtype %S; it must be float32 or float64 "
+                     "to be updated in place", fn, (PyObject *)PyArray_DESCR(param));
+        return NULL;
+    }
+    RP_SHAPE(param, sp);
+    if (!PyArray_ISWRITEABLE(param)) {
+        PyErr_Format(PyExc_ValueError, "%s: param %s is read-only", fn, sp);
+        return NULL;
+    }
+    if (PyArray_NDIM(param) > 2 || !PyArray_ISALIGNED(param)) {
+        PyErr_Format(PyExc_ValueError, "%s: param must be an aligned array of at most 2 "
+                     "dimensions, got shape %s", fn, sp);
+        return NULL;
+    }
+    if ((grad = to_array(grad_obj, fn, "grad")) == NULL) {
+        return NULL;
+    }
+    RP_SHAPE(grad, sg);
+    if (!(PyArray_NDIM(grad) == PyArray_NDIM(param) &&
+          PyArray_CompareLists(PyArray_DIMS(grad), PyArray_DIMS(param), PyArray_NDIM(param)))) {
+        PyErr_Format(PyExc_ValueError, "%s: grad has shape %s but param has shape %s; they "
+                     "must match", fn, sg, sp);
+        goto error;
+    }
+    if (cast_in_place(&grad, typenum) < 0) {
+        goto error;
+    }
+    /* grad may be param itself, but not another view of its memory */
+    if (may_overlap(param, grad) &&
+        !(PyArray_BYTES(param) == PyArray_BYTES(grad) &&
+          PyArray_CompareLists(PyArray_STRIDES(param), PyArray_STRIDES(grad),
+                               PyArray_NDIM(param)))) {
+        PyErr_Format(PyExc_ValueError, "%s: grad shares memory with param", fn);
+        goto error;
+    }
+    {
+        rp_view pv = view_of(param, 1);
+        rp_cview gv = cview_of(grad, 1);
+        RP_RUN(PyArray_SIZE(param), RP_DISPATCH(typenum, rp_sgd_update, (lr, pv, gv)));
+    }
+    Py_DECREF(grad);
+    Py_INCREF(param);
+    return (PyObject *)param;
+error:
+    Py_XDECREF(grad);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* module                                                                    */
+
+#define RP_METHOD(name) \
+    {#name, (PyCFunction)(void (*)(void))py_##name, METH_VARARGS | METH_KEYWORDS, name##_doc}
+
+static PyMethodDef methods[] = {
+    RP_METHOD(matmul),
+    RP_METHOD(dense_forward),
+    RP_METHOD(dense_backward),
+    RP_METHOD(bce),
+    RP_METHOD(squared_error),
+    RP_METHOD(half_squared_error),
+    RP_METHOD(sgd_update),
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT, "_core",
+    "retroprop's C kernels (see the retroprop package for the documented API).", -1,
+    methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__core(void)
+{
+    PyObject *m = NULL, *numpy = NULL;
+    size_t i;
+    import_array();
+    import_umath();
+    m = PyModule_Create(&module_def);
+    if (m == NULL) {
+        return NULL;
+    }
+    for (i = 0; i < sizeof(ufunc_specs) / sizeof(ufunc_specs[0]); i++) {
+        const rp_ufunc_spec *u = &ufunc_specs[i];
+        PyObject *f = PyUFunc_FromFuncAndData(
+            (PyUFuncGenericFunction *)u->loops, no_loop_data,
+            u->nin == 1 ? unary_types : binary_types, 2, u->nin, 1, PyUFunc_None, u->name,
+            u->doc, 0);
+        if (f == NULL || PyModule_AddObject(m, u->name, f) < 0) {
+            Py_XDECREF(f);
+            goto error;
+        }
+    }
+    numpy = PyImport_ImportModule("numpy");
+    if (numpy == NULL) {
+        goto error;
+    }
+    numpy_matmul = PyObject_GetAttrString(numpy, "matmul");
+    Py_DECREF(numpy);
+    if (numpy_matmul == NULL) {
+        goto error;
+    }
+    if (PyModule_AddIntConstant(m, "SMALL_GEMM_WORK", RP_SMALL_GEMM_WORK) < 0) {
+        goto error;
+    }
+    return m;
+error:
+    Py_DECREF(m);
+    return NULL;
+}

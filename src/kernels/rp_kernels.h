@@ -1,0 +1,112 @@
+/*
+ * rp_kernels.h - retroprop's numeric kernels.
+ *
+ * Pure C99: nothing here knows about Python or NumPy. Every array is a
+ * strided view (a base pointer plus byte strides), so transposes, slices and
+ * negative strides are read in place. Each kernel comes in a float32 (_f32)
+ * and a float64 (_f64) version; float32 kernels accumulate in double.
+ * The binding (src/binding.c) checks every argument before calling a kernel:
+ * kernels trust their inputs (shapes agree, outputs do not overlap inputs).
+ */
+#ifndef RP_KERNELS_H
+#define RP_KERNELS_H
+
+#include <stddef.h>
+
+typedef ptrdiff_t rp_index;
+
+/* A 2-D strided view: element (i, j) is at data + i*s0 + j*s1 (bytes).
+ * A stride of 0 broadcasts (a bias row repeated over samples). */
+typedef struct {
+    char *data;
+    rp_index rows, cols;
+    rp_index s0, s1;
+} rp_view;
+
+typedef struct {
+    const char *data;
+    rp_index rows, cols;
+    rp_index s0, s1;
+} rp_cview;
+
+typedef enum {
+    RP_ACT_SIGMOID = 0,
+    RP_ACT_TANH = 1,
+    RP_ACT_RELU = 2,
+    RP_ACT_IDENTITY = 3
+} rp_activation;
+
+/* Below this many multiply-adds (m*n*k) a product is cheaper in our own loop
+ * than through a BLAS call; above it the binding hands the product to BLAS. */
+#define RP_SMALL_GEMM_WORK 32768
+
+/* The unary elementwise kernels: y[i] = f(x[i]) over n strided elements. */
+#define RP_DECLARE_UNARY(name)                                                    \
+    void rp_##name##_f32(rp_index n, const char *x, rp_index xs, char *y, rp_index ys); \
+    void rp_##name##_f64(rp_index n, const char *x, rp_index xs, char *y, rp_index ys);
+
+/* sigmoid: 1 / (1 + exp(-z)), without overflow for large -z */
+RP_DECLARE_UNARY(sigmoid)
+/* sigmoid_prime: s * (1 - s), s = sigmoid(z) (from the pre-activation) */
+RP_DECLARE_UNARY(sigmoid_prime)
+/* sigmoid_prime_from_activation: a * (1 - a) */
+RP_DECLARE_UNARY(sigmoid_prime_from_activation)
+/* tanh: tanh(z) */
+RP_DECLARE_UNARY(tanh)
+/* tanh_prime: 1 - tanh(z)^2 */
+RP_DECLARE_UNARY(tanh_prime)
+/* tanh_prime_from_activation: 1 - a^2 */
+RP_DECLARE_UNARY(tanh_prime_from_activation)
+/* relu: max(z, 0), NaN propagates */
+RP_DECLARE_UNARY(relu)
+/* relu_prime: 1 where z > 0, else 0 (NaN gives 0, as (z > 0) does) */
+RP_DECLARE_UNARY(relu_prime)
+/* relu_prime_from_activation: 1 where a > 0, else 0 */
+RP_DECLARE_UNARY(relu_prime_from_activation)
+/* identity: z */
+RP_DECLARE_UNARY(identity)
+/* identity_prime: 1 */
+RP_DECLARE_UNARY(identity_prime)
+
+/* The binary elementwise kernels: out[i] = f(a[i], y[i]). */
+#define RP_DECLARE_BINARY(name)                                                   \
+    void rp_##name##_f32(rp_index n, const char *a, rp_index as, const char *y,   \
+                         rp_index ys, char *out, rp_index os);                    \
+    void rp_##name##_f64(rp_index n, const char *a, rp_index as, const char *y,   \
+                         rp_index ys, char *out, rp_index os);
+
+/* sigmoid_bce_delta: a - y (dL/dz of a sigmoid output under cross-entropy) */
+RP_DECLARE_BINARY(sigmoid_bce_delta)
+/* sigmoid_squared_error_delta: (a - y) * a * (1 - a) (half squared error) */
+RP_DECLARE_BINARY(sigmoid_squared_error_delta)
+
+/* C = alpha * (A @ B); A (m, k), B (k, n), C (m, n); k == 0 gives zeros. */
+void rp_gemm_f32(double alpha, rp_cview A, rp_cview B, rp_view C);
+void rp_gemm_f64(double alpha, rp_cview A, rp_cview B, rp_view C);
+
+/* Z += bias (if bias.data is not NULL, broadcast through its strides),
+ * then A = act(Z); Z and A have the same shape. */
+void rp_bias_activate_f32(rp_view Z, rp_cview bias, rp_activation act, rp_view A);
+void rp_bias_activate_f64(rp_view Z, rp_cview bias, rp_activation act, rp_view A);
+
+/* out[j] = scale * sum_i M[i, j]: the column sums of M, into a strided vector. */
+void rp_colsum_f32(double scale, rp_cview M, char *out, rp_index os);
+void rp_colsum_f64(double scale, rp_cview M, char *out, rp_index os);
+
+/* M *= scale */
+void rp_scale_f32(double scale, rp_view M);
+void rp_scale_f64(double scale, rp_view M);
+
+/* -mean(Y*log(A + eps) + (1 - Y)*log(1 - A + eps)); A and Y the same shape. */
+double rp_bce_f32(rp_cview A, rp_cview Y, double eps);
+double rp_bce_f64(rp_cview A, rp_cview Y, double eps);
+
+/* sum((A - Y)^2), summed pairwise. */
+double rp_sum_squared_error_f32(rp_cview A, rp_cview Y);
+double rp_sum_squared_error_f64(rp_cview A, rp_cview Y);
+
+/* P -= lr * G, in place (computed in P's precision, as NumPy does). */
+void rp_sgd_update_f32(double lr, rp_view P, rp_cview G);
+void rp_sgd_update_f64(double lr, rp_view P, rp_cview G);
+
+#endif /* RP_KERNELS_H */

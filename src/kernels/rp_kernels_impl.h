@@ -1,0 +1,210 @@
+/*
+ * rp_kernels_impl.h - the body of every kernel, written once for a generic
+ * element type and included twice by rp_kernels.c:
+ *   RP_T      the element type (float or double)
+ *   RP_NAME   pastes the dtype suffix: RP_NAME(rp_gemm) -> rp_gemm_f64
+ * Arithmetic is done in double; results are rounded once to RP_T on store.
+ * No include guard: this file is meant to be included more than once.
+ */
+
+#define RP_AT(p, i, s) (*(const RP_T *)((p) + (i) * (s)))
+#define RP_SET(p, i, s) (*(RP_T *)((p) + (i) * (s)))
+#define RP_AT2(v, i, j) (*(const RP_T *)((v).data + (i) * (v).s0 + (j) * (v).s1))
+#define RP_SET2(v, i, j) (*(RP_T *)((v).data + (i) * (v).s0 + (j) * (v).s1))
+
+/* One strided loop per unary function: y[i] = f(x[i]). */
+#define RP_UNARY_LOOP(name, fn)                                                   \
+    void RP_NAME(rp_##name)(rp_index n, const char *x, rp_index xs, char *y,      \
+                            rp_index ys)                                          \
+    {                                                                             \
+        rp_index i;                                                               \
+        for (i = 0; i < n; i++) {                                                 \
+            RP_SET(y, i, ys) = (RP_T)fn((double)RP_AT(x, i, xs));                 \
+        }                                                                         \
+    }
+
+RP_UNARY_LOOP(sigmoid, rp_sigmoid_scalar)
+RP_UNARY_LOOP(sigmoid_prime, rp_sigmoid_prime_scalar)
+RP_UNARY_LOOP(sigmoid_prime_from_activation, rp_sigmoid_prime_from_activation_scalar)
+RP_UNARY_LOOP(tanh, tanh)
+RP_UNARY_LOOP(tanh_prime, rp_tanh_prime_scalar)
+RP_UNARY_LOOP(tanh_prime_from_activation, rp_tanh_prime_from_activation_scalar)
+RP_UNARY_LOOP(relu, rp_relu_scalar)
+RP_UNARY_LOOP(relu_prime, rp_step_scalar)
+RP_UNARY_LOOP(relu_prime_from_activation, rp_step_scalar)
+RP_UNARY_LOOP(identity, rp_identity_scalar)
+RP_UNARY_LOOP(identity_prime, rp_one_scalar)
+
+/* out[i] = f(a[i], y[i]) */
+#define RP_BINARY_LOOP(name, fn)                                                  \
+    void RP_NAME(rp_##name)(rp_index n, const char *a, rp_index as,               \
+                            const char *y, rp_index ys, char *out, rp_index os)   \
+    {                                                                             \
+        rp_index i;                                                               \
+        for (i = 0; i < n; i++) {                                                 \
+            RP_SET(out, i, os) =                                                  \
+                (RP_T)fn((double)RP_AT(a, i, as), (double)RP_AT(y, i, ys));       \
+        }                                                                         \
+    }
+
+RP_BINARY_LOOP(sigmoid_bce_delta, rp_difference_scalar)
+RP_BINARY_LOOP(sigmoid_squared_error_delta, rp_sigmoid_squared_error_delta_scalar)
+
+/* C[i,j] = alpha * sum_p A[i,p] * B[p,j], summed in order p = 0..k-1. */
+void RP_NAME(rp_gemm)(double alpha, rp_cview A, rp_cview B, rp_view C)
+{
+    rp_index i, j, p;
+    for (i = 0; i < C.rows; i++) {
+        for (j = 0; j < C.cols; j++) {
+            double acc = 0.0;
+            for (p = 0; p < A.cols; p++) {
+                acc += (double)RP_AT2(A, i, p) * (double)RP_AT2(B, p, j);
+            }
+            RP_SET2(C, i, j) = (RP_T)(alpha * acc);
+        }
+    }
+}
+
+/* Z[i,j] += bias[i,j] (broadcast by zero strides), then A[i,j] = act(Z[i,j]);
+ * the bias is added in RP_T, as NumPy's X @ W + b does. */
+void RP_NAME(rp_bias_activate)(rp_view Z, rp_cview bias, rp_activation act, rp_view A)
+{
+    rp_index i, j;
+    for (i = 0; i < Z.rows; i++) {
+        char *zrow = Z.data + i * Z.s0;
+        char *arow = A.data + i * A.s0;
+        if (bias.data != NULL) {
+            const char *brow = bias.data + i * bias.s0;
+            for (j = 0; j < Z.cols; j++) {
+                RP_SET(zrow, j, Z.s1) = RP_AT(zrow, j, Z.s1) + RP_AT(brow, j, bias.s1);
+            }
+        }
+        switch (act) {
+        case RP_ACT_SIGMOID:
+            RP_NAME(rp_sigmoid)(Z.cols, zrow, Z.s1, arow, A.s1);
+            break;
+        case RP_ACT_TANH:
+            RP_NAME(rp_tanh)(Z.cols, zrow, Z.s1, arow, A.s1);
+            break;
+        case RP_ACT_RELU:
+            RP_NAME(rp_relu)(Z.cols, zrow, Z.s1, arow, A.s1);
+            break;
+        case RP_ACT_IDENTITY:
+            RP_NAME(rp_identity)(Z.cols, zrow, Z.s1, arow, A.s1);
+            break;
+        }
+    }
+}
+
+/* Pairwise sum of x[0..n) (strided): error grows as log(n), not n. */
+static double RP_NAME(rp_pairwise_sum)(const char *x, rp_index xs, rp_index n)
+{
+    if (n <= 64) {
+        double s = 0.0;
+        rp_index i;
+        for (i = 0; i < n; i++) {
+            s += (double)RP_AT(x, i, xs);
+        }
+        return s;
+    }
+    else {
+        rp_index half = n / 2;
+        return RP_NAME(rp_pairwise_sum)(x, xs, half) +
+               RP_NAME(rp_pairwise_sum)(x + half * xs, xs, n - half);
+    }
+}
+
+/* out[j] = scale * sum_i M[i,j], each column summed pairwise. */
+void RP_NAME(rp_colsum)(double scale, rp_cview M, char *out, rp_index os)
+{
+    rp_index j;
+    for (j = 0; j < M.cols; j++) {
+        double s = RP_NAME(rp_pairwise_sum)(M.data + j * M.s1, M.s0, M.rows);
+        RP_SET(out, j, os) = (RP_T)(scale * s);
+    }
+}
+
+void RP_NAME(rp_scale)(double scale, rp_view M)
+{
+    rp_index i, j;
+    for (i = 0; i < M.rows; i++) {
+        for (j = 0; j < M.cols; j++) {
+            RP_SET2(M, i, j) = (RP_T)(scale * (double)RP_AT2(M, i, j));
+        }
+    }
+}
+
+/* Pairwise sum over the elements of a row segment of term(a, y). */
+#define RP_PAIRWISE_TERM(fname, term)                                             \
+    static double RP_NAME(fname)(const char *a, rp_index as, const char *y,       \
+                                 rp_index ys, rp_index n, double eps)             \
+    {                                                                             \
+        if (n <= 64) {                                                            \
+            double s = 0.0;                                                       \
+            rp_index i;                                                           \
+            for (i = 0; i < n; i++) {                                             \
+                s += term((double)RP_AT(a, i, as), (double)RP_AT(y, i, ys), eps); \
+            }                                                                     \
+            return s;                                                             \
+        }                                                                         \
+        else {                                                                    \
+            rp_index half = n / 2;                                                \
+            return RP_NAME(fname)(a, as, y, ys, half, eps) +                      \
+                   RP_NAME(fname)(a + half * as, as, y + half * ys, ys, n - half, \
+                                  eps);                                           \
+        }                                                                         \
+    }                                                                             \
+    /* the same over the rows of 2-D views, rows split in halves */               \
+    static double RP_NAME(fname##_2d)(rp_cview A, rp_cview Y, double eps)         \
+    {                                                                             \
+        if (A.rows == 0) {                                                        \
+            return 0.0;                                                           \
+        }                                                                         \
+        if (A.rows == 1) {                                                        \
+            return RP_NAME(fname)(A.data, A.s1, Y.data, Y.s1, A.cols, eps);       \
+        }                                                                         \
+        else {                                                                    \
+            rp_cview A2 = A, Y2 = Y;                                              \
+            rp_index half = A.rows / 2;                                           \
+            A.rows = Y.rows = half;                                               \
+            A2.rows = Y2.rows = A2.rows - half;                                   \
+            A2.data += half * A.s0;                                               \
+            Y2.data += half * Y.s0;                                               \
+            return RP_NAME(fname##_2d)(A, Y, eps) + RP_NAME(fname##_2d)(A2, Y2, eps); \
+        }                                                                         \
+    }
+
+RP_PAIRWISE_TERM(rp_bce_sum, rp_bce_term)
+RP_PAIRWISE_TERM(rp_sse_sum, rp_squared_difference_term)
+
+double RP_NAME(rp_bce)(rp_cview A, rp_cview Y, double eps)
+{
+    double count = (double)A.rows * (double)A.cols;
+    return -(RP_NAME(rp_bce_sum_2d)(A, Y, eps) / count);
+}
+
+double RP_NAME(rp_sum_squared_error)(rp_cview A, rp_cview Y)
+{
+    return RP_NAME(rp_sse_sum_2d)(A, Y, 0.0);
+}
+
+/* P[i,j] -= lr * G[i,j], in RP_T arithmetic as NumPy's `P -= lr * G` is. */
+void RP_NAME(rp_sgd_update)(double lr, rp_view P, rp_cview G)
+{
+    const RP_T rate = (RP_T)lr;
+    rp_index i, j;
+    for (i = 0; i < P.rows; i++) {
+        for (j = 0; j < P.cols; j++) {
+            RP_T step = rate * RP_AT2(G, i, j);
+            RP_SET2(P, i, j) = RP_AT2(P, i, j) - step;
+        }
+    }
+}
+
+#undef RP_AT
+#undef RP_SET
+#undef RP_AT2
+#undef RP_SET2
+#undef RP_UNARY_LOOP
+#undef RP_BINARY_LOOP
+#undef RP_PAIRWISE_TERM
