@@ -207,8 +207,15 @@ static PyArrayObject *to_array(PyObject *obj, const char *fn, const char *arg)
  * is float16 or float32, else float64 (ints and bools compute in float64). */
 static int result_typenum(PyArrayObject **arrs, int n)
 {
-    PyArray_Descr *rt = PyArray_ResultType((npy_intp)n, arrs, 0, NULL);
-    int typenum;
+    PyArray_Descr *rt;
+    int typenum, i, same = 1;
+    for (i = 1; i < n; i++) {
+        same = same && PyArray_TYPE(arrs[i]) == PyArray_TYPE(arrs[0]);
+    }
+    if (same && (PyArray_TYPE(arrs[0]) == NPY_DOUBLE || PyArray_TYPE(arrs[0]) == NPY_FLOAT)) {
+        return PyArray_TYPE(arrs[0]); /* the common case, without the general rule */
+    }
+    rt = PyArray_ResultType((npy_intp)n, arrs, 0, NULL);
     if (rt == NULL) {
         return -1;
     }
@@ -223,7 +230,8 @@ static int result_typenum(PyArrayObject **arrs, int n)
 static int cast_in_place(PyArrayObject **arr, int typenum)
 {
     PyArrayObject *cast;
-    if (*arr == NULL) {
+    if (*arr == NULL || (PyArray_TYPE(*arr) == typenum && PyArray_ISALIGNED(*arr) &&
+                         PyArray_ISNOTSWAPPED(*arr))) {
         return 0;
     }
     cast = (PyArrayObject *)PyArray_FromArray(
@@ -281,11 +289,11 @@ static PyArrayObject *check_out(PyObject *obj, const char *fn, const char *what,
         return NULL;
     }
     out = (PyArrayObject *)obj;
-    shape_str(ndim, dims, want, sizeof(want));
-    RP_SHAPE(out, got);
     if (!(PyArray_NDIM(out) == ndim && PyArray_CompareLists(PyArray_DIMS(out), dims, ndim)) &&
         !(alt_dims != NULL && PyArray_NDIM(out) == alt_ndim &&
           PyArray_CompareLists(PyArray_DIMS(out), alt_dims, alt_ndim))) {
+        shape_str(ndim, dims, want, sizeof(want));
+        RP_SHAPE(out, got);
         if (alt_dims != NULL) {
             shape_str(alt_ndim, alt_dims, alt, sizeof(alt));
             PyErr_Format(PyExc_ValueError,
@@ -559,10 +567,10 @@ static PyObject *py_matmul(PyObject *self, PyObject *args, PyObject *kwds)
         (arrs[1] = to_array(B_obj, fn, "B")) == NULL) {
         goto error;
     }
-    RP_SHAPE(arrs[0], sa);
-    RP_SHAPE(arrs[1], sb);
     if (PyArray_NDIM(arrs[0]) < 1 || PyArray_NDIM(arrs[0]) > 2 ||
         PyArray_NDIM(arrs[1]) < 1 || PyArray_NDIM(arrs[1]) > 2) {
+        RP_SHAPE(arrs[0], sa);
+        RP_SHAPE(arrs[1], sb);
         PyErr_Format(PyExc_ValueError,
                      "%s: A and B must be 1-D or 2-D, got A %s and B %s", fn, sa, sb);
         goto error;
@@ -570,6 +578,8 @@ static PyObject *py_matmul(PyObject *self, PyObject *args, PyObject *kwds)
     k_a = PyArray_DIM(arrs[0], PyArray_NDIM(arrs[0]) - 1);
     k_b = PyArray_DIM(arrs[1], 0);
     if (k_a != k_b) {
+        RP_SHAPE(arrs[0], sa);
+        RP_SHAPE(arrs[1], sb);
         PyErr_Format(PyExc_ValueError,
                      "%s: A has %zd %s but B has %zd %s (A %s, B %s)", fn, (Py_ssize_t)k_a,
                      PyArray_NDIM(arrs[0]) == 2 ? "columns" : "elements", (Py_ssize_t)k_b,
@@ -623,15 +633,17 @@ static int check_layer(const char *fn, PyArrayObject *X, PyArrayObject *W, int c
                        const char *layout_name, rp_layer *L)
 {
     char sx[64], sw[64];
-    RP_SHAPE(X, sx);
-    RP_SHAPE(W, sw);
     if (PyArray_NDIM(X) != 1 && PyArray_NDIM(X) != 2) {
+        RP_SHAPE(X, sx);
+        RP_SHAPE(W, sw);
         PyErr_Format(PyExc_ValueError, "%s: X must be 2-D %s or one sample (in,) for "
                      "layout='%s', got shape %s", fn, cols ? "(in, n)" : "(n, in)",
                      layout_name, sx);
         return -1;
     }
     if (PyArray_NDIM(W) != 2) {
+        RP_SHAPE(X, sx);
+        RP_SHAPE(W, sw);
         PyErr_Format(PyExc_ValueError, "%s: W must be 2-D %s for layout='%s', got shape %s",
                      fn, cols ? "(out, in)" : "(in, out)", layout_name, sw);
         return -1;
@@ -641,6 +653,8 @@ static int check_layer(const char *fn, PyArrayObject *X, PyArrayObject *W, int c
     if (PyArray_NDIM(X) == 1) {
         L->n = 1;
         if (PyArray_DIM(X, 0) != L->n_in) {
+            RP_SHAPE(X, sx);
+            RP_SHAPE(W, sw);
             PyErr_Format(PyExc_ValueError, "%s: X has %zd elements but W has %zd %s "
                          "(X %s, W %s, layout='%s')", fn, (Py_ssize_t)PyArray_DIM(X, 0),
                          (Py_ssize_t)L->n_in, cols ? "columns" : "rows", sx, sw, layout_name);
@@ -653,6 +667,8 @@ static int check_layer(const char *fn, PyArrayObject *X, PyArrayObject *W, int c
         npy_intp x_in = cols ? PyArray_DIM(X, 0) : PyArray_DIM(X, 1);
         L->n = cols ? PyArray_DIM(X, 1) : PyArray_DIM(X, 0);
         if (x_in != L->n_in) {
+            RP_SHAPE(X, sx);
+            RP_SHAPE(W, sw);
             PyErr_Format(PyExc_ValueError, "%s: X has %zd %s but W has %zd %s "
                          "(X %s, W %s, layout='%s')", fn, (Py_ssize_t)x_in,
                          cols ? "rows" : "columns", (Py_ssize_t)L->n_in,
@@ -721,7 +737,6 @@ static PyObject *py_dense_forward(PyObject *self, PyObject *args, PyObject *kwds
         goto error;
     }
     n_out = L.n_out;
-    RP_SHAPE(W, sw);
     if (b != NULL) {
         /* rows: (out,) or (1, out); cols: (out, 1) or (out,) */
         int ok = (PyArray_NDIM(b) == 1 && PyArray_DIM(b, 0) == n_out) ||
@@ -731,6 +746,7 @@ static PyObject *py_dense_forward(PyObject *self, PyObject *args, PyObject *kwds
                   PyArray_DIM(b, 1) == 1);
         if (!ok) {
             RP_SHAPE(b, sbias);
+            RP_SHAPE(W, sw);
             if (cols) {
                 PyErr_Format(PyExc_ValueError, "%s: b has shape %s but W %s has %zd outputs: "
                              "b must be (%zd, 1) or (%zd,) for layout='cols'", fn, sbias, sw,
@@ -959,15 +975,17 @@ static int loss_inputs(PyObject *A_obj, PyObject *Y_obj, const char *fn, PyArray
     if ((in[0] = to_array(A_obj, fn, "A")) == NULL || (in[1] = to_array(Y_obj, fn, "Y")) == NULL) {
         return -1;
     }
-    RP_SHAPE(in[0], sa);
-    RP_SHAPE(in[1], sy);
     if (PyArray_NDIM(in[0]) > 2 || PyArray_NDIM(in[1]) > 2) {
+        RP_SHAPE(in[0], sa);
+        RP_SHAPE(in[1], sy);
         PyErr_Format(PyExc_ValueError, "%s: A and Y must have at most 2 dimensions, got A %s "
                      "and Y %s", fn, sa, sy);
         return -1;
     }
     if (!(PyArray_NDIM(in[0]) == PyArray_NDIM(in[1]) &&
           PyArray_CompareLists(PyArray_DIMS(in[0]), PyArray_DIMS(in[1]), PyArray_NDIM(in[0])))) {
+        RP_SHAPE(in[0], sa);
+        RP_SHAPE(in[1], sy);
         PyErr_Format(PyExc_ValueError, "%s: A has shape %s but Y has shape %s; they must "
                      "match", fn, sa, sy);
         return -1;
@@ -1105,12 +1123,13 @@ static PyObject *py_sgd_update(PyObject *self, PyObject *args, PyObject *kwds)
                      "to be updated in place", fn, (PyObject *)PyArray_DESCR(param));
         return NULL;
     }
-    RP_SHAPE(param, sp);
     if (!PyArray_ISWRITEABLE(param)) {
+        RP_SHAPE(param, sp);
         PyErr_Format(PyExc_ValueError, "%s: param %s is read-only", fn, sp);
         return NULL;
     }
     if (PyArray_NDIM(param) > 2 || !PyArray_ISALIGNED(param)) {
+        RP_SHAPE(param, sp);
         PyErr_Format(PyExc_ValueError, "%s: param must be an aligned array of at most 2 "
                      "dimensions, got shape %s", fn, sp);
         return NULL;
@@ -1118,9 +1137,10 @@ static PyObject *py_sgd_update(PyObject *self, PyObject *args, PyObject *kwds)
     if ((grad = to_array(grad_obj, fn, "grad")) == NULL) {
         return NULL;
     }
-    RP_SHAPE(grad, sg);
     if (!(PyArray_NDIM(grad) == PyArray_NDIM(param) &&
           PyArray_CompareLists(PyArray_DIMS(grad), PyArray_DIMS(param), PyArray_NDIM(param)))) {
+        RP_SHAPE(param, sp);
+        RP_SHAPE(grad, sg);
         PyErr_Format(PyExc_ValueError, "%s: grad has shape %s but param has shape %s; they "
                      "must match", fn, sg, sp);
         goto error;

@@ -50,15 +50,34 @@ RP_UNARY_LOOP(identity_prime, rp_one_scalar)
 RP_BINARY_LOOP(sigmoid_bce_delta, rp_difference_scalar)
 RP_BINARY_LOOP(sigmoid_squared_error_delta, rp_sigmoid_squared_error_delta_scalar)
 
-/* C[i,j] = alpha * sum_p A[i,p] * B[p,j], summed in order p = 0..k-1. */
+/* C[i,j] = alpha * sum_p A[i,p] * B[p,j], summed in order p = 0..k-1.
+ * Four columns at a time: four independent sums hide the add latency
+ * without changing the order of any one sum. */
 void RP_NAME(rp_gemm)(double alpha, rp_cview A, rp_cview B, rp_view C)
 {
     rp_index i, j, p;
     for (i = 0; i < C.rows; i++) {
-        for (j = 0; j < C.cols; j++) {
+        const char *arow = A.data + i * A.s0;
+        for (j = 0; j + 4 <= C.cols; j += 4) {
+            double acc0 = 0.0, acc1 = 0.0, acc2 = 0.0, acc3 = 0.0;
+            const char *bcol = B.data + j * B.s1;
+            for (p = 0; p < A.cols; p++) {
+                const double a = (double)RP_AT(arow, p, A.s1);
+                const char *b = bcol + p * B.s0;
+                acc0 += a * (double)RP_AT(b, 0, B.s1);
+                acc1 += a * (double)RP_AT(b, 1, B.s1);
+                acc2 += a * (double)RP_AT(b, 2, B.s1);
+                acc3 += a * (double)RP_AT(b, 3, B.s1);
+            }
+            RP_SET2(C, i, j) = (RP_T)(alpha * acc0);
+            RP_SET2(C, i, j + 1) = (RP_T)(alpha * acc1);
+            RP_SET2(C, i, j + 2) = (RP_T)(alpha * acc2);
+            RP_SET2(C, i, j + 3) = (RP_T)(alpha * acc3);
+        }
+        for (; j < C.cols; j++) {
             double acc = 0.0;
             for (p = 0; p < A.cols; p++) {
-                acc += (double)RP_AT2(A, i, p) * (double)RP_AT2(B, p, j);
+                acc += (double)RP_AT(arow, p, A.s1) * (double)RP_AT2(B, p, j);
             }
             RP_SET2(C, i, j) = (RP_T)(alpha * acc);
         }
