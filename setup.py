@@ -24,7 +24,7 @@ sanitize_link = ["-fsanitize=address,undefined"] if os.environ.get("RETROPROP_SA
 
 ext = Extension(
     "retroprop._core",
-    sources=["src/binding.c", "src/kernels/rp_kernels.c"],
+    sources=["src/binding.c", "src/kernels/rp_kernels.c", "src/kernels/rp_net.c"],
     include_dirs=[np.get_include(), "src/kernels"],
     define_macros=[
         ("NPY_NO_DEPRECATED_API", NPY_API),

@@ -33,12 +33,16 @@ typedef enum {
     RP_ACT_SIGMOID = 0,
     RP_ACT_TANH = 1,
     RP_ACT_RELU = 2,
-    RP_ACT_IDENTITY = 3
+    RP_ACT_IDENTITY = 3,
+    RP_ACT_SOFTMAX = 4 /* over each row; only as a network's output (rp_net.h) */
 } rp_activation;
 
 /* Below this many multiply-adds (m*n*k) a product is cheaper in our own loop
  * than through a BLAS call; above it the binding hands the product to BLAS. */
 #define RP_SMALL_GEMM_WORK 32768
+
+/* Columns of C one pass of the small GEMM accumulates at a time. */
+#define RP_GEMM_CHUNK 64
 
 /* The unary elementwise kernels: y[i] = f(x[i]) over n strided elements. */
 #define RP_DECLARE_UNARY(name)                                                    \

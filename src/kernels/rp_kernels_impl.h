@@ -56,6 +56,32 @@ RP_BINARY_LOOP(sigmoid_squared_error_delta, rp_sigmoid_squared_error_delta_scala
 void RP_NAME(rp_gemm)(double alpha, rp_cview A, rp_cview B, rp_view C)
 {
     rp_index i, j, p;
+    if (B.s1 == (rp_index)sizeof(RP_T)) {
+        /* B's rows are contiguous: run along them (C[i,:] += A[i,p] * B[p,:]),
+         * a loop the compiler vectorises; each sum keeps its order. */
+        double acc[RP_GEMM_CHUNK];
+        for (i = 0; i < C.rows; i++) {
+            const char *arow = A.data + i * A.s0;
+            rp_index j0;
+            for (j0 = 0; j0 < C.cols; j0 += RP_GEMM_CHUNK) {
+                const rp_index width = C.cols - j0 < RP_GEMM_CHUNK ? C.cols - j0 : RP_GEMM_CHUNK;
+                for (j = 0; j < width; j++) {
+                    acc[j] = 0.0;
+                }
+                for (p = 0; p < A.cols; p++) {
+                    const double a = (double)RP_AT(arow, p, A.s1);
+                    const RP_T *brow = (const RP_T *)(B.data + p * B.s0) + j0;
+                    for (j = 0; j < width; j++) {
+                        acc[j] += a * (double)brow[j];
+                    }
+                }
+                for (j = 0; j < width; j++) {
+                    RP_SET2(C, i, j0 + j) = (RP_T)(alpha * acc[j]);
+                }
+            }
+        }
+        return;
+    }
     for (i = 0; i < C.rows; i++) {
         const char *arow = A.data + i * A.s0;
         for (j = 0; j + 4 <= C.cols; j += 4) {
@@ -81,6 +107,29 @@ void RP_NAME(rp_gemm)(double alpha, rp_cview A, rp_cview B, rp_view C)
             }
             RP_SET2(C, i, j) = (RP_T)(alpha * acc);
         }
+    }
+}
+
+/* a = exp(z - max(z)) / sum(exp(z - max(z))) over one row; a may be z. */
+static void RP_NAME(rp_softmax_row)(rp_index n, const char *z, rp_index zs, char *a, rp_index as)
+{
+    rp_index j;
+    double top, total = 0.0;
+    if (n == 0) {
+        return;
+    }
+    top = (double)RP_AT(z, 0, zs);
+    for (j = 1; j < n; j++) {
+        const double v = (double)RP_AT(z, j, zs);
+        top = v > top ? v : top;
+    }
+    for (j = 0; j < n; j++) {
+        const RP_T e = (RP_T)exp((double)RP_AT(z, j, zs) - top);
+        RP_SET(a, j, as) = e;
+        total += (double)e;
+    }
+    for (j = 0; j < n; j++) {
+        RP_SET(a, j, as) = (RP_T)((double)RP_AT(a, j, as) / total);
     }
 }
 
@@ -110,6 +159,9 @@ void RP_NAME(rp_bias_activate)(rp_view Z, rp_cview bias, rp_activation act, rp_v
             break;
         case RP_ACT_IDENTITY:
             RP_NAME(rp_identity)(Z.cols, zrow, Z.s1, arow, A.s1);
+            break;
+        case RP_ACT_SOFTMAX:
+            RP_NAME(rp_softmax_row)(Z.cols, zrow, Z.s1, arow, A.s1);
             break;
         }
     }

@@ -1,0 +1,159 @@
+/*
+ * rp_net.c - a multilayer perceptron trained entirely in C: the scratch
+ * memory, the shuffle, and the float32 / float64 kernels of rp_net_impl.h.
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "rp_net.h"
+
+/* Multiply-adds between two calls of a fit's stop check (a few ms). */
+#define RP_STOP_CHECK_WORK 4e6
+
+struct rp_net_work {
+    char **A;        /* nlayers activations, (batch, sizes[l+1]) each */
+    rp_view *Av;     /* views of them for the current batch's size */
+    char *delta[2];  /* two deltas of (batch, widest layer), used in turn */
+    rp_view *dW;     /* a fit's gradients, like net->W */
+    rp_view *db;     /* and like net->b (data NULL without bias) */
+    char *Xb, *Yb;   /* a shuffled batch, gathered */
+    void *block;     /* one allocation holding all of the above */
+};
+
+static rp_cview rp_const(rp_view v)
+{
+    rp_cview c;
+    c.data = v.data;
+    c.rows = v.rows;
+    c.cols = v.cols;
+    c.s0 = v.s0;
+    c.s1 = v.s1;
+    return c;
+}
+
+static rp_cview rp_transposed(rp_cview v)
+{
+    rp_cview t = v;
+    t.rows = v.cols;
+    t.cols = v.rows;
+    t.s0 = v.s1;
+    t.s1 = v.s0;
+    return t;
+}
+
+/* Bytes for n elements, rounded up to keep every piece 16-byte aligned. */
+static size_t rp_round(size_t bytes) { return (bytes + 15) & ~(size_t)15; }
+
+rp_net_work *rp_net_work_new(const rp_net *net, rp_index batch, int gather, int f32)
+{
+    const size_t item = f32 ? sizeof(float) : sizeof(double);
+    const int L = net->nlayers;
+    rp_index widest = 0;
+    size_t bytes, off;
+    char *base;
+    rp_net_work *w;
+    int l;
+    for (l = 0; l <= L; l++) {
+        widest = net->sizes[l] > widest ? net->sizes[l] : widest;
+    }
+    /* layout: struct | A pointers | A, dW, db views | A data, grads | deltas | Xb Yb */
+    bytes = rp_round(sizeof(rp_net_work)) + rp_round((size_t)L * sizeof(char *)) +
+            3 * rp_round((size_t)L * sizeof(rp_view));
+    for (l = 0; l < L; l++) {
+        bytes += rp_round((size_t)batch * (size_t)net->sizes[l + 1] * item);
+        bytes += rp_round((size_t)net->sizes[l] * (size_t)net->sizes[l + 1] * item);
+        bytes += rp_round((size_t)net->sizes[l + 1] * item);
+    }
+    bytes += 2 * rp_round((size_t)batch * (size_t)widest * item);
+    if (gather) {
+        bytes += rp_round((size_t)batch * (size_t)net->sizes[0] * item);
+        bytes += rp_round((size_t)batch * (size_t)net->sizes[L] * item);
+    }
+    base = (char *)malloc(bytes);
+    if (base == NULL) {
+        return NULL;
+    }
+    w = (rp_net_work *)base;
+    off = rp_round(sizeof(rp_net_work));
+    w->block = base;
+    w->A = (char **)(base + off);
+    off += rp_round((size_t)L * sizeof(char *));
+    w->Av = (rp_view *)(base + off);
+    off += rp_round((size_t)L * sizeof(rp_view));
+    w->dW = (rp_view *)(base + off);
+    off += rp_round((size_t)L * sizeof(rp_view));
+    w->db = (rp_view *)(base + off);
+    off += rp_round((size_t)L * sizeof(rp_view));
+    for (l = 0; l < L; l++) {
+        const rp_index in = net->sizes[l], out = net->sizes[l + 1];
+        w->A[l] = base + off;
+        off += rp_round((size_t)batch * (size_t)out * item);
+        w->dW[l].data = base + off;
+        w->dW[l].rows = in;
+        w->dW[l].cols = out;
+        w->dW[l].s0 = out * (rp_index)item;
+        w->dW[l].s1 = (rp_index)item;
+        off += rp_round((size_t)in * (size_t)out * item);
+        w->db[l].data = net->b[l].data != NULL ? base + off : NULL;
+        w->db[l].rows = 1;
+        w->db[l].cols = out;
+        w->db[l].s0 = 0;
+        w->db[l].s1 = (rp_index)item;
+        off += rp_round((size_t)out * item);
+    }
+    w->delta[0] = base + off;
+    off += rp_round((size_t)batch * (size_t)widest * item);
+    w->delta[1] = base + off;
+    off += rp_round((size_t)batch * (size_t)widest * item);
+    w->Xb = w->Yb = NULL;
+    if (gather) {
+        w->Xb = base + off;
+        off += rp_round((size_t)batch * (size_t)net->sizes[0] * item);
+        w->Yb = base + off;
+    }
+    return w;
+}
+
+void rp_net_work_free(rp_net_work *work)
+{
+    if (work != NULL) {
+        free(work->block);
+    }
+}
+
+/* splitmix64 (Steele, Lea, Flood 2014): small, fast, and easy to write again
+ * in NumPy, which is what the reference twin does. */
+static uint64_t rp_splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15u);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+    return z ^ (z >> 31);
+}
+
+/* Fisher-Yates over perm[0..n), j = next() % (i + 1) for i = n-1 .. 1. */
+static void rp_shuffle(rp_index *perm, rp_index n, uint64_t *state)
+{
+    rp_index i;
+    for (i = n - 1; i > 0; i--) {
+        const rp_index j = (rp_index)(rp_splitmix64(state) % (uint64_t)(i + 1));
+        const rp_index t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+}
+
+#define RP_CAT_(a, b) a##_##b
+#define RP_CAT(a, b) RP_CAT_(a, b)
+
+#define RP_T float
+#define RP_NAME(base) RP_CAT(base, f32)
+#include "rp_net_impl.h"
+#undef RP_T
+#undef RP_NAME
+
+#define RP_T double
+#define RP_NAME(base) RP_CAT(base, f64)
+#include "rp_net_impl.h"
+#undef RP_T
+#undef RP_NAME

@@ -1,0 +1,263 @@
+/*
+ * rp_net_impl.h - the network kernels for one element type, included twice
+ * by rp_net.c (RP_T, RP_NAME as in rp_kernels_impl.h). No include guard.
+ */
+
+#define RP_AT(p, i, s) (*(const RP_T *)((p) + (i) * (s)))
+#define RP_AT2(v, i, j) (*(const RP_T *)((v).data + (i) * (v).s0 + (j) * (v).s1))
+#define RP_REF2(v, i, j) (*(RP_T *)((v).data + (i) * (v).s0 + (j) * (v).s1))
+
+/* Rows [0, n) of a contiguous scratch buffer of `cols` columns. */
+static rp_view RP_NAME(scratch)(char *p, rp_index n, rp_index cols)
+{
+    rp_view v;
+    v.data = p;
+    v.rows = n;
+    v.cols = cols;
+    v.s0 = cols * (rp_index)sizeof(RP_T);
+    v.s1 = (rp_index)sizeof(RP_T);
+    return v;
+}
+
+/* A[l] = act(A[l-1] @ W[l] + b[l]) for every layer, A[-1] = X. */
+static void RP_NAME(forward)(const rp_net *net, rp_cview X, rp_view *A)
+{
+    rp_cview in = X;
+    int l;
+    for (l = 0; l < net->nlayers; l++) {
+        RP_NAME(rp_gemm)(1.0, in, rp_const(net->W[l]), A[l]);
+        RP_NAME(rp_bias_activate)(A[l], rp_const(net->b[l]),
+                                  l == net->nlayers - 1 ? net->output : net->hidden, A[l]);
+        in = rp_const(A[l]);
+    }
+}
+
+void RP_NAME(rp_net_forward)(const rp_net *net, rp_cview X, rp_view *A)
+{
+    RP_NAME(forward)(net, X, A);
+}
+
+/* Point the scratch activations at the first n rows of their buffers. */
+static rp_view *RP_NAME(scratch_activations)(const rp_net *net, rp_net_work *w, rp_index n)
+{
+    int l;
+    for (l = 0; l < net->nlayers; l++) {
+        w->Av[l] = RP_NAME(scratch)(w->A[l], n, net->sizes[l + 1]);
+    }
+    return w->Av;
+}
+
+/* f'(z) written from the activation a = f(z), as the seeds write a*(1-a). */
+static double RP_NAME(prime_from_activation)(rp_activation act, double a)
+{
+    switch (act) {
+    case RP_ACT_SIGMOID:
+        return a * (1.0 - a);
+    case RP_ACT_TANH:
+        return 1.0 - a * a;
+    case RP_ACT_RELU:
+        return a > 0.0 ? 1.0 : 0.0;
+    default:
+        return 1.0;
+    }
+}
+
+/* The loss of the batch, summed (not averaged), and the output delta
+ * dL/dZ into D: A - Y for sigmoid+BCE and softmax+CE, (A - Y) * f'(A) for
+ * the half squared error. */
+static double RP_NAME(output_delta)(const rp_net *net, rp_cview Y, rp_view A, rp_view D)
+{
+    double loss = 0.0;
+    rp_index i, j;
+    for (i = 0; i < D.rows; i++) {
+        for (j = 0; j < D.cols; j++) {
+            const double a = (double)RP_AT2(A, i, j), y = (double)RP_AT2(Y, i, j);
+            double delta = a - y;
+            switch (net->loss) {
+            case RP_LOSS_BCE:
+                loss -= y * log(a + RP_LOSS_EPS) + (1.0 - y) * log(1.0 - a + RP_LOSS_EPS);
+                break;
+            case RP_LOSS_CE:
+                loss -= y * log(a + RP_LOSS_EPS);
+                break;
+            case RP_LOSS_MSE:
+                loss += 0.5 * delta * delta;
+                delta *= RP_NAME(prime_from_activation)(net->output, a);
+                break;
+            }
+            RP_REF2(D, i, j) = (RP_T)delta;
+        }
+    }
+    return loss;
+}
+
+/* Backward from the output delta: gradients into dW/db (scaled by `scale`),
+ * deltas through the layers with W before any update. */
+static void RP_NAME(backward)(const rp_net *net, rp_cview X, const rp_view *A, rp_net_work *w,
+                              rp_view *dW, rp_view *db, double scale)
+{
+    const rp_index n = X.rows;
+    int l, cur = 0;
+    for (l = net->nlayers - 1; l >= 0; l--) {
+        rp_cview in = l == 0 ? X : rp_const(A[l - 1]);
+        rp_view D = RP_NAME(scratch)(w->delta[cur], n, net->sizes[l + 1]);
+        /* dW = in.T @ D;  db = sum of D over the samples */
+        RP_NAME(rp_gemm)(scale, rp_transposed(in), rp_const(D), dW[l]);
+        if (db[l].data != NULL) {
+            RP_NAME(rp_colsum)(scale, rp_const(D), db[l].data, db[l].s1);
+        }
+        if (l > 0) {
+            /* D_below = (D @ W.T) * f'(A_below) */
+            rp_view below = RP_NAME(scratch)(w->delta[1 - cur], n, net->sizes[l]);
+            rp_index i, j;
+            RP_NAME(rp_gemm)(1.0, rp_const(D), rp_transposed(rp_const(net->W[l])), below);
+            for (i = 0; i < n; i++) {
+                for (j = 0; j < below.cols; j++) {
+                    const double fp =
+                        RP_NAME(prime_from_activation)(net->hidden, (double)RP_AT2(in, i, j));
+                    RP_REF2(below, i, j) = (RP_T)((double)RP_AT2(below, i, j) * fp);
+                }
+            }
+            cur = 1 - cur;
+        }
+    }
+}
+
+/* P -= lr * G, or with momentum V = momentum * V + G; P -= lr * V. */
+static void RP_NAME(update)(const rp_net *net, rp_view P, rp_view G, rp_view V)
+{
+    const RP_T lr = (RP_T)net->lr, mu = (RP_T)net->momentum;
+    rp_index i, j;
+    for (i = 0; i < P.rows; i++) {
+        for (j = 0; j < P.cols; j++) {
+            RP_T step = RP_AT2(G, i, j);
+            if (net->momentum != 0.0) {
+                step = mu * RP_AT2(V, i, j) + step;
+                RP_REF2(V, i, j) = step;
+            }
+            RP_REF2(P, i, j) = RP_AT2(P, i, j) - lr * step;
+        }
+    }
+}
+
+/* Forward, loss and output delta on a batch; returns the summed loss. */
+static double RP_NAME(forward_loss)(const rp_net *net, rp_cview X, rp_cview Y, rp_net_work *w,
+                                    rp_view **A)
+{
+    rp_view D = RP_NAME(scratch)(w->delta[0], X.rows, net->sizes[net->nlayers]);
+    *A = RP_NAME(scratch_activations)(net, w, X.rows);
+    RP_NAME(forward)(net, X, *A);
+    return RP_NAME(output_delta)(net, Y, (*A)[net->nlayers - 1], D);
+}
+
+double RP_NAME(rp_net_gradients)(const rp_net *net, rp_cview X, rp_cview Y, rp_view *dW,
+                                 rp_view *db, rp_net_work *w)
+{
+    const double scale = net->average ? 1.0 / (double)X.rows : 1.0;
+    rp_view *A;
+    const double loss = RP_NAME(forward_loss)(net, X, Y, w, &A);
+    if (dW != NULL) {
+        RP_NAME(backward)(net, X, A, w, dW, db, scale);
+    }
+    return loss * scale;
+}
+
+/* One step on a batch: forward, backward, update. Returns the summed loss. */
+static double RP_NAME(step)(const rp_net *net, rp_cview X, rp_cview Y, rp_net_work *w)
+{
+    const double scale = net->average ? 1.0 / (double)X.rows : 1.0;
+    rp_view *A;
+    const double loss = RP_NAME(forward_loss)(net, X, Y, w, &A);
+    int l;
+    RP_NAME(backward)(net, X, A, w, w->dW, w->db, scale);
+    for (l = 0; l < net->nlayers; l++) {
+        RP_NAME(update)(net, net->W[l], w->dW[l], net->vW[l]);
+        if (net->b[l].data != NULL) {
+            RP_NAME(update)(net, net->b[l], w->db[l], net->vb[l]);
+        }
+    }
+    return loss;
+}
+
+/* Rows perm[start .. start+n) of M into the contiguous buffer `into`. */
+static rp_cview RP_NAME(gather)(rp_cview M, const rp_index *perm, rp_index start, rp_index n,
+                                char *into)
+{
+    rp_view out = RP_NAME(scratch)(into, n, M.cols);
+    rp_index i, j;
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < M.cols; j++) {
+            RP_REF2(out, i, j) = RP_AT2(M, perm[start + i], j);
+        }
+    }
+    return rp_const(out);
+}
+
+int RP_NAME(rp_net_fit)(const rp_net *net, rp_cview X, rp_cview Y, rp_index epochs,
+                        rp_index batch, int shuffle, uint64_t seed, double *history,
+                        rp_stop_check stop, void *ctx)
+{
+    const rp_index n = X.rows;
+    rp_net_work *w;
+    rp_index *perm = NULL, e, i, per_sample = 0;
+    uint64_t state = seed;
+    double work_since_check = 0.0;
+    int l, status = RP_OK;
+    if (batch < 1 || batch > n) {
+        batch = n;
+    }
+    w = rp_net_work_new(net, batch, shuffle, sizeof(RP_T) == 4);
+    if (shuffle) {
+        perm = (rp_index *)malloc((size_t)(n > 0 ? n : 1) * sizeof(rp_index));
+    }
+    if (w == NULL || (shuffle && perm == NULL)) {
+        rp_net_work_free(w);
+        free(perm);
+        return RP_NOMEM;
+    }
+    for (i = 0; shuffle && i < n; i++) {
+        perm[i] = i;
+    }
+    for (l = 0; l < net->nlayers; l++) {
+        per_sample += 3 * net->sizes[l] * net->sizes[l + 1];
+    }
+    for (e = 0; e < epochs; e++) {
+        double total = 0.0;
+        rp_index start;
+        if (shuffle) {
+            rp_shuffle(perm, n, &state);
+        }
+        for (start = 0; start < n; start += batch) {
+            const rp_index nb = n - start < batch ? n - start : batch;
+            rp_cview Xb = X, Yb = Y;
+            if (shuffle) {
+                Xb = RP_NAME(gather)(X, perm, start, nb, w->Xb);
+                Yb = RP_NAME(gather)(Y, perm, start, nb, w->Yb);
+            }
+            else {
+                Xb.data += start * X.s0;
+                Yb.data += start * Y.s0;
+                Xb.rows = Yb.rows = nb;
+            }
+            total += RP_NAME(step)(net, Xb, Yb, w);
+            /* look for Ctrl-C every few million multiply-adds, between steps */
+            work_since_check += (double)nb * (double)per_sample;
+            if (stop != NULL && work_since_check > RP_STOP_CHECK_WORK) {
+                work_since_check = 0.0;
+                if (stop(ctx)) {
+                    status = RP_INTERRUPTED;
+                    goto done;
+                }
+            }
+        }
+        history[e] = net->average ? total / (double)n : total;
+    }
+done:
+    rp_net_work_free(w);
+    free(perm);
+    return status;
+}
+
+#undef RP_AT
+#undef RP_AT2
+#undef RP_REF2
