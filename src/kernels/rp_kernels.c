@@ -7,17 +7,15 @@
 
 #include "rp_kernels.h"
 
-/* 1 / (1 + exp(-x)); for x < 0 the equal form e / (1 + e), e = exp(x),
- * so that exp never overflows (sigmoid(-1000) is 0 with no FP warning). */
+/* 1 / (1 + exp(-x)), with exp taken of -|x| only, so that it never
+ * overflows (sigmoid(-1000) is 0 with no FP warning): for x < 0 the result is
+ * e / (1 + e) = e * r. Written without a branch on the sign, which the
+ * processor could not predict. */
 static double rp_sigmoid_scalar(double x)
 {
-    if (x >= 0.0) {
-        return 1.0 / (1.0 + exp(-x));
-    }
-    else {
-        double e = exp(x);
-        return e / (1.0 + e);
-    }
+    const double e = exp(-fabs(x));
+    const double r = 1.0 / (1.0 + e);
+    return isgreaterequal(x, 0.0) ? r : e * r; /* quiet for NaN */
 }
 
 /* s * (1 - s): the seeds' formula, so results match theirs to the ulp. */
@@ -37,11 +35,13 @@ static double rp_tanh_prime_scalar(double x)
 
 static double rp_tanh_prime_from_activation_scalar(double a) { return 1.0 - a * a; }
 
-/* max(x, 0) that keeps NaN, as np.maximum does. */
-static double rp_relu_scalar(double x) { return (x > 0.0 || x != x) ? x : 0.0; }
+/* max(x, 0) that keeps NaN, as np.maximum does. The comparisons here are
+ * C99's quiet ones: a plain x > 0 raises FE_INVALID on NaN, which NumPy
+ * would report as a warning. */
+static double rp_relu_scalar(double x) { return (isgreater(x, 0.0) || isnan(x)) ? x : 0.0; }
 
 /* 1 where x > 0, else 0: the derivative of relu in either form. */
-static double rp_step_scalar(double x) { return x > 0.0 ? 1.0 : 0.0; }
+static double rp_step_scalar(double x) { return isgreater(x, 0.0) ? 1.0 : 0.0; }
 
 static double rp_identity_scalar(double x) { return x; }
 

@@ -41,8 +41,10 @@ typedef enum {
  * than through a BLAS call; above it the binding hands the product to BLAS. */
 #define RP_SMALL_GEMM_WORK 32768
 
-/* Columns of C one pass of the small GEMM accumulates at a time. */
+/* Columns of C one pass of the small GEMM accumulates at a time, and the
+ * fewest for which that vectorised pass beats sums held in registers. */
 #define RP_GEMM_CHUNK 64
+#define RP_GEMM_WIDE 16
 
 /* The unary elementwise kernels: y[i] = f(x[i]) over n strided elements. */
 #define RP_DECLARE_UNARY(name)                                                    \

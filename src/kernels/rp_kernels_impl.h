@@ -56,9 +56,10 @@ RP_BINARY_LOOP(sigmoid_squared_error_delta, rp_sigmoid_squared_error_delta_scala
 void RP_NAME(rp_gemm)(double alpha, rp_cview A, rp_cview B, rp_view C)
 {
     rp_index i, j, p;
-    if (B.s1 == (rp_index)sizeof(RP_T)) {
-        /* B's rows are contiguous: run along them (C[i,:] += A[i,p] * B[p,:]),
-         * a loop the compiler vectorises; each sum keeps its order. */
+    if (B.s1 == (rp_index)sizeof(RP_T) && C.cols >= RP_GEMM_WIDE) {
+        /* B's rows are contiguous and long: run along them
+         * (C[i,:] += A[i,p] * B[p,:]), a loop the compiler vectorises; each
+         * sum keeps its order. Narrow products keep the sums in registers. */
         double acc[RP_GEMM_CHUNK];
         for (i = 0; i < C.rows; i++) {
             const char *arow = A.data + i * A.s0;
@@ -84,28 +85,30 @@ void RP_NAME(rp_gemm)(double alpha, rp_cview A, rp_cview B, rp_view C)
     }
     for (i = 0; i < C.rows; i++) {
         const char *arow = A.data + i * A.s0;
+        char *crow = C.data + i * C.s0;
         for (j = 0; j + 4 <= C.cols; j += 4) {
+            const rp_index b1 = B.s1, b2 = 2 * B.s1, b3 = 3 * B.s1;
+            const char *ap = arow, *bp = B.data + j * B.s1;
             double acc0 = 0.0, acc1 = 0.0, acc2 = 0.0, acc3 = 0.0;
-            const char *bcol = B.data + j * B.s1;
-            for (p = 0; p < A.cols; p++) {
-                const double a = (double)RP_AT(arow, p, A.s1);
-                const char *b = bcol + p * B.s0;
-                acc0 += a * (double)RP_AT(b, 0, B.s1);
-                acc1 += a * (double)RP_AT(b, 1, B.s1);
-                acc2 += a * (double)RP_AT(b, 2, B.s1);
-                acc3 += a * (double)RP_AT(b, 3, B.s1);
+            for (p = 0; p < A.cols; p++, ap += A.s1, bp += B.s0) {
+                const double a = (double)*(const RP_T *)ap;
+                acc0 += a * (double)*(const RP_T *)bp;
+                acc1 += a * (double)*(const RP_T *)(bp + b1);
+                acc2 += a * (double)*(const RP_T *)(bp + b2);
+                acc3 += a * (double)*(const RP_T *)(bp + b3);
             }
-            RP_SET2(C, i, j) = (RP_T)(alpha * acc0);
-            RP_SET2(C, i, j + 1) = (RP_T)(alpha * acc1);
-            RP_SET2(C, i, j + 2) = (RP_T)(alpha * acc2);
-            RP_SET2(C, i, j + 3) = (RP_T)(alpha * acc3);
+            RP_SET(crow, j, C.s1) = (RP_T)(alpha * acc0);
+            RP_SET(crow, j + 1, C.s1) = (RP_T)(alpha * acc1);
+            RP_SET(crow, j + 2, C.s1) = (RP_T)(alpha * acc2);
+            RP_SET(crow, j + 3, C.s1) = (RP_T)(alpha * acc3);
         }
         for (; j < C.cols; j++) {
+            const char *ap = arow, *bp = B.data + j * B.s1;
             double acc = 0.0;
-            for (p = 0; p < A.cols; p++) {
-                acc += (double)RP_AT(arow, p, A.s1) * (double)RP_AT2(B, p, j);
+            for (p = 0; p < A.cols; p++, ap += A.s1, bp += B.s0) {
+                acc += (double)*(const RP_T *)ap * (double)*(const RP_T *)bp;
             }
-            RP_SET2(C, i, j) = (RP_T)(alpha * acc);
+            RP_SET(crow, j, C.s1) = (RP_T)(alpha * acc);
         }
     }
 }
@@ -121,7 +124,7 @@ static void RP_NAME(rp_softmax_row)(rp_index n, const char *z, rp_index zs, char
     top = (double)RP_AT(z, 0, zs);
     for (j = 1; j < n; j++) {
         const double v = (double)RP_AT(z, j, zs);
-        top = v > top ? v : top;
+        top = isgreater(v, top) ? v : top;
     }
     for (j = 0; j < n; j++) {
         const RP_T e = (RP_T)exp((double)RP_AT(z, j, zs) - top);

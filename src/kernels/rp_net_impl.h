@@ -56,7 +56,7 @@ static double RP_NAME(prime_from_activation)(rp_activation act, double a)
     case RP_ACT_TANH:
         return 1.0 - a * a;
     case RP_ACT_RELU:
-        return a > 0.0 ? 1.0 : 0.0;
+        return isgreater(a, 0.0) ? 1.0 : 0.0;
     default:
         return 1.0;
     }
@@ -129,13 +129,20 @@ static void RP_NAME(update)(const rp_net *net, rp_view P, rp_view G, rp_view V)
     const RP_T lr = (RP_T)net->lr, mu = (RP_T)net->momentum;
     rp_index i, j;
     for (i = 0; i < P.rows; i++) {
-        for (j = 0; j < P.cols; j++) {
-            RP_T step = RP_AT2(G, i, j);
-            if (net->momentum != 0.0) {
-                step = mu * RP_AT2(V, i, j) + step;
-                RP_REF2(V, i, j) = step;
+        char *p = P.data + i * P.s0;
+        const char *g = G.data + i * G.s0;
+        if (net->momentum == 0.0) {
+            for (j = 0; j < P.cols; j++, p += P.s1, g += G.s1) {
+                *(RP_T *)p -= lr * *(const RP_T *)g;
             }
-            RP_REF2(P, i, j) = RP_AT2(P, i, j) - lr * step;
+        }
+        else {
+            char *v = V.data + i * V.s0;
+            for (j = 0; j < P.cols; j++, p += P.s1, g += G.s1, v += V.s1) {
+                const RP_T step = mu * *(RP_T *)v + *(const RP_T *)g;
+                *(RP_T *)v = step;
+                *(RP_T *)p -= lr * step;
+            }
         }
     }
 }
