@@ -1538,7 +1538,7 @@ static PyObject *py_net_gradients(PyObject *self, PyObject *args, PyObject *kwds
     double value = 0.0;
     (void)self;
     memset(&na, 0, sizeof(na));
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOO$sssssp:net_gradients", kwlist, &weights,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOO$ssssp:net_gradients", kwlist, &weights,
                                      &biases, &X_obj, &Y_obj, &dweights, &dbiases, &layout,
                                      &activation, &output_activation, &loss, &average)) {
         return NULL;
