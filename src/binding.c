@@ -48,8 +48,6 @@
         }                                                                         \
     } while (0)
 
-static PyObject *numpy_matmul = NULL; /* numpy.matmul, for large products */
-
 /* ------------------------------------------------------------------------ */
 /* ufunc loops: thin adapters from NumPy's loop signature to the kernels.   */
 
@@ -473,69 +471,11 @@ static rp_cview transposed(rp_cview v)
     return t;
 }
 
-/* An ndarray over a view's memory, kept alive by base (for numpy.matmul). */
-static PyObject *ndarray_over(char *data, rp_index rows, rp_index cols, rp_index s0,
-                              rp_index s1, int typenum, int writeable, PyArrayObject *base)
+/* C = alpha * (A @ B): our loop for small products, BLAS for large ones,
+ * with the GIL released when the work is large. */
+static void product(double alpha, rp_cview A, rp_cview B, rp_view C, int typenum)
 {
-    npy_intp dims[2], strides[2];
-    PyObject *arr;
-    dims[0] = rows;
-    dims[1] = cols;
-    strides[0] = s0;
-    strides[1] = s1;
-    arr = PyArray_NewFromDescr(&PyArray_Type, PyArray_DescrFromType(typenum), 2, dims,
-                               strides, data, writeable ? NPY_ARRAY_WRITEABLE : 0, NULL);
-    if (arr == NULL) {
-        return NULL;
-    }
-    Py_INCREF(base);
-    if (PyArray_SetBaseObject((PyArrayObject *)arr, (PyObject *)base) < 0) {
-        Py_DECREF(arr);
-        return NULL;
-    }
-    return arr;
-}
-
-/* C = alpha * (A @ B). Small products run in our loop (no per-call cost);
- * large ones go to numpy.matmul, i.e. NumPy's BLAS, with out= our C. The
- * base arrays own the views' memory. Returns 0, or -1 with an error. */
-static int product(double alpha, rp_cview A, PyArrayObject *A_base, rp_cview B,
-                   PyArrayObject *B_base, rp_view C, PyArrayObject *C_base, int typenum)
-{
-    double work = (double)C.rows * (double)C.cols * (double)A.cols;
-    PyObject *a = NULL, *b = NULL, *c = NULL, *args = NULL, *kwargs = NULL, *res;
-    int status = -1;
-    if (work <= RP_SMALL_GEMM_WORK) {
-        RP_DISPATCH(typenum, rp_gemm, (alpha, A, B, C));
-        return 0;
-    }
-    a = ndarray_over((char *)A.data, A.rows, A.cols, A.s0, A.s1, typenum, 0, A_base);
-    b = ndarray_over((char *)B.data, B.rows, B.cols, B.s0, B.s1, typenum, 0, B_base);
-    c = ndarray_over(C.data, C.rows, C.cols, C.s0, C.s1, typenum, 1, C_base);
-    if (a == NULL || b == NULL || c == NULL) {
-        goto error;
-    }
-    args = PyTuple_Pack(2, a, b);
-    kwargs = Py_BuildValue("{s:O}", "out", c);
-    if (args == NULL || kwargs == NULL) {
-        goto error;
-    }
-    res = PyObject_Call(numpy_matmul, args, kwargs);
-    if (res == NULL) {
-        goto error;
-    }
-    Py_DECREF(res);
-    if (alpha != 1.0) {
-        RP_RUN(C.rows * C.cols, RP_DISPATCH(typenum, rp_scale, (alpha, C)));
-    }
-    status = 0;
-error:
-    Py_XDECREF(a);
-    Py_XDECREF(b);
-    Py_XDECREF(c);
-    Py_XDECREF(args);
-    Py_XDECREF(kwargs);
-    return status;
+    RP_RUN(C.rows * C.cols * A.cols, RP_DISPATCH(typenum, rp_gemm, (alpha, A, B, C)));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -606,10 +546,7 @@ static PyObject *py_matmul(PyObject *self, PyObject *args, PyObject *kwds)
     }
     {
         rp_view cv = view_of(C, PyArray_NDIM(arrs[0]) == 1);
-        if (product(1.0, cview_of(arrs[0], 1), arrs[0], cview_of(arrs[1], 0), arrs[1], cv,
-                    C, typenum) < 0) {
-            goto error;
-        }
+        product(1.0, cview_of(arrs[0], 1), cview_of(arrs[1], 0), cv, typenum);
     }
     Py_DECREF(arrs[0]);
     Py_DECREF(arrs[1]);
@@ -787,10 +724,11 @@ static PyObject *py_dense_forward(PyObject *self, PyObject *args, PyObject *kwds
         /* a 1-D X is one sample: a row in 'rows', a column in 'cols' */
         rp_cview xv = cview_of(X, !cols), wv = cview_of(W, 0), bv;
         rp_view zv = view_of(Z, !cols), av = view_of(A, !cols);
-        int status = cols ? product(1.0, wv, W, xv, X, zv, Z, typenum)
-                          : product(1.0, xv, X, wv, W, zv, Z, typenum);
-        if (status < 0) {
-            goto error;
+        if (cols) {
+            product(1.0, wv, xv, zv, typenum);
+        }
+        else {
+            product(1.0, xv, wv, zv, typenum);
         }
         bv.data = NULL;
         bv.rows = zv.rows;
@@ -930,23 +868,15 @@ static PyObject *py_dense_backward(PyObject *self, PyObject *args, PyObject *kwd
         /* the stride of db along the outputs, whichever form it has */
         rp_index db_stride = PyArray_NDIM(db) == 1 ? PyArray_STRIDE(db, 0)
                                                    : PyArray_STRIDE(db, cols ? 0 : 1);
-        int status;
         if (cols) {
             /* dW = delta @ X.T;  dX = W.T @ delta */
-            status = product(scale, dv, delta, transposed(xv), X, dwv, dW, typenum);
-            if (status == 0) {
-                status = product(1.0, transposed(wv), W, dv, delta, dxv, dX, typenum);
-            }
+            product(scale, dv, transposed(xv), dwv, typenum);
+            product(1.0, transposed(wv), dv, dxv, typenum);
         }
         else {
             /* dW = X.T @ delta;  dX = delta @ W.T */
-            status = product(scale, transposed(xv), X, dv, delta, dwv, dW, typenum);
-            if (status == 0) {
-                status = product(1.0, dv, delta, transposed(wv), W, dxv, dX, typenum);
-            }
-        }
-        if (status < 0) {
-            goto error;
+            product(scale, transposed(xv), dv, dwv, typenum);
+            product(1.0, dv, transposed(wv), dxv, typenum);
         }
         /* db = sum over the samples: the column sums of delta in 'rows' */
         RP_RUN(dv.rows * dv.cols,
@@ -1677,7 +1607,7 @@ static struct PyModuleDef module_def = {
 
 PyMODINIT_FUNC PyInit__core(void)
 {
-    PyObject *m = NULL, *numpy = NULL;
+    PyObject *m = NULL;
     size_t i;
     import_array();
     import_umath();
@@ -1695,15 +1625,6 @@ PyMODINIT_FUNC PyInit__core(void)
             Py_XDECREF(f);
             goto error;
         }
-    }
-    numpy = PyImport_ImportModule("numpy");
-    if (numpy == NULL) {
-        goto error;
-    }
-    numpy_matmul = PyObject_GetAttrString(numpy, "matmul");
-    Py_DECREF(numpy);
-    if (numpy_matmul == NULL) {
-        goto error;
     }
     if (PyModule_AddIntConstant(m, "SMALL_GEMM_WORK", RP_SMALL_GEMM_WORK) < 0) {
         goto error;

@@ -29,6 +29,13 @@ Layers, losses and updates: ``matmul``, ``dense_forward``, ``dense_backward``,
 ``bce``, ``squared_error``, ``half_squared_error``, ``sgd_update``; each
 docstring shows the NumPy expression it equals.
 """
+try:
+    # Loads the OpenBLAS library that _core's large products call (it is
+    # linked by name, and found because it is already loaded).
+    import scipy_openblas32  # noqa: F401
+except ImportError:  # a build without BLAS runs every product in its own loop
+    pass
+
 from ._core import (
     bce,
     dense_backward,

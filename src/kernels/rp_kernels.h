@@ -38,8 +38,9 @@ typedef enum {
 } rp_activation;
 
 /* Below this many multiply-adds (m*n*k) a product is cheaper in our own loop
- * than through a BLAS call; above it the binding hands the product to BLAS. */
-#define RP_SMALL_GEMM_WORK 32768
+ * than through a BLAS call; above it rp_gemm hands it to BLAS (when built
+ * with RP_HAVE_CBLAS and the strides allow). */
+#define RP_SMALL_GEMM_WORK 1024
 
 /* Columns of C one pass of the small GEMM accumulates at a time, and the
  * fewest for which that vectorised pass beats sums held in registers. */
@@ -86,7 +87,8 @@ RP_DECLARE_BINARY(sigmoid_bce_delta)
 /* sigmoid_squared_error_delta: (a - y) * a * (1 - a) (half squared error) */
 RP_DECLARE_BINARY(sigmoid_squared_error_delta)
 
-/* C = alpha * (A @ B); A (m, k), B (k, n), C (m, n); k == 0 gives zeros. */
+/* C = alpha * (A @ B); A (m, k), B (k, n), C (m, n); k == 0 gives zeros.
+ * C must not overlap A or B. */
 void rp_gemm_f32(double alpha, rp_cview A, rp_cview B, rp_view C);
 void rp_gemm_f64(double alpha, rp_cview A, rp_cview B, rp_view C);
 

@@ -50,12 +50,20 @@ RP_UNARY_LOOP(identity_prime, rp_one_scalar)
 RP_BINARY_LOOP(sigmoid_bce_delta, rp_difference_scalar)
 RP_BINARY_LOOP(sigmoid_squared_error_delta, rp_sigmoid_squared_error_delta_scalar)
 
-/* C[i,j] = alpha * sum_p A[i,p] * B[p,j], summed in order p = 0..k-1.
+/* C[i,j] = alpha * sum_p A[i,p] * B[p,j]. Small products, and those whose
+ * strides BLAS cannot take, are summed here in order p = 0..k-1.
  * Four columns at a time: four independent sums hide the add latency
  * without changing the order of any one sum. */
 void RP_NAME(rp_gemm)(double alpha, rp_cview A, rp_cview B, rp_view C)
 {
     rp_index i, j, p;
+#ifdef RP_HAVE_CBLAS
+    /* large products go to BLAS when the strides allow it */
+    if ((double)C.rows * (double)C.cols * (double)A.cols > RP_SMALL_GEMM_WORK &&
+        RP_NAME(rp_blas_gemm)(alpha, A, B, C)) {
+        return;
+    }
+#endif
     if (B.s1 == (rp_index)sizeof(RP_T) && C.cols >= RP_GEMM_WIDE) {
         /* B's rows are contiguous and long: run along them
          * (C[i,:] += A[i,p] * B[p,:]), a loop the compiler vectorises; each
