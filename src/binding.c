@@ -180,6 +180,10 @@ static PyArrayObject *to_array(PyObject *obj, const char *fn, const char *arg)
         Py_INCREF(obj);
         arr = (PyArrayObject *)obj;
     }
+    else if (obj == Py_None) {
+        PyErr_Format(PyExc_TypeError, "%s: %s must be an array, got None", fn, arg);
+        return NULL;
+    }
     else {
         arr = (PyArrayObject *)PyArray_FromAny(obj, NULL, 0, 0, 0, NULL);
         if (arr == NULL) {
@@ -236,7 +240,8 @@ static int cast_in_place(PyArrayObject **arr, int typenum)
         return 0;
     }
     cast = (PyArrayObject *)PyArray_FromArray(
-        *arr, PyArray_DescrFromType(typenum), NPY_ARRAY_ALIGNED | NPY_ARRAY_NOTSWAPPED);
+        *arr, PyArray_DescrFromType(typenum),
+        NPY_ARRAY_ALIGNED | NPY_ARRAY_NOTSWAPPED | NPY_ARRAY_FORCECAST);
     if (cast == NULL) {
         return -1;
     }
@@ -1027,7 +1032,7 @@ PyDoc_STRVAR(sgd_update_doc,
 "NumPy: param -= lr * grad\n\n"
 "param is a writeable float32 or float64 array (up to 2-D) and keeps its\n"
 "identity and its data pointer. grad has param's shape; a grad of another\n"
-"dtype is cast to param's dtype first (a copy). Seeds 001 and 003 step with\n"
+"dtype is cast to param's dtype first (a copy). lr must be finite. Seeds 001 and 003 step with\n"
 "+= and -=; here the sign is always descent: pass the gradient of the loss.");
 
 static PyObject *py_sgd_update(PyObject *self, PyObject *args, PyObject *kwds)
@@ -1042,6 +1047,14 @@ static PyObject *py_sgd_update(PyObject *self, PyObject *args, PyObject *kwds)
     (void)self;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOd:sgd_update", kwlist, &param_obj,
                                      &grad_obj, &lr)) {
+        return NULL;
+    }
+    if (!isfinite(lr)) {
+        PyObject *v = PyFloat_FromDouble(lr);
+        if (v != NULL) {
+            PyErr_Format(PyExc_ValueError, "%s: lr must be a finite number, got %R", fn, v);
+            Py_DECREF(v);
+        }
         return NULL;
     }
     if (!PyArray_Check(param_obj)) {

@@ -1,0 +1,240 @@
+"""The plain-NumPy twin of every retroprop kernel: same name, same signature.
+
+Each function is the textbook formula, written the way a course notebook
+would write it. The tests hold every C kernel to its twin here, and a student
+can read these to see what a kernel computes::
+
+    import retroprop as rp
+    import retroprop.reference as ref
+    Z, A = rp.dense_forward(X, W, b)        # C, in place, no copies
+    Z2, A2 = ref.dense_forward(X, W, b)     # NumPy, the same numbers
+
+Conventions shared with the kernels:
+
+* The result dtype is float32 when NumPy's result type of the inputs is
+  float16 or float32, otherwise float64 (int inputs compute in float64).
+* ``out=`` arrays receive the result and are returned.
+* Errors: these twins do not validate their arguments beyond what NumPy
+  itself does; the kernels do, with messages naming the argument and shapes.
+"""
+import numpy as np
+
+__all__ = [
+    "bce",
+    "dense_backward",
+    "dense_forward",
+    "half_squared_error",
+    "identity",
+    "identity_prime",
+    "matmul",
+    "relu",
+    "relu_prime",
+    "relu_prime_from_activation",
+    "sgd_update",
+    "sigmoid",
+    "sigmoid_bce_delta",
+    "sigmoid_prime",
+    "sigmoid_prime_from_activation",
+    "sigmoid_squared_error_delta",
+    "squared_error",
+    "tanh",
+    "tanh_prime",
+    "tanh_prime_from_activation",
+]
+
+
+def _dtype(*arrays):
+    """float32 if the inputs' result type is float16/float32, else float64."""
+    rt = np.result_type(*arrays)
+    return np.float32 if rt in (np.float16, np.float32) else np.float64
+
+
+def _floats(*arrays):
+    """The inputs as arrays of the dtype the kernels compute in."""
+    arrays = [np.asarray(a) for a in arrays]
+    dt = _dtype(*arrays)
+    return [a.astype(dt, copy=False) for a in arrays]
+
+
+def _give(value, out):
+    """Write value into out (if given) and return what the kernel returns."""
+    if out is None:
+        return value
+    out[...] = value
+    return out
+
+
+# ---------------------------------------------------------------- elementwise
+
+def sigmoid(z, out=None):
+    """1 / (1 + exp(-z)); exp(-z) overflowing to inf gives the right 0."""
+    (z,) = _floats(z)
+    with np.errstate(over="ignore"):
+        return _give(1 / (1 + np.exp(-z)), out)
+
+
+def sigmoid_prime(z, out=None):
+    """Derivative of the sigmoid from the pre-activation z (seed 002)."""
+    s = sigmoid(z)
+    return _give(s * (1 - s), out)
+
+
+def sigmoid_prime_from_activation(a, out=None):
+    """Derivative of the sigmoid from its activation a = sigmoid(z)."""
+    (a,) = _floats(a)
+    return _give(a * (1 - a), out)
+
+
+def tanh(z, out=None):
+    (z,) = _floats(z)
+    return _give(np.tanh(z), out)
+
+
+def tanh_prime(z, out=None):
+    (z,) = _floats(z)
+    return _give(1 - np.tanh(z) ** 2, out)
+
+
+def tanh_prime_from_activation(a, out=None):
+    (a,) = _floats(a)
+    return _give(1 - a ** 2, out)
+
+
+def relu(z, out=None):
+    """max(z, 0); NaN stays NaN, as with np.maximum."""
+    (z,) = _floats(z)
+    return _give(np.maximum(z, 0), out)
+
+
+def relu_prime(z, out=None):
+    """1 where z > 0, else 0 (0 at z = 0 and for NaN)."""
+    (z,) = _floats(z)
+    return _give((z > 0).astype(z.dtype), out)
+
+
+def relu_prime_from_activation(a, out=None):
+    (a,) = _floats(a)
+    return _give((a > 0).astype(a.dtype), out)
+
+
+def identity(z, out=None):
+    """The linear activation of seed 004's output unit."""
+    (z,) = _floats(z)
+    return _give(z.copy(), out)
+
+
+def identity_prime(z, out=None):
+    (z,) = _floats(z)
+    return _give(np.ones_like(z), out)
+
+
+def sigmoid_bce_delta(a, y, out=None):
+    """dL/dz of a sigmoid output under binary cross-entropy: a - y."""
+    a, y = _floats(a, y)
+    return _give(a - y, out)
+
+
+def sigmoid_squared_error_delta(a, y, out=None):
+    """dL/dz of a sigmoid output under half the squared error."""
+    a, y = _floats(a, y)
+    return _give((a - y) * a * (1 - a), out)
+
+
+# ----------------------------------------------------------------- products
+
+def matmul(A, B, *, out=None):
+    """A @ B."""
+    A, B = _floats(A, B)
+    return _give(A @ B, out)
+
+
+_ACTIVATIONS = {
+    "sigmoid": sigmoid,
+    "tanh": tanh,
+    "relu": relu,
+    "identity": identity,
+}
+
+
+def dense_forward(X, W, b=None, activation="sigmoid", *, layout="rows", out=None):
+    """Z = X @ W + b (rows) or Z = W @ X + b (cols); A = activation(Z)."""
+    if b is None:
+        X, W = _floats(X, W)
+    else:
+        X, W, b = _floats(X, W, b)
+    if layout == "rows":
+        Z = X @ W
+        if b is not None:
+            Z = Z + b.reshape(-1)
+    else:
+        Z = W @ X
+        if b is not None:
+            Z = Z + (b.reshape(-1) if X.ndim == 1 else b.reshape(-1, 1))
+    A = _ACTIVATIONS[activation](Z)
+    if out is None:
+        return Z, A
+    return _give(Z, out[0]), _give(A, out[1])
+
+
+def dense_backward(delta, X, W, *, layout="rows", average=False, out=None):
+    """dW, db, dX of a dense layer from delta = dL/dZ.
+
+    rows: dW = X.T @ delta, db = delta.sum(axis=0), dX = delta @ W.T
+    cols: dW = delta @ X.T, db = delta.sum(axis=1, keepdims=True), dX = W.T @ delta
+    """
+    delta, X, W = _floats(delta, X, W)
+    if X.ndim == 1:  # one sample
+        X = X.reshape((1, -1) if layout == "rows" else (-1, 1))
+        delta2 = delta.reshape((1, -1) if layout == "rows" else (-1, 1))
+        one = True
+    else:
+        delta2, one = delta, False
+    if layout == "rows":
+        dW = X.T @ delta2
+        db = delta2.sum(axis=0)
+        dX = delta2 @ W.T
+        n = X.shape[0]
+    else:
+        dW = delta2 @ X.T
+        db = delta2.sum(axis=1, keepdims=True)
+        dX = W.T @ delta2
+        n = X.shape[1]
+    if one:
+        dX = dX.reshape(-1)
+    if average:
+        dW = dW / n
+        db = db / n
+    if out is None:
+        return dW, db, dX
+    return tuple(value if o is None else _give(value.reshape(o.shape), o)
+                 for value, o in zip((dW, db, dX), out))
+
+
+# ------------------------------------------------------------------- losses
+
+def bce(A, Y, eps=1e-8):
+    """Mean binary cross-entropy (seed 000)."""
+    A, Y = _floats(A, Y)
+    with np.errstate(invalid="ignore"):
+        return float(-np.mean(Y * np.log(A + eps) + (1 - Y) * np.log(1 - A + eps))) \
+            if A.size else float("nan")
+
+
+def squared_error(A, Y):
+    """Summed squared error, seed 004's (y_pred - y_act)**2."""
+    A, Y = _floats(A, Y)
+    return float(np.sum((A - Y) ** 2))
+
+
+def half_squared_error(A, Y):
+    """Half the summed squared error (seeds 001, 002, 003)."""
+    A, Y = _floats(A, Y)
+    return float(0.5 * np.sum((A - Y) ** 2))
+
+
+# ------------------------------------------------------------------- update
+
+def sgd_update(param, grad, lr):
+    """param -= lr * grad, in place; returns param."""
+    param -= lr * np.asarray(grad, dtype=param.dtype)
+    return param
