@@ -177,9 +177,10 @@ REGISTRY = [
 
 
 def test_registry_covers_every_public_kernel():
-    assert {case.kernel for case in REGISTRY} == set(rp.__all__)
-    assert set(ref.__all__) == set(rp.__all__)
-    for name in rp.__all__:
+    kernels = set(rp.__all__) - {"MLP", "RedNeuronal"}
+    assert {case.kernel for case in REGISTRY} == kernels
+    assert set(ref.__all__) == kernels | {"MLP"}
+    for name in kernels:
         assert callable(getattr(ref, name)), name
 
 

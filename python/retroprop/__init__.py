@@ -28,6 +28,9 @@ lists behave as with ``np.exp``):
 Layers, losses and updates: ``matmul``, ``dense_forward``, ``dense_backward``,
 ``bce``, ``squared_error``, ``half_squared_error``, ``sgd_update``; each
 docstring shows the NumPy expression it equals.
+
+Whole networks: ``MLP`` (any depth, either layout, its training loop in one C
+call) and ``RedNeuronal`` (seed 000's class in its own words).
 """
 try:
     # Loads the OpenBLAS library that _core's large products call (it is
@@ -59,9 +62,13 @@ from ._core import (
     tanh_prime_from_activation,
 )
 
+from .network import MLP, RedNeuronal
+
 __version__ = "0.1.0"
 
 __all__ = [
+    "MLP",
+    "RedNeuronal",
     "bce",
     "dense_backward",
     "dense_forward",

@@ -17,9 +17,12 @@ Conventions shared with the kernels:
 * Errors: these twins do not validate their arguments beyond what NumPy
   itself does; the kernels do, with messages naming the argument and shapes.
 """
+import sys
+
 import numpy as np
 
 __all__ = [
+    "MLP",
     "bce",
     "dense_backward",
     "dense_forward",
@@ -238,3 +241,159 @@ def sgd_update(param, grad, lr):
     """param -= lr * grad, in place; returns param."""
     param -= lr * np.asarray(grad, dtype=param.dtype)
     return param
+
+
+# ------------------------------------------------------------ whole networks
+# The twins of the C calls behind retroprop.MLP (retroprop._core.net_*), with
+# the same signatures: the training loop of the seed notebooks, written with
+# the functions above. retroprop.reference.MLP runs on them.
+
+LOSS_EPS = 1e-8  # inside the logarithms of both cross-entropies, as seed 000
+
+
+def softmax(Z, axis):
+    """exp(Z - max) / sum(exp(Z - max)) along axis (the classes)."""
+    E = np.exp(Z - Z.max(axis=axis, keepdims=True))
+    return E / E.sum(axis=axis, keepdims=True)
+
+
+_PRIME_FROM_ACTIVATION = {
+    "sigmoid": sigmoid_prime_from_activation,
+    "tanh": tanh_prime_from_activation,
+    "relu": relu_prime_from_activation,
+    "identity": lambda a: np.ones_like(a),
+}
+
+
+def _layers(weights, biases, X, layout, activation, output_activation):
+    """Activations of every layer, in the layout's orientation."""
+    A, out = X, []
+    for l, W in enumerate(weights):
+        b = None if biases is None else biases[l]
+        last = l == len(weights) - 1
+        act = output_activation if last else activation
+        Z, A = dense_forward(A, W, b, "identity" if act == "softmax" else act, layout=layout)
+        if act == "softmax":
+            A = softmax(Z, axis=1 if layout == "rows" else 0)
+        out.append(A)
+    return out
+
+
+def net_forward(weights, biases, X, *, layout, activation, output_activation):
+    """The activations [A1, ..., AL] of a network (what MLP.forward keeps)."""
+    (X,) = _floats(X)
+    X = X.astype(weights[0].dtype, copy=False)
+    return _layers(weights, biases, X, layout, activation, output_activation)
+
+
+def _loss_and_delta(A, Y, loss, output_activation):
+    """The batch's summed loss and dL/dZ of the output layer."""
+    if loss == "bce":
+        value = -np.sum(Y * np.log(A + LOSS_EPS) + (1 - Y) * np.log(1 - A + LOSS_EPS))
+        return value, A - Y
+    if loss == "ce":
+        return -np.sum(Y * np.log(A + LOSS_EPS)), A - Y
+    # "mse": half the summed squared error, delta (A - Y) * f'(Z)
+    return 0.5 * np.sum((A - Y) ** 2), (A - Y) * _PRIME_FROM_ACTIVATION[output_activation](A)
+
+
+def _gradients(weights, biases, X, Y, layout, activation, output_activation, loss, average):
+    activations = _layers(weights, biases, X, layout, activation, output_activation)
+    n = X.shape[0] if layout == "rows" else X.shape[1]
+    value, delta = _loss_and_delta(activations[-1], Y, loss, output_activation)
+    dWs, dbs = [None] * len(weights), [None] * len(weights)
+    for l in range(len(weights) - 1, -1, -1):
+        below = X if l == 0 else activations[l - 1]
+        dWs[l], dbs[l], dX = dense_backward(delta, below, weights[l], layout=layout,
+                                            average=average)
+        if l > 0:
+            delta = dX * _PRIME_FROM_ACTIVATION[activation](below)
+    return (value / n if average else value), dWs, dbs
+
+
+def net_gradients(weights, biases, X, Y, dweights, dbiases, *, layout, activation,
+                  output_activation, loss, average):
+    """The loss on (X, Y), and its gradients written into dweights, dbiases."""
+    dt = weights[0].dtype
+    X, Y = (np.asarray(a).astype(dt, copy=False) for a in (X, Y))
+    value, dWs, dbs = _gradients(weights, biases, X, Y, layout, activation,
+                                 output_activation, loss, average)
+    if dweights is not None:
+        for l in range(len(weights)):
+            dweights[l][...] = dWs[l]
+            if biases is not None:
+                dbiases[l][...] = dbs[l].reshape(dbiases[l].shape)
+    return float(value)
+
+
+def _splitmix64(state):
+    """One step of splitmix64: (new state, output), with Python's big ints."""
+    mask = (1 << 64) - 1
+    state = (state + 0x9E3779B97F4A7C15) & mask
+    z = state
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+    return state, z ^ (z >> 31)
+
+
+def shuffle_order(perm, state):
+    """Fisher-Yates over perm in place, as the C trainer does; returns state."""
+    for i in range(len(perm) - 1, 0, -1):
+        state, r = _splitmix64(state)
+        j = r % (i + 1)
+        perm[i], perm[j] = perm[j], perm[i]
+    return state
+
+
+def net_fit(weights, biases, vweights, vbiases, X, Y, *, layout, activation,
+            output_activation, loss, lr, momentum, average, epochs, batch_size, shuffle,
+            seed):
+    """Minibatch SGD (with momentum) in place; the per-epoch loss history.
+
+    For each epoch, for each batch: forward, loss, backward, then
+    v = momentum * v + g; p -= lr * v (or p -= lr * g without momentum).
+    history[e] is the sum of the batches' losses before their updates,
+    divided by the number of samples when average is true.
+    """
+    dt = weights[0].dtype
+    X, Y = (np.asarray(a).astype(dt, copy=False) for a in (X, Y))
+    n = X.shape[0] if layout == "rows" else X.shape[1]
+    batch = n if batch_size is None or batch_size > n else batch_size
+    perm = list(range(n))
+    state = seed
+    history = np.zeros(epochs)
+    params = [*weights, *(biases or [])]
+    velocities = [*vweights, *(vbiases or [])] if momentum else None
+    for e in range(epochs):
+        if shuffle:
+            state = shuffle_order(perm, state)
+        total = 0.0
+        for start in range(0, n, batch):
+            rows = perm[start:start + batch] if shuffle else slice(start, start + batch)
+            if layout == "rows":
+                Xb, Yb = X[rows], Y[rows]
+            else:
+                Xb, Yb = X[:, rows], Y[:, rows]
+            value, dWs, dbs = _gradients(weights, biases, Xb, Yb, layout, activation,
+                                         output_activation, loss, average)
+            nb = Xb.shape[0] if layout == "rows" else Xb.shape[1]
+            total += value * nb if average else value
+            grads = [*dWs, *(dbs if biases is not None else [])]
+            for i, (p, g) in enumerate(zip(params, grads)):
+                g = g.reshape(p.shape)
+                if momentum:
+                    velocities[i][...] = momentum * velocities[i] + g
+                    g = velocities[i]
+                p -= lr * g
+        history[e] = total / n if average else total
+    return history
+
+
+from .network import MLP as _MLP  # noqa: E402  (network does not import this module)
+
+
+class MLP(_MLP):
+    """retroprop.MLP on the NumPy twins above instead of C: the same
+    arguments, the same numbers (the tests hold the two together)."""
+
+    _backend = sys.modules[__name__]

@@ -1,0 +1,392 @@
+"""Whole networks: a multilayer perceptron whose training loop runs in one C call.
+
+The parameters stay plain NumPy arrays the student can print, plot and
+change; ``fit`` runs every epoch and minibatch in C with the GIL released.
+``RedNeuronal`` is seed 000's class in its own words, on top of ``MLP``.
+"""
+import math
+import numbers
+
+import numpy as np
+
+from . import _core
+
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity")
+OUTPUT_ACTIVATIONS = ACTIVATIONS + ("softmax",)
+LOSSES = ("bce", "mse", "ce")
+
+
+def _check_config(activation, output_activation, loss, layout, lr, momentum, dtype):
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"MLP: unknown activation {activation!r}; expected one of "
+                         f"{', '.join(map(repr, ACTIVATIONS))}")
+    if output_activation not in OUTPUT_ACTIVATIONS:
+        raise ValueError(f"MLP: unknown output_activation {output_activation!r}; expected one "
+                         f"of {', '.join(map(repr, OUTPUT_ACTIVATIONS))}")
+    if loss not in LOSSES:
+        raise ValueError(f"MLP: unknown loss {loss!r}; expected 'bce' (binary cross-entropy, "
+                         f"sigmoid output), 'ce' (cross-entropy, softmax output) or 'mse' "
+                         f"(half the summed squared error)")
+    if not ((loss == "bce" and output_activation == "sigmoid")
+            or (loss == "ce" and output_activation == "softmax")
+            or (loss == "mse" and output_activation != "softmax")):
+        raise ValueError(f"MLP: loss {loss!r} does not go with output_activation "
+                         f"{output_activation!r}: 'bce' needs 'sigmoid', 'ce' needs 'softmax', "
+                         f"'mse' takes any but 'softmax'")
+    if layout not in ("rows", "cols"):
+        raise ValueError(f"MLP: unknown layout {layout!r}; expected 'rows' (samples are rows, "
+                         f"Z = X @ W + b) or 'cols' (samples are columns, Z = W @ X + b)")
+    _check_rate("lr", lr)
+    _check_rate("momentum", momentum)
+    if momentum >= 1:
+        raise ValueError(f"MLP: momentum must be in [0, 1), got {momentum!r}")
+    if np.dtype(dtype) not in (np.float32, np.float64):
+        raise TypeError(f"MLP: dtype must be float32 or float64, got {np.dtype(dtype)}")
+
+
+def _check_rate(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+            or not math.isfinite(value) or value < 0:
+        raise ValueError(f"MLP: {name} must be a finite number >= 0, got {value!r}")
+
+
+class MLP:
+    """A multilayer perceptron trained by backpropagation, in C.
+
+    ``MLP(sizes, activation="sigmoid", output_activation="sigmoid", loss="bce",
+    *, layout="rows", bias=True, lr=0.5, average=True, momentum=0.0,
+    dtype=np.float64, seed=None)``
+
+    sizes : the widths, inputs first: ``[3, 4, 1]`` is seed 001's 3-4-1 net.
+    activation : of the hidden layers, "sigmoid", "tanh", "relu" or "identity".
+    output_activation : the same, or "softmax" (with loss "ce").
+    loss : "bce"  binary cross-entropy -sum(y log(a+eps) + (1-y) log(1-a+eps))
+                  with a sigmoid output; output delta A - Y (seed 000).
+           "ce"   categorical cross-entropy -sum(y log(a+eps)) with softmax;
+                  output delta A - Y.
+           "mse"  half the summed squared error 0.5 * sum((a - y)**2), the
+                  loss behind seeds 001, 002, 003; output delta (A - Y) * f'(Z).
+           eps is 1e-8, seed 000's.
+    layout : "rows" (X is (n, in), W (in, out), b (out,)) or "cols" (X is
+        (in, n), W (out, in), b (out, 1)), as dense_forward.
+    bias : False for nets without biases (seeds 001, 002).
+    lr, momentum : SGD; with momentum v = momentum * v + g; p -= lr * v.
+    average : divide the loss and the gradients by the batch size (seed 000's
+        1/m); False sums them over the batch (seeds 001, 003).
+    dtype : np.float64 or np.float32 for every parameter.
+    seed : seeds the initial weights (and shuffling when fit gets no seed).
+
+    ``net.weights`` and ``net.biases`` are lists of plain NumPy arrays in the
+    layout's shapes (``net.biases`` is None without bias). Change them in
+    place, or assign new arrays of the same shapes: every call reads them.
+
+    The seeds' training, exactly (``from_arrays`` adopts their arrays)::
+
+        # seed 000: columns, BCE, averaged, lr = tasa
+        MLP.from_arrays([pesos1, pesos2], [sesgo1, sesgo2], layout="cols",
+                        loss="bce", average=True, lr=tasa)
+        # seed 001: rows, no bias, half squared error, summed, lr 1
+        MLP.from_arrays([sinapsis0, sinapsis1], None, loss="mse",
+                        average=False, lr=1.0)
+        # seed 003: rows, biases, half squared error, summed, lr 0.5
+        MLP.from_arrays([wh, w_out], [bh, b_out], loss="mse", average=False, lr=0.5)
+
+    A fresh network::
+
+        net = MLP([64, 32, 10], output_activation="softmax", loss="ce", lr=0.5, seed=0)
+        history = net.fit(X_train, y_train, epochs=30, batch_size=32, shuffle=True)
+        accuracy = (net.predict(X_test) == y_test).mean()
+    """
+
+    _backend = _core  # the C calls; retroprop.reference.MLP runs on NumPy twins
+
+    def __init__(self, sizes, activation="sigmoid", output_activation="sigmoid", loss="bce",
+                 *, layout="rows", bias=True, lr=0.5, average=True, momentum=0.0,
+                 dtype=np.float64, seed=None):
+        _check_config(activation, output_activation, loss, layout, lr, momentum, dtype)
+        sizes = list(sizes)
+        if len(sizes) < 2 or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool)
+                                     and s >= 1 for s in sizes):
+            raise ValueError(f"MLP: sizes must be at least two positive integers (inputs, ..., "
+                             f"outputs), got {sizes!r}")
+        self._configure(activation, output_activation, loss, layout, lr, average, momentum,
+                        seed)
+        dtype = np.dtype(dtype)
+        self.weights, biases = [], []
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            if activation == "relu":   # He
+                W = self._rng.normal(0.0, math.sqrt(2.0 / n_in), size=(n_in, n_out))
+            else:                      # Glorot uniform
+                limit = math.sqrt(6.0 / (n_in + n_out))
+                W = self._rng.uniform(-limit, limit, size=(n_in, n_out))
+            if layout == "cols":
+                W = W.T
+            self.weights.append(np.ascontiguousarray(W, dtype=dtype))
+            biases.append(np.zeros((n_out,) if layout == "rows" else (n_out, 1), dtype=dtype))
+        self.biases = biases if bias else None
+
+    def _configure(self, activation, output_activation, loss, layout, lr, average, momentum,
+                   seed):
+        self.activation, self.output_activation, self.loss_name = (activation,
+                                                                   output_activation, loss)
+        self.layout, self.lr, self.average, self.momentum = layout, lr, bool(average), momentum
+        self._rng = np.random.default_rng(seed)
+        self._velocity = None
+        self.activations = None
+
+    @classmethod
+    def from_arrays(cls, weights, biases=None, *, activation="sigmoid",
+                    output_activation="sigmoid", loss="bce", layout="rows", lr=0.5,
+                    average=True, momentum=0.0, seed=None):
+        """A network on the caller's own arrays, adopted in place (no copy).
+
+        After ``fit`` or ``step``, the caller's arrays hold the trained values::
+
+            net = MLP.from_arrays([sinapsis0, sinapsis1], loss="mse", average=False, lr=1.0)
+            net.fit(X, y, epochs=10000)     # sinapsis0 and sinapsis1 are trained
+
+        weights : list of 2-D float32/float64 arrays in the layout's shapes.
+        biases : None, or a list of arrays like the weights (rows: (out,) or
+            (1, out); cols: (out, 1) or (out,)).
+        """
+        weights = list(weights)
+        if not weights:
+            raise ValueError("MLP.from_arrays: weights must be a non-empty list of arrays")
+        dtype = getattr(weights[0], "dtype", np.dtype(object))
+        _check_config(activation, output_activation, loss, layout, lr, momentum,
+                      dtype if dtype in (np.float32, np.float64) else np.float64)
+        for i, W in enumerate(weights):
+            if not isinstance(W, np.ndarray) or W.dtype != dtype \
+                    or W.dtype not in (np.float32, np.float64):
+                raise TypeError(f"MLP.from_arrays: weights[{i}] must be a float32 or float64 "
+                                f"NumPy array of the same dtype as weights[0] (it is trained "
+                                f"in place), got {type(W).__name__} "
+                                f"{getattr(W, 'dtype', '')}")
+        net = cls.__new__(cls)
+        net._configure(activation, output_activation, loss, layout, lr, average, momentum, seed)
+        net.weights = weights
+        net.biases = None if biases is None else list(biases)
+        net._check_arrays("MLP.from_arrays")
+        return net
+
+    # ------------------------------------------------------------ helpers
+
+    @property
+    def sizes(self):
+        """The widths, inputs first, read from the weights."""
+        rows = self.layout == "rows"
+        return [self.weights[0].shape[0 if rows else 1]] + \
+            [W.shape[1 if rows else 0] for W in self.weights]
+
+    @property
+    def dtype(self):
+        return self.weights[0].dtype
+
+    def _config(self):
+        return dict(layout=self.layout, activation=self.activation,
+                    output_activation=self.output_activation)
+
+    def _check_arrays(self, where):
+        """The parameters chain and have the layout's shapes (a dry forward)."""
+        rows = self.layout == "rows"
+        for i, W in enumerate(self.weights):
+            if W.ndim != 2:
+                raise ValueError(f"{where}: weights[{i}] must be 2-D, got shape {W.shape}")
+        for i, (W, V) in enumerate(zip(self.weights[:-1], self.weights[1:])):
+            n_out, n_in = W.shape[1 if rows else 0], V.shape[0 if rows else 1]
+            if n_out != n_in:
+                raise ValueError(f"{where}: the sizes do not chain: weights[{i}] {W.shape} has "
+                                 f"{n_out} outputs but weights[{i + 1}] {V.shape} has {n_in} "
+                                 f"inputs (layout={self.layout!r})")
+        n_in = self.weights[0].shape[0 if rows else 1]
+        probe = np.zeros((1, n_in) if rows else (n_in, 1), dtype=self.dtype)
+        try:
+            self._backend.net_forward(self.weights, self.biases, probe, **self._config())
+        except (ValueError, TypeError) as e:
+            raise type(e)(f"{where}: {e}") from None
+
+    def _targets(self, Y):
+        """Y as the backend takes it: integer labels one-hot for "ce", and a
+        1-D Y of a one-output net as a column (views; one-hot is a copy)."""
+        Y = np.asarray(Y)
+        n_out = self.sizes[-1]
+        if Y.ndim == 1 and self.loss_name == "ce" and Y.dtype.kind in "iub":
+            labels = Y.astype(np.intp)
+            if labels.size and (labels.min() < 0 or labels.max() >= n_out):
+                raise ValueError(f"MLP: labels must be in [0, {n_out}) for a net with "
+                                 f"{n_out} outputs, got values from {labels.min()} to "
+                                 f"{labels.max()}")
+            onehot = np.zeros((labels.size, n_out), dtype=self.dtype)
+            onehot[np.arange(labels.size), labels] = 1
+            return onehot if self.layout == "rows" else onehot.T
+        if Y.ndim == 1 and n_out == 1:
+            return Y[:, None] if self.layout == "rows" else Y[None, :]
+        return Y
+
+    def _inputs(self, X):
+        """X as a 2-D batch; a 1-D X is one sample (returns the flag)."""
+        X = np.asarray(X)
+        if X.ndim == 1:
+            return (X[None, :] if self.layout == "rows" else X[:, None]), True
+        return X, False
+
+    def _velocities(self):
+        """Momentum's velocities, shaped like the parameters (kept across calls)."""
+        params = [*self.weights, *(self.biases or [])]
+        v = self._velocity
+        if v is None or len(v) != len(params) or any(
+                a.shape != p.shape or a.dtype != p.dtype for a, p in zip(v, params)):
+            v = self._velocity = [np.zeros_like(p) for p in params]
+        L = len(self.weights)
+        return v[:L], v[L:]
+
+    # ------------------------------------------------------------ the API
+
+    def forward(self, X):
+        """The network's output for X; every layer's activation is kept in
+        ``net.activations`` (A1, ..., AL). A 1-D X is one sample."""
+        X2, one = self._inputs(X)
+        self.activations = self._backend.net_forward(self.weights, self.biases, X2,
+                                                     **self._config())
+        out = self.activations[-1]
+        return out.reshape(-1) if one else out
+
+    def predict(self, X):
+        """Class labels for classifiers, outputs for regression.
+
+        loss "ce": the index of the largest output (argmax over classes);
+        loss "bce": 1 where the output is >= 0.5, else 0, shaped like the
+        output; loss "mse": the output itself (seed 001's "predicciones").
+        """
+        A = self.forward(X)
+        if self.loss_name == "ce":
+            return np.argmax(A, axis=-1 if self.layout == "rows" or A.ndim == 1 else 0)
+        if self.loss_name == "bce":
+            return (A >= 0.5).astype(np.intp)
+        return A
+
+    def loss(self, X, Y):
+        """The loss on (X, Y), divided by the number of samples if average."""
+        X2, Y2 = self._inputs(X)[0], self._targets(Y)
+        return self._backend.net_gradients(self.weights, self.biases, X2, Y2, None, None,
+                                           loss=self.loss_name, average=self.average,
+                                           **self._config())
+
+    def backward(self, X, Y):
+        """Gradients of the loss on (X, Y): ``(dWs, dbs)``, lists shaped like
+        ``weights`` and ``biases`` (dbs is None without biases)."""
+        X2, Y2 = self._inputs(X)[0], self._targets(Y)
+        dWs = [np.empty_like(W) for W in self.weights]
+        dbs = None if self.biases is None else [np.empty_like(b) for b in self.biases]
+        self._backend.net_gradients(self.weights, self.biases, X2, Y2, dWs,
+                                    dbs if dbs is not None else [None] * len(dWs),
+                                    loss=self.loss_name, average=self.average, **self._config())
+        return dWs, dbs
+
+    def step(self, X, Y):
+        """One forward, backward and update on the whole (X, Y); the loss
+        before the update."""
+        return float(self.fit(X, Y, epochs=1)[0])
+
+    def fit(self, X, Y, epochs, batch_size=None, shuffle=False, seed=None):
+        """Train for ``epochs`` passes over (X, Y) in one C call.
+
+        batch_size : None for full-batch steps (the seeds), else the size of
+            the minibatches (the last may be smaller).
+        shuffle : reshuffle the samples every epoch; ``seed`` makes the order
+            reproducible (None draws one from the network's generator).
+        Returns the loss of every epoch (the sum of its batches' losses before
+        their updates, divided by the number of samples if average), as a
+        NumPy array. Ctrl-C stops between two steps with KeyboardInterrupt;
+        the parameters then hold the last complete update.
+        """
+        if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
+            raise ValueError(f"MLP.fit: epochs must be a positive integer, got {epochs!r}")
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
+                batch_size, numbers.Integral) or batch_size < 1):
+            raise ValueError(f"MLP.fit: batch_size must be None or a positive integer, got "
+                             f"{batch_size!r}")
+        _check_rate("lr", self.lr)
+        _check_rate("momentum", self.momentum)
+        X2, Y2 = self._inputs(X)[0], self._targets(Y)
+        if seed is None:
+            seed = int(self._rng.integers(0, 2**63)) if shuffle else 0
+        vW, vb = self._velocities() if self.momentum else (None, None)
+        return self._backend.net_fit(
+            self.weights, self.biases, vW, vb, X2, Y2, loss=self.loss_name, lr=float(self.lr),
+            momentum=float(self.momentum), average=self.average, epochs=int(epochs),
+            batch_size=None if batch_size is None else int(batch_size), shuffle=bool(shuffle),
+            seed=int(seed), **self._config())
+
+    def __repr__(self):
+        return (f"MLP({self.sizes}, activation={self.activation!r}, "
+                f"output_activation={self.output_activation!r}, loss={self.loss_name!r}, "
+                f"layout={self.layout!r}, bias={self.biases is not None}, lr={self.lr!r}, "
+                f"average={self.average}, momentum={self.momentum!r}, dtype={self.dtype})")
+
+
+class RedNeuronal:
+    """La red de la libreta 000: XOR con 2 entradas, 2 ocultas y 1 salida.
+
+    Seed 000's class in its own words, on top of ``MLP`` (columns layout:
+    X is (entradas, muestras), binary cross-entropy averaged over the m
+    samples, sigmoid everywhere)::
+
+        red = RedNeuronal(tasa=0.5, semilla=1)
+        red.pesos1, red.sesgo1, red.pesos2, red.sesgo2   # (2,2) (2,1) (1,2) (1,1)
+        Y_pred = red.forward(X)        # keeps red.z1, red.act1, red.z2, red.act2
+        perdida = red.perdida(Y_pred, Y)
+        dPesos1, dSesgo1, dPesos2, dSesgo2 = red.backward(X, Y)
+        red.actualizar(dPesos1, dSesgo1, dPesos2, dSesgo2)    # -= tasa * grad
+        historia = red.entrenar(X, Y, iteraciones=10000)      # one C call
+
+    The attributes are the arrays the network trains: assign into them
+    (``red.pesos1[...] = ...``) to set weights by hand, as the seed does.
+    """
+
+    def __init__(self, entradas=2, ocultas=2, salidas=1, tasa=0.1, semilla=None):
+        rng = np.random.default_rng(semilla)
+        self.pesos1 = rng.standard_normal((ocultas, entradas)) * 0.01
+        self.sesgo1 = np.zeros((ocultas, 1))
+        self.pesos2 = rng.standard_normal((salidas, ocultas)) * 0.01
+        self.sesgo2 = np.zeros((salidas, 1))
+        self.tasa = tasa
+        self.z1 = self.act1 = self.z2 = self.act2 = None
+
+    def _red(self):
+        # rebuilt on each call, so that reassigned attributes are used
+        return MLP.from_arrays([self.pesos1, self.pesos2], [self.sesgo1, self.sesgo2],
+                               layout="cols", loss="bce", average=True, lr=self.tasa)
+
+    def forward(self, X):
+        """Y_pred = sigmoide(pesos2 @ sigmoide(pesos1 @ X + sesgo1) + sesgo2)."""
+        self.z1, self.act1 = _core.dense_forward(X, self.pesos1, self.sesgo1, layout="cols")
+        self.z2, self.act2 = _core.dense_forward(self.act1, self.pesos2, self.sesgo2,
+                                                 layout="cols")
+        return self.act2
+
+    def perdida(self, Y_pred, Y):
+        """-(1/m) * sum(Y log(Y_pred + eps) + (1 - Y) log(1 - Y_pred + eps))."""
+        return _core.bce(Y_pred, Y)
+
+    def backward(self, X, Y):
+        """dPesos1, dSesgo1, dPesos2, dSesgo2, averaged over the m samples."""
+        (dPesos1, dPesos2), (dSesgo1, dSesgo2) = self._red().backward(X, Y)
+        return dPesos1, dSesgo1, dPesos2, dSesgo2
+
+    def actualizar(self, dPesos1, dSesgo1, dPesos2, dSesgo2):
+        """pesos -= tasa * dPesos; sesgo -= tasa * dSesgo (in place)."""
+        for p, g in ((self.pesos1, dPesos1), (self.sesgo1, dSesgo1),
+                     (self.pesos2, dPesos2), (self.sesgo2, dSesgo2)):
+            _core.sgd_update(p, g, self.tasa)
+
+    def entrenar(self, X, Y, iteraciones=10000):
+        """iteraciones pasos de forward, backward y actualizar, en una llamada a C.
+        Devuelve la pérdida de cada iteración."""
+        return self._red().fit(X, Y, epochs=iteraciones)
+
+    train = entrenar
+
+    def predecir(self, X):
+        """1 where Y_pred >= 0.5, else 0."""
+        return (self.forward(X) >= 0.5).astype(np.intp)
