@@ -493,7 +493,8 @@ PyDoc_STRVAR(matmul_doc,
 "As np.matmul: a 1-D A is a row (n,) -> (1, n) and a 1-D B a column, and the\n"
 "added dimension is removed from the result. Tiny products (the seeds' 2x2 to\n"
 "4x4) run in a plain C loop without NumPy's per-call cost; large ones are\n"
-"handed to NumPy's BLAS. int inputs are cast to float64 (a copy).\n\n"
+"handed to OpenBLAS (scipy-openblas32) with the GIL released. int inputs\n"
+"are cast to float64 (a copy).\n\n"
 "out : array of the result's shape and dtype, written in place and returned.");
 
 static PyObject *py_matmul(PyObject *self, PyObject *args, PyObject *kwds)

@@ -25,10 +25,33 @@ static void RP_NAME(forward)(const rp_net *net, rp_cview X, rp_view *A)
     rp_cview in = X;
     int l;
     for (l = 0; l < net->nlayers; l++) {
-        RP_NAME(rp_gemm)(1.0, in, rp_const(net->W[l]), A[l]);
-        RP_NAME(rp_bias_activate)(A[l], rp_const(net->b[l]),
-                                  l == net->nlayers - 1 ? net->output : net->hidden, A[l]);
-        in = rp_const(A[l]);
+        const rp_activation act = l == net->nlayers - 1 ? net->output : net->hidden;
+        const rp_view Al = A[l];
+        RP_NAME(rp_gemm)(1.0, in, rp_const(net->W[l]), Al);
+        if (act != RP_ACT_SOFTMAX && Al.s1 == (rp_index)sizeof(RP_T) &&
+            Al.s0 == Al.cols * Al.s1) {
+            /* a contiguous batch: add the bias row by row, then activate it
+             * as one long row (one call instead of one per sample) */
+            rp_view flat = Al;
+            rp_cview none = rp_const(Al);
+            const rp_cview b = rp_const(net->b[l]);
+            rp_index i, j;
+            for (i = 0; b.data != NULL && i < Al.rows; i++) {
+                RP_T *z = (RP_T *)(Al.data + i * Al.s0);
+                for (j = 0; j < Al.cols; j++) {
+                    z[j] += RP_AT(b.data, j, b.s1);
+                }
+            }
+            flat.rows = 1;
+            flat.cols = Al.rows * Al.cols;
+            flat.s0 = flat.cols * flat.s1;
+            none.data = NULL;
+            RP_NAME(rp_bias_activate)(flat, none, act, flat);
+        }
+        else {
+            RP_NAME(rp_bias_activate)(Al, rp_const(net->b[l]), act, Al);
+        }
+        in = rp_const(Al);
     }
 }
 
@@ -91,6 +114,17 @@ static double RP_NAME(output_delta)(const rp_net *net, rp_cview Y, rp_view A, rp
     return loss;
 }
 
+/* below[i,j] *= f'(a) with a = in[i,j], the activation of the layer below. */
+#define RP_PRIME_LOOP(fprime)                                                     \
+    for (i = 0; i < n; i++) {                                                     \
+        const char *arow = in.data + i * in.s0;                                   \
+        RP_T *brow = (RP_T *)(below.data + i * below.s0);                         \
+        for (j = 0; j < below.cols; j++) {                                        \
+            const double a = (double)RP_AT(arow, j, in.s1);                       \
+            brow[j] = (RP_T)((double)brow[j] * (fprime));                         \
+        }                                                                         \
+    }
+
 /* Backward from the output delta: gradients into dW/db (scaled by `scale`),
  * deltas through the layers with W before any update. */
 static void RP_NAME(backward)(const rp_net *net, rp_cview X, const rp_view *A, rp_net_work *w,
@@ -111,12 +145,19 @@ static void RP_NAME(backward)(const rp_net *net, rp_cview X, const rp_view *A, r
             rp_view below = RP_NAME(scratch)(w->delta[1 - cur], n, net->sizes[l]);
             rp_index i, j;
             RP_NAME(rp_gemm)(1.0, rp_const(D), rp_transposed(rp_const(net->W[l])), below);
-            for (i = 0; i < n; i++) {
-                for (j = 0; j < below.cols; j++) {
-                    const double fp =
-                        RP_NAME(prime_from_activation)(net->hidden, (double)RP_AT2(in, i, j));
-                    RP_REF2(below, i, j) = (RP_T)((double)RP_AT2(below, i, j) * fp);
-                }
+            /* one loop per activation, so the switch is not inside it */
+            switch (net->hidden) {
+            case RP_ACT_SIGMOID:
+                RP_PRIME_LOOP(a * (1.0 - a));
+                break;
+            case RP_ACT_TANH:
+                RP_PRIME_LOOP(1.0 - a * a);
+                break;
+            case RP_ACT_RELU:
+                RP_PRIME_LOOP(isgreater(a, 0.0) ? 1.0 : 0.0);
+                break;
+            default:
+                break; /* identity: f' = 1 */
             }
             cur = 1 - cur;
         }
@@ -268,3 +309,4 @@ done:
 #undef RP_AT
 #undef RP_AT2
 #undef RP_REF2
+#undef RP_PRIME_LOOP
