@@ -53,6 +53,10 @@ _RTOL = {np.dtype(np.float64): 1e-5, np.dtype(np.float32): 2e-2}
 # How many times the loss's rounding error the absolute tolerance allows.
 _NOISE_SAFETY = {np.dtype(np.float64): 100.0, np.dtype(np.float32): 30.0}
 
+# With float32 gradients, each row's absolute tolerance also allows this
+# fraction of the row's largest entry.
+_FLOAT32_FLOOR = 1e-3
+
 
 # --------------------------------------------------------------- structure
 
@@ -144,7 +148,7 @@ def numeric_gradient(loss_fn, params, h=None):
                 p[index] = original
             if x_plus == x_minus:
                 raise ValueError("h = %g does not move %s%s = %r in %s; use a larger h"
-                                 % (step, name, list(index), x, p.dtype))
+                                 % (step, name, list(map(int, index)), x, p.dtype))
             with np.errstate(invalid="ignore", over="ignore"):
                 g[index] = (loss_plus - loss_minus) / (x_plus - x_minus)
         grads.append(g)
@@ -195,11 +199,12 @@ class GradcheckReport(list):
     not make the report fail, and the table says so.
     """
 
-    def __init__(self, rows, *, dtype, rtol, atol, loss):
+    def __init__(self, rows, *, dtype, rtol, atol, loss, floor=0.0):
         super().__init__(rows)
         self.dtype = np.dtype(dtype)
         self.rtol = rtol
         self.atol = atol
+        self.floor = floor
         self.loss = loss
 
     def __getitem__(self, key):
@@ -230,8 +235,9 @@ class GradcheckReport(list):
 
         >>> import numpy as np
         >>> x = np.array([1.0, 2.0])
-        >>> check(lambda: float(x @ x), [x], [2 * x]).assert_ok()  # passes
-        >>> check(lambda: float(x @ x), [x], [x]).assert_ok()
+        >>> check(lambda: float(x @ x), [x], [2 * x]).assert_ok().ok  # returns the report
+        True
+        >>> check(lambda: float(x @ x), [x], [x]).assert_ok()  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
         AssertionError: 1 of 1 gradients wrong ...
@@ -254,8 +260,10 @@ class GradcheckReport(list):
         return text
 
     def _header(self):
-        return ("gradient check, central differences in %s: rtol %.0e, atol %.1e, loss %.10g"
-                % (self.dtype.name, self.rtol, self.atol, self.loss))
+        floor = (" + %g x the row's largest entry" % self.floor) if self.floor else ""
+        return ("gradient check against central differences (%s tolerances): rtol %.0e, "
+                "atol %.1e%s; loss %.10g"
+                % (self.dtype.name, self.rtol, self.atol, floor, self.loss))
 
     def __str__(self):
         head = ("name", "shape", "max abs err", "max rel err", "result", "diagnosis")
@@ -339,8 +347,6 @@ class _Comparer:
             hints.append("an extra 1/m factor with m = %d?" % k_inv)
         if abs(size - 2) <= 1e-6 * 2:
             hints.append("the 1/2 of a half squared error?")
-        if abs(size - 0.5) <= 1e-6 * 0.5:
-            hints.append("a half squared error where the loss is the full squared error?")
         text = "off by a constant factor: yours = %.6g x the true gradient" % size
         if hints:
             text += " (%s)" % "; ".join(hints)
@@ -403,10 +409,10 @@ def _describe_difference(g, n, bad):
     with np.errstate(invalid="ignore"):
         where = np.unravel_index(int(np.nanargmax(np.where(bad, np.abs(g - n), -1.0))), g.shape)
     return ("wrong values: %d of %d entries differ; the largest at %s: yours %.6g, numeric %.6g"
-            % (count, g.size, list(where), g[where], n[where]))
+            % (count, g.size, list(map(int, where)), g[where], n[where]))
 
 
-def _compare_row(name, g_raw, n, comparer, candidates):
+def _compare_row(name, g_raw, n, comparer, candidates, noise):
     shape = n.shape
     if g_raw is None:
         return GradcheckRow(name, shape, None, math.nan, math.nan, False,
@@ -425,7 +431,7 @@ def _compare_row(name, g_raw, n, comparer, candidates):
     diff = np.abs(g - n)
     top = np.maximum(np.abs(g), np.abs(n))
     max_abs = float(diff.max()) if diff.size else 0.0
-    measurable = top > comparer.atol
+    measurable = top > noise
     max_rel = float((diff[measurable] / top[measurable]).max()) if measurable.any() else 0.0
     if not measurable.any():
         return row(max_abs, max_rel, None,
@@ -454,8 +460,9 @@ def check(loss_fn, params, grads, names=None, rtol=None, atol=None, *,
     A gradient passes when ``|yours - numeric| <= atol + rtol * |numeric|``
     entry by entry. rtol defaults to 1e-5 (2e-2 when any parameter or
     gradient is float32); atol defaults to 100 times the rounding error of
-    the loss divided by the step (30 times in float32), the smallest
-    difference central differences can resolve.
+    the loss divided by the step (30 times for a float32 loss), the smallest
+    difference central differences can resolve, plus, for float32
+    gradients, 1e-3 times the row's largest entry.
 
     A wrong gradient gets a diagnosis when a transformation of the numeric
     one matches it: "transposed", "sign flipped", "transposed and sign
@@ -498,18 +505,24 @@ def check(loss_fn, params, grads, names=None, rtol=None, atol=None, *,
     for p, name in zip(items, names):
         _check_param(p, name)
 
-    float32 = any(p.dtype != np.float64 for p in items) or any(
-        isinstance(g, np.ndarray) and g.dtype in (np.float32, np.float16) for g in grad_items)
-    mode = np.dtype(np.float32 if float32 else np.float64)
+    # float32 parameters: the loss is computed, and rounds, in float32.
+    # float32 gradients: yours carry float32 rounding, and float32 sums that
+    # cancel lose digits, hence a floor relative to the row's largest entry.
+    params32 = any(p.dtype != np.float64 for p in items)
+    grads32 = any(isinstance(g, np.ndarray) and g.dtype in (np.float32, np.float16)
+                  for g in grad_items)
+    mode = np.dtype(np.float32 if params32 or grads32 else np.float64)
+    loss_dtype = np.dtype(np.float32 if params32 else np.float64)
     loss0 = _loss(loss_fn)
     numeric = numeric_gradient(loss_fn, list(items), h=h)
     if rtol is None:
         rtol = _RTOL[mode]
+    floor = 0.0
     if atol is None:
         step = h if h is not None else min(_STEP[p.dtype] for p in items) if items else 1.0
         scale = abs(loss0) if math.isfinite(loss0) else 1.0
-        atol = _NOISE_SAFETY[mode] * np.finfo(mode).eps * scale / step
-    comparer = _Comparer(float(rtol), float(atol), n_samples)
+        atol = _NOISE_SAFETY[loss_dtype] * np.finfo(loss_dtype).eps * scale / step
+        floor = _FLOAT32_FLOOR if mode == np.float32 else 0.0
 
     mistakes = []
     for label, variant in (known_mistakes or {}).items():
@@ -522,13 +535,16 @@ def check(loss_fn, params, grads, names=None, rtol=None, atol=None, *,
 
     rows = []
     for i, (name, g, n) in enumerate(zip(names, grad_items, numeric)):
+        top = float(np.max(np.abs(n), initial=0.0)) if np.all(np.isfinite(n)) else 0.0
+        comparer = _Comparer(float(rtol), float(atol) + floor * top, n_samples)
         candidates = [(None, n)]
         candidates += [("matches the gradient of %s, not of %s (swapped?)" % (other, name),
                         numeric[j]) for j, other in enumerate(names)
                        if j != i and numeric[j].shape == n.shape]
         candidates += [(label, variant[i]) for label, variant in mistakes]
-        rows.append(_compare_row(name, g, n, comparer, candidates))
-    return GradcheckReport(rows, dtype=mode, rtol=float(rtol), atol=float(atol), loss=loss0)
+        rows.append(_compare_row(name, g, n, comparer, candidates, float(atol)))
+    return GradcheckReport(rows, dtype=mode, rtol=float(rtol), atol=float(atol), loss=loss0,
+                           floor=floor)
 
 
 # -------------------------------------------------------------- networks
@@ -547,19 +563,20 @@ _LOSSES = ("half_squared_error", "squared_error", "bce")
 _BCE_EPS = 1e-8  # rp.bce's default, seed 000's
 
 
-def _float_copy(a, name):
+def _float_copy(a, name, dtype=None):
     a = np.asarray(a)
     if a.dtype.kind not in "biuf":
         raise TypeError("%s has dtype %s; expected numbers" % (name, a.dtype))
-    dt = np.float32 if a.dtype in (np.float16, np.float32) else np.float64
-    return np.array(a, dtype=dt, copy=True)
+    if dtype is None:
+        dtype = np.float32 if a.dtype in (np.float16, np.float32) else np.float64
+    return np.array(a, dtype=dtype, copy=True)
 
 
 class _Network:
     """An MLP of dense_forward layers, on float copies of the caller's parameters."""
 
     def __init__(self, weights, biases, X, Y, layout, activation, output_activation,
-                 loss, average):
+                 loss, average, dtype=None):
         if layout not in ("rows", "cols"):
             raise ValueError("layout must be 'rows' or 'cols', not %r" % (layout,))
         for which, act in (("activation", activation), ("output_activation", output_activation)):
@@ -568,6 +585,9 @@ class _Network:
                                  % (which, ", ".join(_ACTIVATIONS), act))
         if loss not in _LOSSES:
             raise ValueError("loss must be one of %s, not %r" % (", ".join(_LOSSES), loss))
+        if loss == "bce" and output_activation != "sigmoid":
+            raise ValueError("loss='bce' needs output_activation='sigmoid' (its log needs "
+                             "0 < a < 1), not %r" % (output_activation,))
         if isinstance(weights, np.ndarray) or not len(weights):
             raise TypeError("weights must be a list of arrays, one per layer")
         L = len(weights)
@@ -576,8 +596,8 @@ class _Network:
         elif isinstance(biases, np.ndarray) or len(biases) != L:
             raise ValueError("biases must be None or a list of %d arrays (or Nones), "
                              "one per layer" % L)
-        self.weights = [_float_copy(W, "weights[%d]" % i) for i, W in enumerate(weights)]
-        self.biases = [None if b is None else _float_copy(b, "biases[%d]" % i)
+        self.weights = [_float_copy(W, "weights[%d]" % i, dtype) for i, W in enumerate(weights)]
+        self.biases = [None if b is None else _float_copy(b, "biases[%d]" % i, dtype)
                        for i, b in enumerate(biases)]
         for i, W in enumerate(self.weights):
             if W.ndim != 2:
@@ -604,18 +624,26 @@ class _Network:
                              % (self.Y.shape, len(out), A.shape))
         return out
 
-    def loss_of(self, A):
+    def loss_of(self, passes, exact=True):
+        """The loss of the output; for "bce", exact=False is rp.bce's (eps = 1e-8)."""
+        Z, A = passes[-1]
         Y = self.Y
         if self.loss == "half_squared_error":
             value = _rp.half_squared_error(A, Y)
         elif self.loss == "squared_error":
             value = _rp.squared_error(A, Y)
+        elif exact:
+            # -(y log a + (1-y) log(1-a)) with a = sigmoid(z) is log(1 + e^z) - y z:
+            # exact where a rounds to 1, and the loss whose gradient is a - y
+            # (rp.bce's eps = 1e-8 moves it by eps / (a (1 - a)), far from 0 where a saturates).
+            Z64 = Z.astype(np.float64)
+            value = float(np.sum(np.logaddexp(0.0, Z64) - Y * Z64))
         else:  # rp.bce is the mean over every entry; here summed, then / m if average
             value = _rp.bce(A, Y, _BCE_EPS) * A.size
         return value / self.m if self.average else value
 
     def loss_value(self):
-        return self.loss_of(self.forward()[-1][1])
+        return self.loss_of(self.forward())
 
     def prime(self, layer, Z, A, mistake=None):
         """f'(z) of a layer from its activation, or None when it is 1.
@@ -644,12 +672,7 @@ class _Network:
               and mistake is None):
             delta = _rp.sigmoid_squared_error_delta(A, Y)  # (a - y) * a * (1 - a)
         else:
-            if self.loss == "half_squared_error":
-                dA = error
-            elif self.loss == "squared_error":
-                dA = 2 * error
-            else:
-                dA = -Y / (A + _BCE_EPS) + (1 - Y) / (1 - A + _BCE_EPS)
+            dA = error if self.loss == "half_squared_error" else 2 * error
             delta = dA if prime is None else dA * prime
         deltas, dWs, dbs = [None] * L, [None] * L, [None] * L
         for layer in range(L - 1, -1, -1):
@@ -701,7 +724,9 @@ def network_gradients(weights, biases, X, Y, *, layout="rows", activation="sigmo
 
     - "half_squared_error": ``0.5 * np.sum((A - Y) ** 2)`` (seeds 001-003),
     - "squared_error": ``np.sum((A - Y) ** 2)``,
-    - "bce": ``-np.sum(Y * np.log(A + 1e-8) + (1 - Y) * np.log(1 - A + 1e-8))``;
+    - "bce": ``-np.sum(Y * np.log(A) + (1 - Y) * np.log(1 - A))``, with a
+      sigmoid output (its gradient with respect to z is ``A - Y``; the check
+      computes it from z, exact even where A rounds to 1);
 
     with ``average=True`` divided by the number of samples m (seed 000 is
     loss="bce", average=True, layout="cols").
@@ -734,7 +759,9 @@ def check_network(weights, biases, X, Y, grads_w, grads_b=None, *, layout="rows"
     The network and the loss are those of ``network_gradients`` (same
     arguments). ``grads_w`` and ``grads_b`` are your gradients, one per layer
     (grads_b may be None, or hold None for a bias you do not check). The
-    check runs on copies: your arrays are never moved.
+    check runs on float64 copies: your arrays are never moved, and float32
+    networks are differenced in float64 (your float32 gradients are held to
+    float32 tolerances).
 
     Besides the diagnoses of ``check`` (transposed, sign flipped, 1/m with
     m = the number of samples, wrong shape...), a wrong gradient is matched
@@ -760,7 +787,11 @@ def check_network(weights, biases, X, Y, grads_w, grads_b=None, *, layout="rows"
     ['transposed and sign flipped', 'sign flipped',
      'transposed and sign flipped', 'sign flipped']
     """
-    net = _Network(weights, biases, X, Y, layout, activation, output_activation, loss, average)
+    # float64 copies, even of float32 parameters: a float32 loss rounds too
+    # coarsely for small steps, and the large steps it needs cross relu's
+    # kink. float32 gradients are still held to float32 tolerances.
+    net = _Network(weights, biases, X, Y, layout, activation, output_activation, loss, average,
+                   dtype=np.float64)
     L = len(net.weights)
     if isinstance(grads_w, np.ndarray) or len(grads_w) != L:
         raise ValueError("grads_w must be a list of %d gradients, one per layer" % L)
