@@ -353,10 +353,12 @@ class _Comparer:
         return words + [text]
 
     def diagnose(self, g, n, candidates):
-        """Words naming the mistake that turns the references into g, or None.
+        """(words naming the mistake that turns a reference into g, or None; options).
 
-        candidates: (label, reference array) pairs; the first is the numeric
-        gradient itself (label None).
+        candidates: (label, reference array, is_known_mistake) triples, the
+        first being the numeric gradient itself (label None). options lists
+        every known mistake that matches, as (label, words): one row alone
+        may not tell them apart (check picks the one most rows agree on).
         """
         same = g.shape == n.shape
         orientations = []
@@ -387,21 +389,32 @@ class _Comparer:
                 text = label + ("; also " + text if text else "")
             return text
 
-        for i, (label, ref) in enumerate(candidates):
+        options = []
+        for i, (label, ref, known) in enumerate(candidates):
             if ref is None or ref.shape != n.shape:
                 continue
+            found = None
             for orientation, turn in orientations:
                 t = turn(ref)
                 for factor, factor_words in self.factors():
                     if i == 0 and orientation is None and factor == 1.0:
                         continue  # that is the "passed" test, already failed
                     if self.close(g, factor * t):
-                        return words(orientation, factor_words, label)
+                        found = words(orientation, factor_words, label)
+                        break
+                if found:
+                    break
+            if found and not known:
+                return found, []
+            if found:
+                options.append((label, found))
+        if options:
+            return options[0][1], options
         for orientation, turn in orientations:
             found = self.constant(g, turn(n))
             if found:
-                return words(orientation, found, None)
-        return shape_note if not same else None
+                return words(orientation, found, None), []
+        return (shape_note if not same else None), []
 
 
 def _describe_difference(g, n, bad):
@@ -413,19 +426,20 @@ def _describe_difference(g, n, bad):
 
 
 def _compare_row(name, g_raw, n, comparer, candidates, noise):
+    """(the row, the known mistakes that would explain it)."""
     shape = n.shape
     if g_raw is None:
         return GradcheckRow(name, shape, None, math.nan, math.nan, False,
-                            "no gradient given (None)", n, None)
+                            "no gradient given (None)", n, None), []
     g = np.asarray(g_raw, dtype=np.float64)
-    row = lambda err_abs, err_rel, passed, text: GradcheckRow(  # noqa: E731
-        name, shape, g.shape, err_abs, err_rel, passed, text, n, g)
+    row = lambda err_abs, err_rel, passed, text, options=(): (GradcheckRow(  # noqa: E731
+        name, shape, g.shape, err_abs, err_rel, passed, text, n, g), list(options))
     if not np.all(np.isfinite(n)):
         return row(math.nan, math.nan, False,
                    "the numeric gradient is not finite: the loss is nan or inf near these "
                    "parameters")
     if g.shape != shape:
-        return row(math.nan, math.nan, False, comparer.diagnose(g, n, candidates))
+        return row(math.nan, math.nan, False, *comparer.diagnose(g, n, candidates))
     if not np.all(np.isfinite(g)):
         return row(math.nan, math.nan, False, "your gradient contains nan or inf")
     diff = np.abs(g - n)
@@ -443,8 +457,8 @@ def _compare_row(name, g_raw, n, comparer, candidates, noise):
     bad = diff > comparer.atol + comparer.rtol * np.abs(n)
     if not bad.any():
         return row(max_abs, max_rel, True, "")
-    text = comparer.diagnose(g, n, candidates) or _describe_difference(g, n, bad)
-    return row(max_abs, max_rel, False, text)
+    text, options = comparer.diagnose(g, n, candidates)
+    return row(max_abs, max_rel, False, text or _describe_difference(g, n, bad), options)
 
 
 def check(loss_fn, params, grads, names=None, rtol=None, atol=None, *,
@@ -537,12 +551,23 @@ def check(loss_fn, params, grads, names=None, rtol=None, atol=None, *,
     for i, (name, g, n) in enumerate(zip(names, grad_items, numeric)):
         top = float(np.max(np.abs(n), initial=0.0)) if np.all(np.isfinite(n)) else 0.0
         comparer = _Comparer(float(rtol), float(atol) + floor * top, n_samples)
-        candidates = [(None, n)]
+        candidates = [(None, n, False)]
         candidates += [("matches the gradient of %s, not of %s (swapped?)" % (other, name),
-                        numeric[j]) for j, other in enumerate(names)
+                        numeric[j], False) for j, other in enumerate(names)
                        if j != i and numeric[j].shape == n.shape]
-        candidates += [(label, variant[i]) for label, variant in mistakes]
+        candidates += [(label, variant[i], True) for label, variant in mistakes]
         rows.append(_compare_row(name, g, n, comparer, candidates, float(atol)))
+    # A mistake in the output layer alone gives the output's gradients the
+    # same values as that mistake made in every layer: name, for each row,
+    # the mistake that explains the most rows.
+    votes = {}
+    for _, options in rows:
+        for label, _ in options:
+            votes[label] = votes.get(label, 0) + 1
+    for row, options in rows:
+        if len(options) > 1:
+            row.diagnosis = max(options, key=lambda option: votes[option[0]])[1]
+    rows = [row for row, _ in rows]
     return GradcheckReport(rows, dtype=mode, rtol=float(rtol), atol=float(atol), loss=loss0,
                            floor=floor)
 
@@ -699,6 +724,13 @@ class _Network:
         for kind in ("z", "a"):
             groups = ([(layers, None)] if len(layers) > 1 else []) + [([i], i) for i in layers]
             for group, single in groups:
+                if len({self.acts[i] for i in group}) > 1:  # e.g. tanh hidden, sigmoid out
+                    text = ("derivative taken of Z instead of A, in every layer: f'(a) formulas "
+                            "such as a*(1-a) applied to z" if kind == "z" else
+                            "derivative taken of A instead of Z, in every layer: f'(z) functions "
+                            "such as sigmoid_prime(z) applied to a")
+                    found[text] = (kind, set(group))
+                    continue
                 act = self.acts[group[0]]
                 formula, fname = _ACTIVATIONS[act][3], _ACTIVATIONS[act][4]
                 n = "" if single is None else str(single + 1)
