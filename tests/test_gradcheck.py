@@ -231,6 +231,9 @@ def test_numeric_gradient_structures():
     np.testing.assert_allclose(single, [2.0, -4.0], rtol=1e-8)
     scalar = np.array(2.0)
     assert gc.numeric_gradient(lambda: float(scalar ** 3), scalar) == pytest.approx(12.0)
+    # a loss that is a (1, 1) array, as A.T @ A of a column gives, needs no float()
+    np.testing.assert_allclose(gc.numeric_gradient(lambda: x[None, :] @ x[:, None], x),
+                               [2.0, -4.0], rtol=1e-8)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

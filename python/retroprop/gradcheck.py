@@ -47,7 +47,7 @@ _STEP = {np.dtype(np.float64): 1e-6, np.dtype(np.float32): 2.0 ** -9,
          np.dtype(np.float16): 2.0 ** -5}
 
 # Relative tolerance of the comparison; the absolute one comes from the
-# loss's own rounding (see _noise_floor).
+# loss's own rounding (see check).
 _RTOL = {np.dtype(np.float64): 1e-5, np.dtype(np.float32): 2e-2}
 
 # How many times the loss's rounding error the absolute tolerance allows.
@@ -70,9 +70,21 @@ def _flatten(params, what):
             lambda items: dict(zip(keys, items))
     if isinstance(params, (list, tuple)):
         return list(params), ["%s[%d]" % (what, i) for i in range(len(params))], \
-            lambda items: type(params)(items) if isinstance(params, tuple) else list(items)
+            lambda items: tuple(items) if isinstance(params, tuple) else list(items)
     raise TypeError("%s must be a NumPy array, a list or a dict of arrays, not %s"
                     % (what, type(params).__name__))
+
+
+def _aligned(grads, params, what):
+    """grads as a list in the order of params (dicts are matched by key)."""
+    if isinstance(grads, dict) and isinstance(params, dict):
+        missing = [k for k in params if k not in grads]
+        if missing:
+            raise ValueError("%s has no entry for %s" % (what, ", ".join(map(str, missing))))
+        return [grads[k] for k in params]
+    if isinstance(grads, dict):
+        return list(grads.values())
+    return _flatten(grads, what)[0]
 
 
 def _check_param(p, name):
@@ -90,9 +102,12 @@ def _check_param(p, name):
 def _loss(loss_fn):
     value = loss_fn()
     try:
-        return float(value)
-    except TypeError:
-        raise TypeError("loss_fn() must return one number, it returned %r" % (value,)) from None
+        number = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or number.size != 1:
+        raise TypeError("loss_fn() must return one number, it returned %r" % (value,))
+    return float(number.reshape(()))  # also a (1,) or (1, 1) array, without NumPy's warning
 
 
 # ------------------------------------------------------- numeric gradient
@@ -499,16 +514,7 @@ def check(loss_fn, params, grads, names=None, rtol=None, atol=None, *,
     'transposed (wrong shape: yours is (3, 2), the parameter is (2, 3))'
     """
     items, default_names, _ = _flatten(params, "params")
-    grad_items, _, _ = _flatten(grads, "grads") if not isinstance(grads, dict) else \
-        (None, None, None)
-    if isinstance(grads, dict):
-        if isinstance(params, dict):
-            missing = [k for k in params if k not in grads]
-            if missing:
-                raise ValueError("grads has no entry for %s" % ", ".join(map(str, missing)))
-            grad_items = [grads[k] for k in params]
-        else:
-            grad_items = list(grads.values())
+    grad_items = _aligned(grads, params, "grads")
     if len(grad_items) != len(items):
         raise ValueError("%d parameters but %d gradients" % (len(items), len(grad_items)))
     if names is None:
@@ -540,10 +546,10 @@ def check(loss_fn, params, grads, names=None, rtol=None, atol=None, *,
 
     mistakes = []
     for label, variant in (known_mistakes or {}).items():
-        if isinstance(variant, dict) and isinstance(params, dict):
-            variant = [variant.get(k) for k in params]
-        else:
-            variant = list(variant.values()) if isinstance(variant, dict) else list(variant)
+        variant = _aligned(variant, params, "known_mistakes[%r]" % (label,))
+        if len(variant) != len(items):
+            raise ValueError("known_mistakes[%r] has %d gradients for %d parameters"
+                             % (label, len(variant), len(items)))
         mistakes.append((label, [None if v is None else np.asarray(v, dtype=np.float64)
                                  for v in variant]))
 
