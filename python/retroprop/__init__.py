@@ -90,3 +90,7 @@ __all__ = [
     "tanh_prime",
     "tanh_prime_from_activation",
 ]
+
+# Tools built on the kernels above: gradient checking and a named training
+# step. Not in __all__, which lists the kernels (each has a reference twin).
+from . import gradcheck, trace  # noqa: E402
