@@ -97,11 +97,20 @@ static double RP_NAME(output_delta)(const rp_net *net, rp_cview Y, rp_view A, rp
             const double a = (double)RP_AT2(A, i, j), y = (double)RP_AT2(Y, i, j);
             double delta = a - y;
             switch (net->loss) {
+            /* a term whose weight y or 1 - y is zero adds nothing: skip its log
+             * (with one-hot targets that is most of them) */
             case RP_LOSS_BCE:
-                loss -= y * log(a + RP_LOSS_EPS) + (1.0 - y) * log(1.0 - a + RP_LOSS_EPS);
+                if (y != 1.0) {
+                    loss -= (1.0 - y) * log(1.0 - a + RP_LOSS_EPS);
+                }
+                if (y != 0.0) {
+                    loss -= y * log(a + RP_LOSS_EPS);
+                }
                 break;
             case RP_LOSS_CE:
-                loss -= y * log(a + RP_LOSS_EPS);
+                if (y != 0.0) {
+                    loss -= y * log(a + RP_LOSS_EPS);
+                }
                 break;
             case RP_LOSS_MSE:
                 loss += 0.5 * delta * delta;
