@@ -15,3 +15,9 @@ def test_readme_examples_run():
         for block in blocks:
             exec(compile(block, str(README), "exec"), namespace)
     assert abs(namespace["perdida"] - 0.6931472697889913) < 1e-14
+    # The gradient check of "Use it in your notebook" names seed 003's two
+    # mistakes, and the table shown below it is the one it prints.
+    report = namespace["report"]
+    assert [row.diagnosis for row in report] == ["transposed and sign flipped", "sign flipped",
+                                                 "transposed and sign flipped", "sign flipped"]
+    assert str(report) in README.read_text(encoding="utf-8")
