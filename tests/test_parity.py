@@ -221,3 +221,29 @@ def test_kernel_matches_reference(case):
         np.testing.assert_allclose(got, want, rtol=rtol, err_msg=case.id)
     else:
         assert_close(got, want, rtol, case.id)
+
+
+# The elementwise functions are ufuncs: NumPy picks their float32 or float64
+# loop (bool and small ints take float32, a Python number beside a float32
+# array stays float32, NEP 50). Their twins must pick the same dtype.
+DTYPE_INPUTS = [np.ones(2, d) for d in (np.bool_, np.int8, np.uint8, np.int16, np.uint16,
+                                        np.int32, np.int64, np.float16, np.float32,
+                                        np.float64, ">f8")] + \
+    [1, 1.0, True, np.float32(1), np.float64(1), np.int8(1), [1, 2], [1.0, 2.0]]
+
+
+@pytest.mark.parametrize("x", DTYPE_INPUTS, ids=repr)
+def test_unary_ufunc_dtype_matches_its_twin(x):
+    for name in UNARY:
+        got, want = getattr(rp, name)(x), getattr(ref, name)(x)
+        assert np.asarray(got).dtype == np.asarray(want).dtype, (name, x)
+        np.testing.assert_allclose(got, want, rtol=RTOL[np.asarray(want).dtype.type])
+
+
+@pytest.mark.parametrize("a", DTYPE_INPUTS, ids=repr)
+def test_binary_ufunc_dtype_matches_its_twin(a):
+    for y in DTYPE_INPUTS:
+        for name in BINARY:
+            got, want = getattr(rp, name)(a, y), getattr(ref, name)(a, y)
+            assert np.asarray(got).dtype == np.asarray(want).dtype, (name, a, y)
+            np.testing.assert_allclose(got, want, rtol=RTOL[np.asarray(want).dtype.type])

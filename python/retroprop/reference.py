@@ -11,8 +11,12 @@ can read these to see what a kernel computes::
 
 Conventions shared with the kernels:
 
-* The result dtype is float32 when NumPy's result type of the inputs is
-  float16 or float32, otherwise float64 (int inputs compute in float64).
+* The layer, loss and update functions compute in float32 when NumPy's result
+  type of the inputs is float16 or float32, otherwise in float64 (int inputs
+  compute in float64). The elementwise functions are ufuncs with a float32 and
+  a float64 loop, and NumPy picks between them: float32 when every input casts
+  to it safely (float16, bool, int8, int16, uint8, uint16 arrays; Python
+  numbers beside a float32 array), else float64.
 * ``out=`` arrays receive the result and are returned.
 * Errors: these twins do not validate their arguments beyond what NumPy
   itself does; the kernels do, with messages naming the argument and shapes.
@@ -59,6 +63,18 @@ def _floats(*arrays):
     return [a.astype(dt, copy=False) for a in arrays]
 
 
+def _ufunc_floats(*inputs):
+    """The inputs of an elementwise function as arrays of the dtype NumPy's
+    ufunc machinery picks for retroprop's float32 and float64 loops: the first
+    loop every input casts to safely. A Python number is "weak" (NEP 50): it
+    takes the dtype NumPy's promotion gives it beside the other inputs."""
+    strong = [np.asarray(x).dtype for x in inputs if not isinstance(x, (int, float))]
+    dtypes = [np.result_type(*strong, x) if isinstance(x, (int, float)) else np.asarray(x).dtype
+              for x in inputs]
+    dt = np.float32 if all(np.can_cast(d, np.float32, "safe") for d in dtypes) else np.float64
+    return [np.asarray(x).astype(dt, copy=False) for x in inputs]
+
+
 def _give(value, out):
     """Write value into out (if given) and return what the kernel returns."""
     if out is None:
@@ -71,7 +87,7 @@ def _give(value, out):
 
 def sigmoid(z, out=None):
     """1 / (1 + exp(-z)); exp(-z) overflowing to inf gives the right 0."""
-    (z,) = _floats(z)
+    (z,) = _ufunc_floats(z)
     with np.errstate(over="ignore"):
         return _give(1 / (1 + np.exp(-z)), out)
 
@@ -84,62 +100,62 @@ def sigmoid_prime(z, out=None):
 
 def sigmoid_prime_from_activation(a, out=None):
     """Derivative of the sigmoid from its activation a = sigmoid(z)."""
-    (a,) = _floats(a)
+    (a,) = _ufunc_floats(a)
     return _give(a * (1 - a), out)
 
 
 def tanh(z, out=None):
-    (z,) = _floats(z)
+    (z,) = _ufunc_floats(z)
     return _give(np.tanh(z), out)
 
 
 def tanh_prime(z, out=None):
-    (z,) = _floats(z)
+    (z,) = _ufunc_floats(z)
     return _give(1 - np.tanh(z) ** 2, out)
 
 
 def tanh_prime_from_activation(a, out=None):
-    (a,) = _floats(a)
+    (a,) = _ufunc_floats(a)
     return _give(1 - a ** 2, out)
 
 
 def relu(z, out=None):
     """max(z, 0); NaN stays NaN, as with np.maximum."""
-    (z,) = _floats(z)
+    (z,) = _ufunc_floats(z)
     return _give(np.maximum(z, 0), out)
 
 
 def relu_prime(z, out=None):
     """1 where z > 0, else 0 (0 at z = 0 and for NaN)."""
-    (z,) = _floats(z)
+    (z,) = _ufunc_floats(z)
     return _give((z > 0).astype(z.dtype), out)
 
 
 def relu_prime_from_activation(a, out=None):
-    (a,) = _floats(a)
+    (a,) = _ufunc_floats(a)
     return _give((a > 0).astype(a.dtype), out)
 
 
 def identity(z, out=None):
     """The linear activation of seed 004's output unit."""
-    (z,) = _floats(z)
+    (z,) = _ufunc_floats(z)
     return _give(z.copy(), out)
 
 
 def identity_prime(z, out=None):
-    (z,) = _floats(z)
+    (z,) = _ufunc_floats(z)
     return _give(np.ones_like(z), out)
 
 
 def sigmoid_bce_delta(a, y, out=None):
     """dL/dz of a sigmoid output under binary cross-entropy: a - y."""
-    a, y = _floats(a, y)
+    a, y = _ufunc_floats(a, y)
     return _give(a - y, out)
 
 
 def sigmoid_squared_error_delta(a, y, out=None):
     """dL/dz of a sigmoid output under half the squared error."""
-    a, y = _floats(a, y)
+    a, y = _ufunc_floats(a, y)
     return _give((a - y) * a * (1 - a), out)
 
 
