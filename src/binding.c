@@ -1419,9 +1419,12 @@ static PyObject *py_net_fit(PyObject *self, PyObject *args, PyObject *kwds)
             return NULL;
         }
     }
-    if (momentum != 0.0 && (!PyList_Check(vweights) || !PyList_Check(vbiases) ||
+    /* without biases (seeds 001, 002) there are no bias velocities */
+    if (momentum != 0.0 && (!PyList_Check(weights) || !PyList_Check(vweights) ||
                             PyList_GET_SIZE(vweights) != PyList_GET_SIZE(weights) ||
-                            PyList_GET_SIZE(vbiases) != PyList_GET_SIZE(weights))) {
+                            (biases != Py_None &&
+                             (!PyList_Check(vbiases) ||
+                              PyList_GET_SIZE(vbiases) != PyList_GET_SIZE(weights))))) {
         PyErr_SetString(PyExc_ValueError, "momentum needs velocity lists shaped like the weights "
                                           "and biases");
         return NULL;

@@ -103,6 +103,15 @@ def test_fit_equals_the_numpy_loop_deep_tanh_softmax_momentum_minibatches(layout
     assert hc[-1] < 0.5 * hc[0]
 
 
+def test_momentum_without_biases_equals_the_numpy_loop():
+    # found by tests/test_fuzz.py: a net without biases had no bias velocities,
+    # and fit refused them ("momentum needs velocity lists ...")
+    config = dict(loss="mse", average=False, lr=0.5, momentum=0.9)
+    c, n = both(seed_001_arrays(), **config)
+    np.testing.assert_allclose(c.fit(X1, Y1, epochs=50), n.fit(X1, Y1, epochs=50), rtol=1e-9)
+    assert_same_net(c, n, 1e-9, "seed 001 with momentum")
+
+
 @pytest.mark.parametrize("activation,output_activation,loss", [
     ("relu", "identity", "mse"), ("identity", "sigmoid", "bce"), ("sigmoid", "tanh", "mse")])
 def test_fit_equals_the_numpy_loop_other_activations(activation, output_activation, loss):
