@@ -28,7 +28,7 @@
 
 #define RP_RUN(work, stmt)                                                        \
     do {                                                                          \
-        if ((work) > RP_GIL_WORK) {                                               \
+        if ((double)(work) > RP_GIL_WORK) {                                       \
             Py_BEGIN_ALLOW_THREADS stmt;                                          \
             Py_END_ALLOW_THREADS                                                  \
         }                                                                         \
@@ -171,6 +171,74 @@ static void shape_str(int ndim, const npy_intp *dims, char *buf, size_t size)
 
 #define RP_SHAPE(arr, buf) shape_str(PyArray_NDIM(arr), PyArray_DIMS(arr), buf, sizeof(buf))
 
+/* Put "fn: what: " before the message of the pending ValueError, TypeError,
+ * OverflowError or MemoryError that NumPy raised (a ragged list, an array too
+ * big to allocate), so that it names the function and the argument. Other
+ * exceptions are left as they are. */
+static void add_context(const char *fn, const char *what)
+{
+    PyObject *const kinds[] = {PyExc_MemoryError, PyExc_OverflowError, PyExc_ValueError,
+                               PyExc_TypeError};
+    PyObject *type, *value, *tb, *msg;
+    size_t i;
+    if (!PyErr_Occurred()) {
+        return;
+    }
+    for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        if (PyErr_ExceptionMatches(kinds[i])) {
+            break;
+        }
+    }
+    if (i == sizeof(kinds) / sizeof(kinds[0])) {
+        return;
+    }
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    msg = value != NULL ? PyObject_Str(value) : NULL;
+    if (msg == NULL) {
+        PyErr_Restore(type, value, tb);
+        return;
+    }
+    /* the builtin type itself: NumPy's subclasses take other arguments */
+    PyErr_Format(kinds[i], "%s: %s: %U", fn, what, msg);
+    Py_DECREF(msg);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+}
+
+/* A fresh result array, or NULL with an error naming fn and the shape. */
+static PyArrayObject *new_result(const char *fn, int ndim, const npy_intp *dims, int typenum)
+{
+    PyArrayObject *a = (PyArrayObject *)PyArray_SimpleNew(ndim, (npy_intp *)dims, typenum);
+    if (a == NULL) {
+        char shape[64], what[128];
+        shape_str(ndim, dims, shape, sizeof(shape));
+        snprintf(what, sizeof(what), "cannot allocate a %s result of shape %s",
+                 typenum == NPY_FLOAT ? "float32" : "float64", shape);
+        add_context(fn, what);
+    }
+    return a;
+}
+
+/* 0 if a product of (m, k) and (k, n) has a countable number of multiply-adds,
+ * m * n * k <= NPY_MAX_INTP; else -1 with a ValueError naming the arrays a
+ * and b. Only arrays made with stride tricks (zero strides) are that large. */
+static int check_work(const char *fn, npy_intp m, npy_intp n, npy_intp k, const char *a_name,
+                      PyArrayObject *a, const char *b_name, PyArrayObject *b)
+{
+    char sa[64], sb[64];
+    if ((m > 0 && n > NPY_MAX_INTP / m) || (m * n > 0 && k > NPY_MAX_INTP / (m * n))) {
+        RP_SHAPE(a, sa);
+        RP_SHAPE(b, sb);
+        PyErr_Format(PyExc_ValueError, "%s: %s %s and %s %s: the product needs more than "
+                     "2**63 multiply-adds (%zd x %zd x %zd); nothing was computed", fn, a_name,
+                     sa, b_name, sb, (Py_ssize_t)m, (Py_ssize_t)k, (Py_ssize_t)n);
+        return -1;
+    }
+    return 0;
+}
+
 /* obj as an ndarray of a real numeric dtype (no cast yet): a new reference. */
 static PyArrayObject *to_array(PyObject *obj, const char *fn, const char *arg)
 {
@@ -187,6 +255,7 @@ static PyArrayObject *to_array(PyObject *obj, const char *fn, const char *arg)
     else {
         arr = (PyArrayObject *)PyArray_FromAny(obj, NULL, 0, 0, 0, NULL);
         if (arr == NULL) {
+            add_context(fn, arg);
             return NULL;
         }
     }
@@ -363,7 +432,7 @@ static PyArrayObject *output(PyObject *given, const char *fn, const char *what,
     PyArrayObject *out;
     int i;
     if (given == NULL) {
-        return (PyArrayObject *)PyArray_SimpleNew(ndim, (npy_intp *)dims, typenum);
+        return new_result(fn, ndim, dims, typenum);
     }
     out = check_out(given, fn, what, typenum, ndim, dims, alt_ndim, alt_dims);
     if (out == NULL) {
@@ -480,7 +549,7 @@ static rp_cview transposed(rp_cview v)
  * with the GIL released when the work is large. */
 static void product(double alpha, rp_cview A, rp_cview B, rp_view C, int typenum)
 {
-    RP_RUN(C.rows * C.cols * A.cols, RP_DISPATCH(typenum, rp_gemm, (alpha, A, B, C)));
+    RP_RUN((double)C.rows * (double)C.cols * (double)A.cols, RP_DISPATCH(typenum, rp_gemm, (alpha, A, B, C)));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -540,6 +609,11 @@ static PyObject *py_matmul(PyObject *self, PyObject *args, PyObject *kwds)
     }
     if (PyArray_NDIM(arrs[1]) == 2) {
         dims[ndim++] = PyArray_DIM(arrs[1], 1);
+    }
+    if (check_work(fn, PyArray_NDIM(arrs[0]) == 2 ? PyArray_DIM(arrs[0], 0) : 1,
+                   PyArray_NDIM(arrs[1]) == 2 ? PyArray_DIM(arrs[1], 1) : 1, k_a, "A", arrs[0],
+                   "B", arrs[1]) < 0) {
+        goto error;
     }
     if ((typenum = result_typenum(arrs, 2)) < 0 || cast_in_place(&arrs[0], typenum) < 0 ||
         cast_in_place(&arrs[1], typenum) < 0) {
@@ -628,6 +702,13 @@ static int check_layer(const char *fn, PyArrayObject *X, PyArrayObject *W, int c
     return 0;
 }
 
+/* The layer's product (n x in x out multiply-adds) can be counted. */
+static int check_layer_work(const char *fn, PyArrayObject *X, PyArrayObject *W,
+                            const rp_layer *L)
+{
+    return check_work(fn, L->n, L->n_out, L->n_in, "X", X, "W", W);
+}
+
 /* ------------------------------------------------------------------------ */
 /* dense_forward                                                             */
 
@@ -679,7 +760,8 @@ static PyObject *py_dense_forward(PyObject *self, PyObject *args, PyObject *kwds
     W = in[1];
     b = in[2];
     ninputs = b != NULL ? 3 : 2;
-    if (check_layer(fn, X, W, cols, layout_name, &L) < 0) {
+    if (check_layer(fn, X, W, cols, layout_name, &L) < 0 ||
+        check_layer_work(fn, X, W, &L) < 0) {
         goto error;
     }
     n_out = L.n_out;
@@ -815,7 +897,8 @@ static PyObject *py_dense_backward(PyObject *self, PyObject *args, PyObject *kwd
     delta = in[0];
     X = in[1];
     W = in[2];
-    if (check_layer(fn, X, W, cols, layout_name, &L) < 0) {
+    if (check_layer(fn, X, W, cols, layout_name, &L) < 0 ||
+        check_layer_work(fn, X, W, &L) < 0) {
         goto error;
     }
     if (!(PyArray_NDIM(delta) == L.zndim &&
@@ -1040,14 +1123,25 @@ static PyObject *py_sgd_update(PyObject *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"param", "grad", "lr", NULL};
     const char *fn = "sgd_update";
-    PyObject *param_obj, *grad_obj;
+    PyObject *param_obj, *grad_obj, *lr_obj;
     PyArrayObject *param, *grad = NULL;
     double lr;
     int typenum;
     char sp[64], sg[64];
     (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOd:sgd_update", kwlist, &param_obj,
-                                     &grad_obj, &lr)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO:sgd_update", kwlist, &param_obj,
+                                     &grad_obj, &lr_obj)) {
+        return NULL;
+    }
+    lr = PyFloat_AsDouble(lr_obj);
+    if (lr == -1.0 && PyErr_Occurred()) {
+        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Format(PyExc_TypeError, "%s: lr must be a real number, got %s", fn,
+                         Py_TYPE(lr_obj)->tp_name);
+        }
+        else {
+            add_context(fn, "lr");
+        }
         return NULL;
     }
     if (!isfinite(lr)) {
@@ -1208,8 +1302,20 @@ static int net_array(net_args *na, PyObject *obj, const char *what, int l, int i
     if (!ok) {
         char got[64];
         RP_SHAPE(a, got);
-        PyErr_Format(PyExc_ValueError, "%s[%d] has shape %s; layer %d maps %zd inputs to %zd "
-                     "outputs", what, l, got, l, (Py_ssize_t)in, (Py_ssize_t)out);
+        if (is_bias) {
+            PyErr_Format(PyExc_ValueError, "%s[%d] has shape %s; layer %d maps %zd inputs to "
+                         "%zd outputs, so it must be (%zd,) or %s%zd, %zd%s for layout='%s'",
+                         what, l, got, l, (Py_ssize_t)in, (Py_ssize_t)out, (Py_ssize_t)out,
+                         "(", na->cols ? (Py_ssize_t)out : 1, na->cols ? 1 : (Py_ssize_t)out,
+                         ")", na->cols ? "cols" : "rows");
+        }
+        else {
+            PyErr_Format(PyExc_ValueError, "%s[%d] has shape %s; layer %d maps %zd inputs to "
+                         "%zd outputs, so it must be (%zd, %zd) for layout='%s'", what, l, got,
+                         l, (Py_ssize_t)in, (Py_ssize_t)out,
+                         na->cols ? (Py_ssize_t)out : (Py_ssize_t)in,
+                         na->cols ? (Py_ssize_t)in : (Py_ssize_t)out, na->cols ? "cols" : "rows");
+        }
         return -1;
     }
     v->data = PyArray_BYTES(a);
@@ -1274,11 +1380,22 @@ static int parse_net(net_args *na, PyObject *weights, PyObject *biases, PyObject
     na->net.vb = na->views + 3 * L;
     for (l = 0; l < L; l++) {
         PyObject *w = PyList_GET_ITEM(weights, l);
+        rp_index n_in;
         if (!PyArray_Check(w) || PyArray_NDIM((PyArrayObject *)w) != 2) {
             PyErr_Format(PyExc_ValueError, "weights[%zd] must be a 2-D array", l);
             return -1;
         }
-        na->sizes[l] = PyArray_DIM((PyArrayObject *)w, na->cols ? 1 : 0);
+        n_in = PyArray_DIM((PyArrayObject *)w, na->cols ? 1 : 0);
+        if (l > 0 && n_in != na->sizes[l]) {
+            char prev[64], cur[64];
+            RP_SHAPE((PyArrayObject *)PyList_GET_ITEM(weights, l - 1), prev);
+            RP_SHAPE((PyArrayObject *)w, cur);
+            PyErr_Format(PyExc_ValueError, "the sizes do not chain: weights[%zd] %s has %zd "
+                         "outputs but weights[%zd] %s has %zd inputs (layout='%s')", l - 1,
+                         prev, (Py_ssize_t)na->sizes[l], l, cur, (Py_ssize_t)n_in, layout);
+            return -1;
+        }
+        na->sizes[l] = n_in;
         na->sizes[l + 1] = PyArray_DIM((PyArrayObject *)w, na->cols ? 0 : 1);
     }
     for (l = 0; l < L; l++) {
@@ -1342,12 +1459,22 @@ static int net_data(net_args *na, PyObject *X_obj, PyObject *Y_obj, PyArrayObjec
         a = in[k];
         if (PyArray_NDIM(a) != 2 || PyArray_DIM(a, na->cols ? 0 : 1) != widths[k] ||
             (k == 1 && PyArray_DIM(a, na->cols ? 1 : 0) != PyArray_DIM(in[0], na->cols ? 1 : 0))) {
-            char got[64];
+            char got[64], want[64];
+            const char *sample = na->cols ? "column" : "row", *feature = na->cols ? "row" : "column";
+            if (k == 0) {
+                snprintf(want, sizeof(want), na->cols ? "(%zd, n)" : "(n, %zd)",
+                         (Py_ssize_t)widths[k]);
+            }
+            else {
+                const Py_ssize_t n = PyArray_DIM(in[0], na->cols ? 1 : 0);
+                snprintf(want, sizeof(want), "(%zd, %zd)", na->cols ? (Py_ssize_t)widths[k] : n,
+                         na->cols ? n : (Py_ssize_t)widths[k]);
+            }
             RP_SHAPE(a, got);
-            PyErr_Format(PyExc_ValueError, "%s has shape %s; the network expects %s%s with %zd "
-                         "%s (layout='%s')", names[k], got, names[k],
-                         k == 1 ? ", one row per sample of X," : "", (Py_ssize_t)widths[k],
-                         na->cols ? "rows" : "columns", na->cols ? "cols" : "rows");
+            PyErr_Format(PyExc_ValueError, "%s has shape %s; the network expects %s of shape %s: "
+                         "a %s per sample%s, a %s per %s (layout='%s')", names[k], got, names[k],
+                         want, sample, k == 1 ? " of X" : "", feature, k == 1 ? "output" : "input",
+                         na->cols ? "cols" : "rows");
             return -1;
         }
         *views[k] = cview_of(a, 1);
@@ -1440,6 +1567,7 @@ static PyObject *py_net_fit(PyObject *self, PyObject *args, PyObject *kwds)
     na.net.average = average;
     hdim = epochs;
     if ((history = PyArray_ZEROS(1, &hdim, NPY_DOUBLE, 0)) == NULL) {
+        add_context("MLP.fit", "cannot allocate the loss history of every epoch");
         goto error;
     }
     {
@@ -1453,7 +1581,9 @@ static PyObject *py_net_fit(PyObject *self, PyObject *args, PyObject *kwds)
         PyEval_RestoreThread(tstate);
     }
     if (status == RP_NOMEM) {
-        PyErr_NoMemory();
+        PyErr_Format(PyExc_MemoryError, "MLP.fit: out of memory for the scratch arrays of "
+                     "a batch of %zd samples", (Py_ssize_t)(batch > 0 && batch < X.rows
+                                                            ? batch : X.rows));
         goto error;
     }
     if (status == RP_INTERRUPTED) {
@@ -1507,12 +1637,13 @@ static PyObject *py_net_gradients(PyObject *self, PyObject *args, PyObject *kwds
     na.net.average = average;
     w = rp_net_work_new(&na.net, X.rows, 0, na.typenum == NPY_FLOAT);
     if (w == NULL) {
-        PyErr_NoMemory();
+        PyErr_Format(PyExc_MemoryError, "MLP: out of memory for the scratch arrays of a "
+                     "batch of %zd samples", (Py_ssize_t)X.rows);
         goto error;
     }
     {
         rp_view *dW = grads ? na.net.vW : NULL, *db = na.net.vb;
-        RP_RUN(X.rows * na.sizes[0] * na.sizes[1],
+        RP_RUN((double)X.rows * (double)na.sizes[0] * (double)na.sizes[1],
                value = na.typenum == NPY_FLOAT ? rp_net_gradients_f32(&na.net, X, Y, dW, db, w)
                                                : rp_net_gradients_f64(&na.net, X, Y, dW, db, w));
     }
@@ -1564,7 +1695,7 @@ static PyObject *py_net_forward(PyObject *self, PyObject *args, PyObject *kwds)
         PyArrayObject *a;
         dims[na.cols ? 1 : 0] = X.rows;
         dims[na.cols ? 0 : 1] = na.sizes[l + 1];
-        a = (PyArrayObject *)PyArray_SimpleNew(2, dims, na.typenum);
+        a = new_result("MLP.forward", 2, dims, na.typenum);
         if (a == NULL) {
             goto error;
         }
@@ -1579,7 +1710,7 @@ static PyObject *py_net_forward(PyObject *self, PyObject *args, PyObject *kwds)
             A[l].s1 = t;
         }
     }
-    RP_RUN(X.rows * na.sizes[0] * na.sizes[1],
+    RP_RUN((double)X.rows * (double)na.sizes[0] * (double)na.sizes[1],
            RP_DISPATCH(na.typenum, rp_net_forward, (&na.net, X, A)));
     PyMem_Free(A);
     Py_XDECREF(in[0]);

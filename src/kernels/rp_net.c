@@ -3,6 +3,7 @@
  * memory, the shuffle, and the float32 / float64 kernels of rp_net_impl.h.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "rp_net.h"
@@ -41,8 +42,23 @@ static rp_cview rp_transposed(rp_cview v)
     return t;
 }
 
-/* Bytes for n elements, rounded up to keep every piece 16-byte aligned. */
-static size_t rp_round(size_t bytes) { return (bytes + 15) & ~(size_t)15; }
+/* Sizes in bytes that saturate at SIZE_MAX instead of wrapping around, so
+ * that absurd sizes (zero-stride arrays of enormous shapes) make malloc fail
+ * rather than allocate a few bytes that the loops then overrun. */
+static size_t rp_mul(size_t a, size_t b) { return b != 0 && a > SIZE_MAX / b ? SIZE_MAX : a * b; }
+static size_t rp_add(size_t a, size_t b) { return a > SIZE_MAX - b ? SIZE_MAX : a + b; }
+
+/* Bytes rounded up to keep every piece 16-byte aligned (saturating too). */
+static size_t rp_round(size_t bytes)
+{
+    return bytes > SIZE_MAX - 15 ? SIZE_MAX : (bytes + 15) & ~(size_t)15;
+}
+
+/* rows * cols elements of `item` bytes, rounded. */
+static size_t rp_block(rp_index rows, rp_index cols, size_t item)
+{
+    return rp_round(rp_mul(rp_mul((size_t)rows, (size_t)cols), item));
+}
 
 rp_net_work *rp_net_work_new(const rp_net *net, rp_index batch, int gather, int f32)
 {
@@ -60,14 +76,17 @@ rp_net_work *rp_net_work_new(const rp_net *net, rp_index batch, int gather, int 
     bytes = rp_round(sizeof(rp_net_work)) + rp_round((size_t)L * sizeof(char *)) +
             3 * rp_round((size_t)L * sizeof(rp_view));
     for (l = 0; l < L; l++) {
-        bytes += rp_round((size_t)batch * (size_t)net->sizes[l + 1] * item);
-        bytes += rp_round((size_t)net->sizes[l] * (size_t)net->sizes[l + 1] * item);
-        bytes += rp_round((size_t)net->sizes[l + 1] * item);
+        bytes = rp_add(bytes, rp_block(batch, net->sizes[l + 1], item));
+        bytes = rp_add(bytes, rp_block(net->sizes[l], net->sizes[l + 1], item));
+        bytes = rp_add(bytes, rp_block(1, net->sizes[l + 1], item));
     }
-    bytes += 2 * rp_round((size_t)batch * (size_t)widest * item);
+    bytes = rp_add(bytes, rp_mul(2, rp_block(batch, widest, item)));
     if (gather) {
-        bytes += rp_round((size_t)batch * (size_t)net->sizes[0] * item);
-        bytes += rp_round((size_t)batch * (size_t)net->sizes[L] * item);
+        bytes = rp_add(bytes, rp_block(batch, net->sizes[0], item));
+        bytes = rp_add(bytes, rp_block(batch, net->sizes[L], item));
+    }
+    if (bytes == SIZE_MAX) {
+        return NULL;
     }
     base = (char *)malloc(bytes);
     if (base == NULL) {
