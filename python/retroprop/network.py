@@ -4,6 +4,7 @@ The parameters stay plain NumPy arrays the student can print, plot and
 change; ``fit`` runs every epoch and minibatch in C with the GIL released.
 ``RedNeuronal`` is seed 000's class in its own words, on top of ``MLP``.
 """
+import contextlib
 import math
 import numbers
 
@@ -48,6 +49,21 @@ def _check_rate(name, value):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) \
             or not math.isfinite(value) or value < 0:
         raise ValueError(f"MLP: {name} must be a finite number >= 0, got {value!r}")
+
+
+@contextlib.contextmanager
+def _named(where):
+    """A ValueError or TypeError of the C calls (or of NumPy converting X and
+    Y) names the method it came from: "MLP.fit: X has shape (4, 2); ..."."""
+    try:
+        yield
+    except (ValueError, TypeError) as e:
+        message = str(e)
+        if type(e) not in (ValueError, TypeError) or message.startswith(where):
+            raise
+        if message.startswith("MLP: "):
+            message = message[len("MLP: "):]
+        raise type(e)(f"{where}: {message}") from None
 
 
 class MLP:
@@ -208,6 +224,8 @@ class MLP:
     def _targets(self, Y):
         """Y as the backend takes it: integer labels one-hot for "ce", and a
         1-D Y of a one-output net as a column (views; one-hot is a copy)."""
+        if Y is None:
+            raise TypeError("Y must be an array, got None")
         Y = np.asarray(Y)
         n_out = self.sizes[-1]
         if Y.ndim == 1 and self.loss_name == "ce" and Y.dtype.kind in "iub":
@@ -225,6 +243,8 @@ class MLP:
 
     def _inputs(self, X):
         """X as a 2-D batch; a 1-D X is one sample (returns the flag)."""
+        if X is None:
+            raise TypeError("X must be an array, got None")
         X = np.asarray(X)
         if X.ndim == 1:
             return (X[None, :] if self.layout == "rows" else X[:, None]), True
@@ -245,9 +265,10 @@ class MLP:
     def forward(self, X):
         """The network's output for X; every layer's activation is kept in
         ``net.activations`` (A1, ..., AL). A 1-D X is one sample."""
-        X2, one = self._inputs(X)
-        self.activations = self._backend.net_forward(self.weights, self.biases, X2,
-                                                     **self._config())
+        with _named("MLP.forward"):
+            X2, one = self._inputs(X)
+            self.activations = self._backend.net_forward(self.weights, self.biases, X2,
+                                                         **self._config())
         out = self.activations[-1]
         return out.reshape(-1) if one else out
 
@@ -267,20 +288,23 @@ class MLP:
 
     def loss(self, X, Y):
         """The loss on (X, Y), divided by the number of samples if average."""
-        X2, Y2 = self._inputs(X)[0], self._targets(Y)
-        return self._backend.net_gradients(self.weights, self.biases, X2, Y2, None, None,
-                                           loss=self.loss_name, average=self.average,
-                                           **self._config())
+        with _named("MLP.loss"):
+            X2, Y2 = self._inputs(X)[0], self._targets(Y)
+            return self._backend.net_gradients(self.weights, self.biases, X2, Y2, None, None,
+                                               loss=self.loss_name, average=self.average,
+                                               **self._config())
 
     def backward(self, X, Y):
         """Gradients of the loss on (X, Y): ``(dWs, dbs)``, lists shaped like
         ``weights`` and ``biases`` (dbs is None without biases)."""
-        X2, Y2 = self._inputs(X)[0], self._targets(Y)
-        dWs = [np.empty_like(W) for W in self.weights]
-        dbs = None if self.biases is None else [np.empty_like(b) for b in self.biases]
-        self._backend.net_gradients(self.weights, self.biases, X2, Y2, dWs,
-                                    dbs if dbs is not None else [None] * len(dWs),
-                                    loss=self.loss_name, average=self.average, **self._config())
+        with _named("MLP.backward"):
+            X2, Y2 = self._inputs(X)[0], self._targets(Y)
+            dWs = [np.empty_like(W) for W in self.weights]
+            dbs = None if self.biases is None else [np.empty_like(b) for b in self.biases]
+            self._backend.net_gradients(self.weights, self.biases, X2, Y2, dWs,
+                                        dbs if dbs is not None else [None] * len(dWs),
+                                        loss=self.loss_name, average=self.average,
+                                        **self._config())
         return dWs, dbs
 
     def step(self, X, Y):
@@ -302,21 +326,24 @@ class MLP:
         """
         if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
             raise ValueError(f"MLP.fit: epochs must be a positive integer, got {epochs!r}")
+        if epochs >= 2**60:  # the history would not fit in memory
+            raise ValueError(f"MLP.fit: epochs must be less than 2**60, got {epochs!r}")
         if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
                 batch_size, numbers.Integral) or batch_size < 1):
             raise ValueError(f"MLP.fit: batch_size must be None or a positive integer, got "
                              f"{batch_size!r}")
         _check_rate("lr", self.lr)
         _check_rate("momentum", self.momentum)
-        X2, Y2 = self._inputs(X)[0], self._targets(Y)
-        if seed is None:
-            seed = int(self._rng.integers(0, 2**63)) if shuffle else 0
-        vW, vb = self._velocities() if self.momentum else (None, None)
-        return self._backend.net_fit(
-            self.weights, self.biases, vW, vb, X2, Y2, loss=self.loss_name, lr=float(self.lr),
-            momentum=float(self.momentum), average=self.average, epochs=int(epochs),
-            batch_size=None if batch_size is None else int(batch_size), shuffle=bool(shuffle),
-            seed=int(seed), **self._config())
+        with _named("MLP.fit"):
+            X2, Y2 = self._inputs(X)[0], self._targets(Y)
+            if seed is None:
+                seed = int(self._rng.integers(0, 2**63)) if shuffle else 0
+            vW, vb = self._velocities() if self.momentum else (None, None)
+            return self._backend.net_fit(
+                self.weights, self.biases, vW, vb, X2, Y2, loss=self.loss_name,
+                lr=float(self.lr), momentum=float(self.momentum), average=self.average,
+                epochs=int(epochs), batch_size=None if batch_size is None else int(batch_size),
+                shuffle=bool(shuffle), seed=int(seed), **self._config())
 
     def __repr__(self):
         return (f"MLP({self.sizes}, activation={self.activation!r}, "
