@@ -384,6 +384,35 @@ def test_two_threads_fit_separate_nets_as_sequentially():
             np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_two_threads_fitting_the_same_net_do_not_crash(momentum):
+    # Documented in MLP.fit: the two fits update the same arrays in place with
+    # the GIL released, their steps interleave, the result is neither fit's
+    # alone; but nothing crashes and the parameters stay finite and usable.
+    X, Y = deep_data("rows", n=200)
+    net = rp.MLP([5, 32, 16, 3], activation="tanh", output_activation="softmax", loss="ce",
+                 lr=0.05, momentum=momentum, seed=1)
+    histories, errors = [None] * 4, []
+
+    def run(i):
+        try:
+            histories[i] = net.fit(X, Y, 150, batch_size=8, shuffle=True, seed=i)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    for h in histories:
+        assert h.shape == (150,) and np.isfinite(h).all()
+    for a in net.weights + net.biases:
+        assert np.isfinite(a).all()
+    assert (net.predict(X) == Y.argmax(axis=1)).mean() > 0.8  # it still learned
+
+
 def test_ctrl_c_stops_a_long_fit_cleanly():
     X = np.random.default_rng(0).normal(size=(2000, 64))
     Y = np.eye(10)[np.arange(2000) % 10]

@@ -323,6 +323,16 @@ class MLP:
         their updates, divided by the number of samples if average), as a
         NumPy array. Ctrl-C stops between two steps with KeyboardInterrupt;
         the parameters then hold the last complete update.
+
+        Threads: the loop runs with the GIL released, so fits of separate
+        networks in separate threads run in parallel and give exactly their
+        results in sequence. Two threads fitting the *same* network at once
+        do not crash and leave finite parameters, but their steps update the
+        same arrays without a lock, interleaved (a step may read weights the
+        other is halfway through changing): the outcome is neither fit's alone
+        nor the two in sequence, and is not reproducible. Fit a network from
+        one thread at a time, or give each thread its own copy
+        (``MLP.from_arrays([W.copy() for W in net.weights], ...)``).
         """
         if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
             raise ValueError(f"MLP.fit: epochs must be a positive integer, got {epochs!r}")
