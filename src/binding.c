@@ -549,7 +549,8 @@ static rp_cview transposed(rp_cview v)
  * with the GIL released when the work is large. */
 static void product(double alpha, rp_cview A, rp_cview B, rp_view C, int typenum)
 {
-    RP_RUN((double)C.rows * (double)C.cols * (double)A.cols, RP_DISPATCH(typenum, rp_gemm, (alpha, A, B, C)));
+    RP_RUN((double)C.rows * (double)C.cols * (double)A.cols,
+           RP_DISPATCH(typenum, rp_gemm, (alpha, A, B, C)));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1460,7 +1461,8 @@ static int net_data(net_args *na, PyObject *X_obj, PyObject *Y_obj, PyArrayObjec
         if (PyArray_NDIM(a) != 2 || PyArray_DIM(a, na->cols ? 0 : 1) != widths[k] ||
             (k == 1 && PyArray_DIM(a, na->cols ? 1 : 0) != PyArray_DIM(in[0], na->cols ? 1 : 0))) {
             char got[64], want[64];
-            const char *sample = na->cols ? "column" : "row", *feature = na->cols ? "row" : "column";
+            const char *sample = na->cols ? "column" : "row";
+            const char *feature = na->cols ? "row" : "column";
             if (k == 0) {
                 snprintf(want, sizeof(want), na->cols ? "(%zd, n)" : "(n, %zd)",
                          (Py_ssize_t)widths[k]);

@@ -384,7 +384,8 @@ def check_ufunc(name, data, nin):
             operands.append(draw_ufunc_operand(data, sub, arg))
         shape = np.broadcast_shapes(*[np.shape(op[1]) for op in operands])
     out_spec = draw_ufunc_out(data, operands, shape)
-    note(f"{name}: shape {shape}, operands {[(op[0], np.asarray(op[1]).dtype) + tuple(op[2:]) for op in operands]}, out {out_spec}")
+    described = [(op[0], np.asarray(op[1]).dtype) + tuple(op[2:]) for op in operands]
+    note(f"{name}: shape {shape}, operands {described}, out {out_spec}")
 
     placed, out = build_ufunc_call(operands, out_spec, shape)
     before = snapshot(placed)
@@ -682,7 +683,8 @@ def check_loss(name, data):
     with np.errstate(all="ignore"):
         if name == "bce":
             eps = args.get("eps", 1e-8)
-            terms = np.abs(Y * np.log(np.abs(A) + eps)) + np.abs((1 - Y) * np.log(np.abs(1 - A) + eps))
+            terms = (np.abs(Y * np.log(np.abs(A) + eps))
+                     + np.abs((1 - Y) * np.log(np.abs(1 - A) + eps)))
             bound = float(np.nan_to_num(terms, nan=0, posinf=0).mean()) if A.size else 0.0
         else:
             bound = float(np.nan_to_num((A - Y) ** 2, nan=0, posinf=0).sum())
