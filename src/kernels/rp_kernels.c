@@ -4,6 +4,7 @@
  * are in rp_kernels_impl.h, instantiated once per element type.
  */
 #include <math.h>
+#include <string.h>
 
 #include "rp_kernels.h"
 #include "rp_math.h"
@@ -52,12 +53,80 @@ enum { RP_MATH_EXP, RP_MATH_SIGMOID, RP_MATH_SIGMOID_PRIME, RP_MATH_TANH, RP_MAT
         {rp_tanh_prime_block_f64_##isa, rp_tanh_prime_block_f32_##isa},           \
     };
 
-/* The loops, for whatever the compiler targets (SSE2 on x86-64). */
+/* The portable loops, for whatever the compiler targets (SSE2 on x86-64):
+ * all that MSVC and non-x86 builds have. */
 #define RP_DEFAULT_TARGET
 RP_BLOCK_TABLE(baseline, RP_DEFAULT_TARGET)
 
-/* The block loop of a function, for float32 (single) or float64 results. */
-static rp_block_fn rp_block(int fn, int single) { return rp_blocks_baseline[fn][single]; }
+/* gcc and clang on x86 also compile the same loops for AVX2 and AVX-512F,
+ * one of which rp_simd_select picks at run time. Only the vector width
+ * changes (no FMA: -ffp-contract=off still holds), so every instruction
+ * set gives the same bits; tests/test_math_accuracy.py checks it. */
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__)) && \
+    !defined(RP_NO_SIMD_DISPATCH)
+#define RP_X86_DISPATCH 1
+RP_BLOCK_TABLE(avx2, __attribute__((target("avx2"))))
+RP_BLOCK_TABLE(avx512f, __attribute__((target("avx512f"))))
+#endif
+
+typedef struct {
+    const char *name;
+    const rp_block_fn (*blocks)[2];
+} rp_simd;
+
+static const rp_simd rp_simds[] = {
+    {"baseline", rp_blocks_baseline},
+#ifdef RP_X86_DISPATCH
+    {"avx2", rp_blocks_avx2},
+    {"avx512f", rp_blocks_avx512f},
+#endif
+};
+
+#define RP_NSIMD ((int)(sizeof(rp_simds) / sizeof(rp_simds[0])))
+
+static const rp_simd *rp_simd_active = &rp_simds[0];
+
+/* Whether this processor, and its OS for the wider registers, runs rp_simds[i]. */
+static int rp_simd_supported(int i)
+{
+#ifdef RP_X86_DISPATCH
+    __builtin_cpu_init();
+    if (strcmp(rp_simds[i].name, "avx2") == 0) {
+        return __builtin_cpu_supports("avx2");
+    }
+    if (strcmp(rp_simds[i].name, "avx512f") == 0) {
+        return __builtin_cpu_supports("avx512f");
+    }
+#endif
+    return i == 0;
+}
+
+const char *rp_simd_name(void) { return rp_simd_active->name; }
+
+int rp_simd_select(const char *name)
+{
+    int i, best = 0;
+    for (i = 0; i < RP_NSIMD; i++) {
+        if (!rp_simd_supported(i)) {
+            continue;
+        }
+        if (name == NULL) {
+            best = i; /* the table lists the instruction sets from oldest to widest */
+        }
+        else if (strcmp(name, rp_simds[i].name) == 0) {
+            rp_simd_active = &rp_simds[i];
+            return 0;
+        }
+    }
+    if (name == NULL) {
+        rp_simd_active = &rp_simds[best];
+        return 0;
+    }
+    return -1;
+}
+
+/* The active block loop of a function, for float32 (single) or float64 results. */
+static rp_block_fn rp_block(int fn, int single) { return rp_simd_active->blocks[fn][single]; }
 
 static double rp_sigmoid_prime_from_activation_scalar(double a) { return a * (1.0 - a); }
 
