@@ -3,6 +3,7 @@
  * element type and included twice by rp_kernels.c:
  *   RP_T      the element type (float or double)
  *   RP_NAME   pastes the dtype suffix: RP_NAME(rp_gemm) -> rp_gemm_f64
+ *   RP_SINGLE 1 for float, 0 for double: the accuracy rp_math.h aims at
  * Arithmetic is done in double; results are rounded once to RP_T on store.
  * No include guard: this file is meant to be included more than once.
  */
@@ -23,8 +24,8 @@
         }                                                                         \
     }
 
-/* v[0..m) = x[i..i+m) as doubles, and back: the gather and scatter around
- * a block loop; contiguous arrays get loops the compiler vectorises. */
+/* v[j] = x[j] as doubles for j < m, and back: the gather and scatter
+ * around a block loop; contiguous arrays get loops the compiler vectorises. */
 static void RP_NAME(rp_gather)(double *v, rp_index m, const char *x, rp_index xs)
 {
     rp_index j;
