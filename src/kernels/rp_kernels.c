@@ -54,16 +54,15 @@ enum { RP_MATH_EXP, RP_MATH_SIGMOID, RP_MATH_SIGMOID_PRIME, RP_MATH_TANH, RP_MAT
     };
 
 /* The portable loops, for whatever the compiler targets (SSE2 on x86-64):
- * all that MSVC and non-x86 builds have. */
+ * all that MSVC and other targets build. */
 #define RP_DEFAULT_TARGET
 RP_BLOCK_TABLE(baseline, RP_DEFAULT_TARGET)
 
-/* gcc and clang on x86 also compile the same loops for AVX2 and AVX-512F,
+/* gcc and clang on x86-64 also compile the same loops for AVX2 and AVX-512F,
  * one of which rp_simd_select picks at run time. Only the vector width
  * changes (no FMA: -ffp-contract=off still holds), so every instruction
  * set gives the same bits; tests/test_math_accuracy.py checks it. */
-#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__)) && \
-    !defined(RP_NO_SIMD_DISPATCH)
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && !defined(RP_NO_SIMD_DISPATCH)
 #define RP_X86_DISPATCH 1
 RP_BLOCK_TABLE(avx2, __attribute__((target("avx2"))))
 RP_BLOCK_TABLE(avx512f, __attribute__((target("avx512f"))))

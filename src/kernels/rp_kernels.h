@@ -49,7 +49,7 @@ typedef enum {
 
 /* The instruction set the elementwise maths (sigmoid, tanh, their
  * derivatives, softmax's exp) runs on: "baseline" (plain C, whatever the
- * compiler targets), or with gcc/clang on x86 "avx2" or "avx512f". Every
+ * compiler targets), or with gcc/clang on x86-64 "avx2" or "avx512f". Every
  * choice gives the same bits. rp_simd_select(NULL) picks the best this
  * processor runs (call it once before the kernels); a name forces that one
  * and returns -1, changing nothing, if it is unknown or not supported. */

@@ -19,7 +19,10 @@
  * Accuracy is stated as the distance from the correctly rounded result, as
  * tests/test_math_accuracy.py measures it against 80-bit long double.
  * Any compiler and instruction set give the same bits, as long as a*b + c
- * is not fused (-ffp-contract=off, /fp:precise) and rounding is to nearest.
+ * is not fused (-ffp-contract=off, /fp:precise), rounding is to nearest and
+ * doubles are computed in double (FLT_EVAL_METHOD 0, as on x86-64 and
+ * arm64; 32-bit x86 needs -msse2 -mfpmath=sse), which the error-free sums
+ * below rely on too.
  * "Fast2Sum" below: for |a| >= |b|, s = a + b rounded and (a - s) + b is
  * exactly the rounding error.
  */
