@@ -82,17 +82,22 @@ RP_INLINE uint64_t rp_select(uint64_t mask, uint64_t a, uint64_t b)
 typedef struct {
     uint64_t nan;      /* x is NaN */
     uint64_t inf;      /* x is +-inf */
-    uint64_t tiny;     /* |x| < 2^-60: f(x) rounds to f(0), or to x for tanh */
+    uint64_t tiny;     /* |x| < tiny: f(x) rounds to f(0) (to x for tanh) */
     uint64_t negative; /* the sign bit is set */
 } rp_cases;
 
-RP_INLINE rp_cases rp_cases_of(uint64_t xbits)
+/* The 'tiny' bound of rp_cases_of: 2^-60 for all but tanh, 2^-27 for it
+ * (tanh(x) = x - x^3/3 rounds to x below that). */
+#define RP_TINY 8.673617379884035e-19     /* 2^-60 */
+#define RP_TINY_TANH 7.450580596923828e-09 /* 2^-27 */
+
+RP_INLINE rp_cases rp_cases_of(uint64_t xbits, double tiny)
 {
     const uint64_t a = xbits & ~RP_SIGN_BIT;
     rp_cases c;
     c.nan = rp_mask_above(a, RP_INF_BITS);
     c.inf = rp_mask_above(a, RP_INF_BITS - 1) & ~c.nan;
-    c.tiny = rp_mask_above(UINT64_C(0x3c30000000000000), a); /* 2^-60 */
+    c.tiny = rp_mask_above(rp_bits_of(tiny), a);
     c.negative = rp_mask_negative(xbits);
     return c;
 }
@@ -185,7 +190,7 @@ RP_INLINE double rp_pow2(uint64_t kbits, int offset)
 RP_INLINE double rp_exp_nonpositive(double x, int single)
 {
     const uint64_t xb = rp_bits_of(x);
-    const rp_cases c = rp_cases_of(xb);
+    const rp_cases c = rp_cases_of(xb, RP_TINY);
     double r, r_lo, q, m, m_lo, y;
     uint64_t kbits;
     q = rp_exp_reduce(-rp_double_of(rp_bits_of(rp_abs_capped(xb, c, 746.0, 0)) & c.negative),
@@ -202,7 +207,7 @@ RP_INLINE double rp_exp_nonpositive(double x, int single)
 RP_INLINE double rp_sigmoid(double x, int single)
 {
     const uint64_t xb = rp_bits_of(x);
-    const rp_cases c = rp_cases_of(xb);
+    const rp_cases c = rp_cases_of(xb, RP_TINY);
     /* |x| capped at 746 for x < 0 and at 40 for x >= 0, where 1/(1 + exp(-x))
      * already rounds to 1 (so exp(-|x|) never underflows there) */
     const double a = rp_abs_capped(
@@ -258,7 +263,7 @@ RP_INLINE double rp_sigmoid(double x, int single)
 RP_INLINE double rp_tanh(double x, int single)
 {
     const uint64_t xb = rp_bits_of(x);
-    const rp_cases c = rp_cases_of(xb);
+    const rp_cases c = rp_cases_of(xb, RP_TINY_TANH);
     const double a = rp_abs_capped(xb, c, 20.0, 1); /* tanh(20) rounds to 1 */
     double r, r_lo, q, s, sp, t;
     uint64_t kbits;
@@ -268,7 +273,7 @@ RP_INLINE double rp_tanh(double x, int single)
     /* (1 - e) / (1 + e), e = exp(-2|x|) = s + s*p: 1 - s and 1 + s are
      * exact, so each side is rounded once and 1 - e loses nothing */
     t = ((1.0 - s) - sp) / ((1.0 + s) + sp);
-    /* x itself for NaN and for tiny x, where tanh(x) rounds to x */
+    /* x itself for NaN, and for |x| < 2^-27 where tanh(x) rounds to x */
     return rp_double_of(rp_select(c.nan | c.tiny, xb, rp_bits_of(t) | (xb & RP_SIGN_BIT)));
 }
 
@@ -318,7 +323,7 @@ RP_INLINE double rp_exp_bell(double a, double c, int single)
 RP_INLINE double rp_sigmoid_prime(double x, int single)
 {
     const uint64_t xb = rp_bits_of(x);
-    const rp_cases c = rp_cases_of(xb);
+    const rp_cases c = rp_cases_of(xb, RP_TINY);
     const double y = rp_exp_bell(rp_abs_capped(xb, c, 746.0, 0), 1.0, single);
     return rp_nan_or(xb, c, rp_double_of(rp_bits_of(y) & ~c.inf));
 }
@@ -329,7 +334,7 @@ RP_INLINE double rp_sigmoid_prime(double x, int single)
 RP_INLINE double rp_tanh_prime(double x, int single)
 {
     const uint64_t xb = rp_bits_of(x);
-    const rp_cases c = rp_cases_of(xb);
+    const rp_cases c = rp_cases_of(xb, RP_TINY);
     const double y = rp_exp_bell(2.0 * rp_abs_capped(xb, c, 374.0, 0), 4.0, single);
     return rp_nan_or(xb, c, rp_double_of(rp_bits_of(y) & ~c.inf));
 }
