@@ -111,7 +111,10 @@ void RP_NAME(rp_gemm)(double alpha, rp_cview A, rp_cview B, rp_view C)
     rp_index i, j, p;
 #ifdef RP_HAVE_CBLAS
     /* large products go to BLAS when the strides allow it */
-    if ((double)C.rows * (double)C.cols * (double)A.cols > RP_SMALL_GEMM_WORK &&
+    /* (integer products only once each factor is small: no overflow) */
+    if (!(C.rows <= RP_SMALL_GEMM_WORK && C.cols <= RP_SMALL_GEMM_WORK &&
+          A.cols <= RP_SMALL_GEMM_WORK && C.rows * C.cols <= RP_SMALL_GEMM_WORK &&
+          C.rows * C.cols * A.cols <= RP_SMALL_GEMM_WORK) &&
         RP_NAME(rp_blas_gemm)(alpha, A, B, C)) {
         return;
     }
@@ -162,13 +165,33 @@ void RP_NAME(rp_gemm)(double alpha, rp_cview A, rp_cview B, rp_view C)
             RP_SET(crow, j + 2, C.s1) = (RP_T)(alpha * acc2);
             RP_SET(crow, j + 3, C.s1) = (RP_T)(alpha * acc3);
         }
-        for (; j < C.cols; j++) {
-            const char *ap = arow, *bp = B.data + j * B.s1;
+    }
+    /* the columns left over (all of them when C is narrower than 4, as a
+     * matrix-vector product is): four rows at a time share each load of B */
+    for (j = C.cols - C.cols % 4; j < C.cols; j++) {
+        for (i = 0; i + 4 <= C.rows; i += 4) {
+            const char *ap = A.data + i * A.s0, *bp = B.data + j * B.s1;
+            const rp_index a1 = A.s0, a2 = 2 * A.s0, a3 = 3 * A.s0;
+            double acc0 = 0.0, acc1 = 0.0, acc2 = 0.0, acc3 = 0.0;
+            for (p = 0; p < A.cols; p++, ap += A.s1, bp += B.s0) {
+                const double b = (double)*(const RP_T *)bp;
+                acc0 += (double)*(const RP_T *)ap * b;
+                acc1 += (double)*(const RP_T *)(ap + a1) * b;
+                acc2 += (double)*(const RP_T *)(ap + a2) * b;
+                acc3 += (double)*(const RP_T *)(ap + a3) * b;
+            }
+            RP_SET2(C, i, j) = (RP_T)(alpha * acc0);
+            RP_SET2(C, i + 1, j) = (RP_T)(alpha * acc1);
+            RP_SET2(C, i + 2, j) = (RP_T)(alpha * acc2);
+            RP_SET2(C, i + 3, j) = (RP_T)(alpha * acc3);
+        }
+        for (; i < C.rows; i++) {
+            const char *ap = A.data + i * A.s0, *bp = B.data + j * B.s1;
             double acc = 0.0;
             for (p = 0; p < A.cols; p++, ap += A.s1, bp += B.s0) {
                 acc += (double)*(const RP_T *)ap * (double)*(const RP_T *)bp;
             }
-            RP_SET(crow, j, C.s1) = (RP_T)(alpha * acc);
+            RP_SET2(C, i, j) = (RP_T)(alpha * acc);
         }
     }
 }
