@@ -880,7 +880,7 @@ def targets(rows):
     for dtype in ("float64", "float32"):
         k = find("W4", "retroprop kernels", dtype)
         if k:
-            out.append((f"W4 {dtype}: retroprop time / NumPy time <= 1.1", "%.2f" % (1 / k.ratio),
+            out.append((f"W4 {dtype}: retroprop time / NumPy time <= 1.1", "%.3f" % (1 / k.ratio),
                         1 / k.ratio <= 1.1))
     for w in ("W5a", "W5b"):
         k = next((r for r in rows if r.workload == w and r.kind == "retroprop"), None)
@@ -893,7 +893,7 @@ def targets(rows):
 def load_average():
     """The 1, 5 and 15 minute load averages: other jobs share the machine."""
     try:
-        return [round(x, 2) for x in os.getloadavg()]
+        return "%.2f, %.2f, %.2f" % os.getloadavg()
     except OSError:
         return None
 
@@ -934,6 +934,45 @@ def machine():
     return info
 
 
+# The summary's columns: (heading, the rows' name prefix, dtype or None for any)
+SUMMARY = (("retroprop kernels", "retroprop", None), ("retroprop MLP.fit", "retroprop MLP.fit", None),
+           ("plain C", "plain C", None), ("PyTorch f64", "PyTorch", "float64"),
+           ("PyTorch f32", "PyTorch", "float32"), ("numba", "numba", None),
+           ("scikit-learn", "scikit-learn", None))
+SHORT = {"W1": "seed 001", "W2": "seed 000", "W3": "digits", "W4": "large layer",
+         "W5a": "sigmoid 4x4", "W5b": "dense_forward, seed 003"}
+
+
+def summary(report):
+    """One line per workload (and dtype for W4): every row's ratio to NumPy,
+    with the test accuracy for W3."""
+    lines = ["| workload | " + " | ".join(c[0] for c in SUMMARY) + " |",
+             "|---|" + "---|" * len(SUMMARY)]
+    rows = [Row(**r) for r in report["rows"]]
+    for w in [w["id"] for w in report["workloads"] if not w["skipped"]]:
+        for dtype in ("float64", "float32"):
+            mine = [r for r in rows if r.workload == w and (r.dtype == dtype or (
+                dtype == "float64" and w != "W4"))]
+            if not mine or (dtype == "float32" and w != "W4"):
+                continue
+            cells = []
+            for column, prefix, want in SUMMARY:
+                hit = [r for r in mine if r.kind != "numpy" and r.impl.startswith(prefix)
+                       and (want is None or r.dtype == want)
+                       and not (column == "retroprop kernels" and "MLP.fit" in r.impl)]
+                if not hit:
+                    cells.append("")
+                    continue
+                r = hit[0]
+                cell = "%.3g" % r.ratio
+                if r.accuracy is not None:
+                    cell += " (%.3f)" % r.accuracy
+                cells.append(cell)
+            name = "%s %s%s" % (w, SHORT[w], ", float32" if dtype == "float32" else "")
+            lines.append("| %s | %s |" % (name, " | ".join(cells)))
+    return lines
+
+
 def markdown(report):
     m, cfg = report["machine"], report["config"]
     lines = ["# retroprop benchmarks", "",
@@ -949,7 +988,26 @@ def markdown(report):
              "is NumPy's median (same dtype, else float64) over the row's: above 1 is faster "
              "than NumPy. retroprop's rows and the plain C floor are checked equal to NumPy's "
              "results (max relative difference shown); the peers' difference and test accuracy "
-             "are reported." % cfg["repeats"], ""]
+             "are reported." % cfg["repeats"], "",
+             "- NumPy loop, retroprop kernels, PyTorch and numba start from the same weights "
+             "and visit the same batches in the same order, so their results are comparable "
+             "number by number. scikit-learn's MLPClassifier (solver sgd, no momentum, alpha 0) "
+             "draws its own initial weights and batch order: only its accuracy is comparable.",
+             "- PyTorch: autograd and torch.optim.SGD, as a PyTorch user writes it. On the "
+             "small workloads (W1-W3, W5) it runs on one thread: its intra-op threads only add "
+             "synchronisation there (with the machine's other core busy, W3 ran up to 90x "
+             "slower on two). W4 uses the thread count in its row.",
+             "- numba: the NumPy loop under `@njit`; its compile time is the first call minus "
+             "the median run, shown apart. plain C: `benchmarks/plain_c/seed00N.c`, built with "
+             "`gcc -O2 -march=native`; the program times its loop alone.",
+             "- The machine is shared: the load averages above say how busy it was. "
+             "Multi-threaded BLAS (W4) suffers most when another job holds a core; "
+             "`--threads 1` compares everything on one thread.", ""]
+    lines += ["## Summary", "", "NumPy's time over each row's (above 1 is faster than "
+              "NumPy); W3 with the test accuracy in brackets (NumPy's: %s)." % next(
+                  ("%.3f" % r["accuracy"] for r in report["rows"] if r["workload"] == "W3"
+                   and r["kind"] == "numpy"), "-"), ""]
+    lines += summary(report) + [""]
     for w in report["workloads"]:
         lines += ["## %s %s" % (w["id"], w["title"]), ""]
         if w["skipped"]:
