@@ -32,8 +32,10 @@ Implementations (the peers only when installed):
   scikit-learn        MLPClassifier, solver "sgd", no momentum, no L2 (W3).
   numba @njit         the NumPy loop compiled; compile time reported apart.
 
-Every implementation runs once to warm up (numba compiles then), then
-`repeats` times; the table shows the median with the fastest and slowest run.
+Every implementation runs once to warm up (numba compiles then); then they
+run in turn, one timed run each per round, for `repeats` rounds, so that a
+change in the load of a shared machine falls on all of them alike. The
+table shows the median with the fastest and slowest run.
 "vs NumPy" is the NumPy median of the same dtype (float64 when NumPy has no
 row of that dtype) over the row's median: > 1 means faster than NumPy. W1-W3
 visit the same batches in the same order everywhere except scikit-learn, so
@@ -42,6 +44,7 @@ is checked (the run fails if they do not); the peers' difference from NumPy
 and their test accuracy are reported, not asserted.
 """
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -709,23 +712,41 @@ def workloads(cfg, build_dir):
 # ======================================================================
 # timing
 
-def time_runs(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
+@contextlib.contextmanager
+def conditions(impl):
+    """What every timing of impl runs under: its torch thread count, no
+    garbage collection (as timeit)."""
+    torch = sys.modules.get("torch")
+    threads = torch.get_num_threads() if torch else None
+    if impl.torch_threads:
+        torch.set_num_threads(impl.torch_threads)
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        if impl.torch_threads:
+            torch.set_num_threads(threads)
 
 
-def time_calls(impl, repeats, target):
-    """Seconds per execution of impl.stmt in each of `repeats` repeats of
-    enough executions to last `target` (timeit, as python -m timeit)."""
-    timer = timeit.Timer(impl.stmt, globals=impl.ns)
-    number = 1
+def calls_per_timing(impl, target):
+    """How many executions of impl.stmt last `target` seconds (as python -m timeit)."""
+    timer, number = timeit.Timer(impl.stmt, globals=impl.ns), 1
     while timer.timeit(number) < target:
         number *= 2
-    return [t / number for t in timer.repeat(repeat=repeats, number=number)]
+    return number
+
+
+def one_timing(impl, number):
+    """Seconds for one run (per execution of the statement for per-call rows)."""
+    if impl.self_timed:
+        return impl.run()[1]
+    if impl.stmt:
+        return timeit.Timer(impl.stmt, globals=impl.ns).timeit(number) / number
+    start = time.perf_counter()
+    impl.run()
+    return time.perf_counter() - start
 
 
 def max_rel_diff(got, want):
@@ -748,32 +769,27 @@ def run_once(impl):
 
 
 def measure(workload, cfg):
-    rows, results, medians = [], {}, {}
-    for impl in workload.impls:
-        row = Row(workload.id, impl.name, impl.kind, impl.dtype)
-        torch = sys.modules.get("torch")
-        threads = torch.get_num_threads() if torch else None
-        if impl.torch_threads:
-            torch.set_num_threads(impl.torch_threads)
-        gc.collect()
-        gc.disable()
-        try:
+    """Warm every implementation up, then time them in turn, one run each per
+    round: a change in the machine's load then falls on all of them alike."""
+    impls, warm = workload.impls, []
+    for impl in impls:
+        with conditions(impl):
             start = time.perf_counter()
-            result = run_once(impl)   # warm-up (numba compiles here)
+            result = run_once(impl)   # numba compiles here
             first = time.perf_counter() - start
-            if impl.self_timed:
-                result = result[0]
-                times = [impl.run()[1] for _ in range(cfg.repeats)]
-            elif impl.stmt:
-                times = time_calls(impl, cfg.repeats, cfg.call_target)
-            else:
-                times = time_runs(impl.run, cfg.repeats)
-        finally:
-            gc.enable()
-            if impl.torch_threads:
-                torch.set_num_threads(threads)
-        row.times = times
-        row.median, row.low, row.high = statistics.median(times), min(times), max(times)
+            number = calls_per_timing(impl, cfg.call_target) if impl.stmt else 1
+        warm.append((result[0] if impl.self_timed else result, first, number))
+    times = [[] for _ in impls]
+    for _ in range(cfg.repeats):
+        for impl, (_, _, number), into in zip(impls, warm, times):
+            with conditions(impl):
+                into.append(one_timing(impl, number))
+
+    rows, results, medians = [], {}, {}
+    for impl, (result, first, _), row_times in zip(impls, warm, times):
+        row = Row(workload.id, impl.name, impl.kind, impl.dtype, times=row_times)
+        row.median, row.low, row.high = (statistics.median(row_times), min(row_times),
+                                         max(row_times))
         if impl.kind == "numpy":
             results[impl.dtype], medians[impl.dtype] = result, row.median
         # NumPy's row of the same dtype, else float64's, comes first
@@ -885,7 +901,7 @@ def targets(rows):
     for w in ("W5a", "W5b"):
         k = next((r for r in rows if r.workload == w and r.kind == "retroprop"), None)
         if k:
-            out.append((f"{w}: {k.impl} >= 5x the NumPy expression", "%.1fx" % k.ratio,
+            out.append((f"{w}: {k.impl} >= 5x the NumPy expression", "%.2fx" % k.ratio,
                         k.ratio >= 5))
     return out
 
@@ -911,6 +927,9 @@ def machine():
         for key in ("Thread(s) per core", "Hypervisor vendor", "L2 cache", "L3 cache"):
             if key in fields:
                 info[key] = fields[key]
+        flags = fields.get("Flags", "").split()
+        info["simd"] = next((name for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"))
+                             if flag in flags), "")
     except OSError:
         pass
     try:
@@ -976,15 +995,19 @@ def summary(report):
 def markdown(report):
     m, cfg = report["machine"], report["config"]
     lines = ["# retroprop benchmarks", "",
-             "Made by `python benchmarks/run.py%s` on %s: %s, %s CPUs, %s; Python %s, "
+             "Made by `python benchmarks/run.py%s` on %s: %s%s, %s CPUs, %s; Python %s, "
              "NumPy %s%s. Load average (1, 5, 15 min) %s at the start, %s at the end%s." % (
-                 report["command"], report["date"], m["cpu"], m["cpus"], m["platform"],
+                 report["command"], report["date"], m["cpu"],
+                 "".join(" (%s)" % m[k] for k in ("Hypervisor vendor", "simd") if m.get(k)),
+                 m["cpus"], m["platform"],
                  m["python"], m["numpy"],
                  "".join(", %s %s" % (k, m[k]) for k in ("torch", "sklearn", "numba", "gcc")
                          if k in m),
                  m.get("load average"), report["load average at the end"],
                  "; thread pools capped at %d" % cfg["threads"] if cfg["threads"] else ""),
-             "", "Median of %d runs after a warm-up, with the fastest and slowest. **vs NumPy** "
+             "", "Median of %d runs after a warm-up, with the fastest and slowest; the "
+             "implementations of a workload take turns, one run each per round, so that a "
+             "change in the machine's load falls on all of them alike. **vs NumPy** "
              "is NumPy's median (same dtype, else float64) over the row's: above 1 is faster "
              "than NumPy. retroprop's rows and the plain C floor are checked equal to NumPy's "
              "results (max relative difference shown); the peers' difference and test accuracy "
@@ -1085,8 +1108,8 @@ def main(argv=None):
                                      if k in info) or "none"))
         print("load average %s; thread pools: %s" % (info["load average"], cfg.threads or
                                                       "the libraries' defaults"))
-        print("median of %d runs after a warm-up (min - max); vs NumPy = NumPy's median / "
-              "the row's, > 1 is faster" % cfg.repeats)
+        print("median of %d runs after a warm-up (min - max), the implementations taking "
+              "turns; vs NumPy = NumPy's median / the row's, > 1 is faster" % cfg.repeats)
         for workload in loads:
             if args.only and workload.id not in args.only.split(","):
                 continue
