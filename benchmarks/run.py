@@ -772,6 +772,8 @@ def measure(workload, cfg):
     """Warm every implementation up, then time them in turn, one run each per
     round: a change in the machine's load then falls on all of them alike."""
     impls, warm = workload.impls, []
+    gc.collect()
+    gc.freeze()   # what is alive now stays: each timing's gc.collect() is then cheap
     for impl in impls:
         with conditions(impl):
             start = time.perf_counter()
