@@ -132,6 +132,7 @@ class Workload:
     per_call: bool = False              # W5: many calls per timed repeat
     accuracy: object = None             # result -> test accuracy (W3)
     flops: float = 0.0                  # per run (W4)
+    settle: float = 0.0                 # seconds of pause before each timed run (W4)
     skipped: str = ""
 
 
@@ -503,6 +504,10 @@ def w3_numba_loop(njit):
 
 N4, IN4, OUT4 = 256, 1024, 1024
 FLOPS4 = 3 * 2.0 * N4 * IN4 * OUT4   # X @ W, X.T @ D, D @ W.T
+# NumPy, retroprop and torch each bring their own BLAS thread pool, whose
+# threads spin for a while after their work: a pause before each timed run
+# lets the previous library's go to sleep instead of competing for the cores.
+SETTLE = 0.25
 
 
 def w4_data(dtype):
@@ -674,7 +679,7 @@ def workloads(cfg, build_dir):
                               (lambda d: lambda: w4_torch(torch, *d))(data[dt]), dt,
                               torch_threads=large))
     out.append(Workload("W4", f"large layer: X ({N4}, {IN4}) @ W ({IN4}, {OUT4}) + b, sigmoid, "
-                        f"one forward and backward", impls, flops=FLOPS4))
+                        f"one forward and backward", impls, flops=FLOPS4, settle=SETTLE))
 
     # W5: statements as a notebook cell writes them
     def call(name, kind, stmt, outputs, jit=False, **ns):
@@ -784,6 +789,7 @@ def measure(workload, cfg):
     times = [[] for _ in impls]
     for _ in range(cfg.repeats):
         for impl, (_, _, number), into in zip(impls, warm, times):
+            time.sleep(workload.settle)
             with conditions(impl):
                 into.append(one_timing(impl, number))
 
@@ -1025,6 +1031,10 @@ def markdown(report):
              "- numba: the NumPy loop under `@njit`; its compile time is the first call minus "
              "the median run, shown apart. plain C: `benchmarks/plain_c/seed00N.c`, built with "
              "`gcc -O2 -march=native`; the program times its loop alone.",
+             "- W4: NumPy, retroprop and PyTorch each have their own BLAS thread pool, whose "
+             "threads spin for a while after their work; each timed run waits %g s first so "
+             "that the previous library's threads sleep instead of competing for the cores."
+             % SETTLE,
              "- The machine is shared: the load averages above say how busy it was. "
              "Multi-threaded BLAS (W4) suffers most when another job holds a core; "
              "`--threads 1` compares everything on one thread.", ""]
