@@ -4,6 +4,7 @@ libraries a user would pick instead, timed side by side in one process.
     python benchmarks/run.py                  # the full run, a few minutes
     python benchmarks/run.py --quick          # under a minute: shorter runs, 3 repeats
     python benchmarks/run.py --json results.json --plot ratios.png --markdown report.md
+    python benchmarks/run.py --only W4 --threads 1   # one workload, one thread per pool
 
 Workloads (the seed notebooks' work, a real data set, a large layer, one call):
   W1   seed 001: 3-4-1 sigmoid net, no biases, X (4, 3), half the summed
@@ -28,7 +29,8 @@ Implementations (the peers only when installed):
   retroprop MLP.fit   the whole training in one C call (the fused trainer).
   plain C             benchmarks/plain_c/seed00N.c, gcc -O2 -march=native:
                       the floor the fused trainer is measured against (W1, W2).
-  PyTorch eager       float64 and float32 tensors, autograd, torch.optim.SGD.
+  PyTorch eager       float64 and float32 tensors, autograd, torch.optim.SGD;
+                      one thread on the small workloads (W1-W3, W5).
   scikit-learn        MLPClassifier, solver "sgd", no momentum, no L2 (W3).
   numba @njit         the NumPy loop compiled; compile time reported apart.
 
@@ -542,11 +544,6 @@ def w4_torch(torch, X, W, b, dA):
 
 SEED_003 = (np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]),
             np.array([[0.15, 0.25], [0.20, 0.30]]), np.array([0.35, 0.35]))
-
-
-def w5b_numpy(X, W, b):
-    Z = X @ W + b
-    return [Z, 1 / (1 + np.exp(-Z))]
 
 
 def w5_numba(njit):
