@@ -67,8 +67,9 @@ def cases(rng):
         out.append(("dense_forward rows +b", "1000x784 @ 784x256", "dense_forward", (X, W, b), {}, False))
         out.append(("dense_backward rows", "1000x784 @ 784x256", "dense_backward",
                     (rand(rng, (1000, 256), dtype), X, W), {}, False))
-    for dtype in (f64, f32):
-        out.append(("sigmoid", "1e6", "sigmoid", (rand(rng, (10**6,), dtype),), {}, False))
+    for name in ("sigmoid", "sigmoid_prime", "tanh", "tanh_prime"):
+        for dtype in (f64, f32):
+            out.append((name, "1e6", name, (rand(rng, (10**6,), dtype),), {}, False))
     # Transposed and strided inputs (views, no copies).
     A, B = rand(rng, (1000, 1000)), rand(rng, (1000, 1000))
     out.append(("matmul, B transposed", "1000x1000 @ (1000x1000).T", "matmul", (A, B.T), {}, False))

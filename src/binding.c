@@ -1727,6 +1727,27 @@ error:
 }
 
 /* ------------------------------------------------------------------------ */
+/* _simd: which instruction set the elementwise maths runs on (for tests)    */
+
+static PyObject *py_simd(PyObject *self, PyObject *args)
+{
+    const char *name = NULL;
+    PyObject *previous;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "|z:_simd", &name)) {
+        return NULL;
+    }
+    previous = PyUnicode_FromString(rp_simd_name());
+    if (previous != NULL && name != NULL && rp_simd_select(name) < 0) {
+        Py_DECREF(previous);
+        PyErr_Format(PyExc_ValueError, "_simd: '%s' is not an instruction set this "
+                     "processor runs, or not one this build has", name);
+        return NULL;
+    }
+    return previous;
+}
+
+/* ------------------------------------------------------------------------ */
 /* module                                                                    */
 
 #define RP_METHOD(name) \
@@ -1746,6 +1767,10 @@ static PyMethodDef methods[] = {
      "Private: an MLP's loss and gradients (see retroprop.MLP.backward)."},
     {"net_fit", (PyCFunction)(void (*)(void))py_net_fit, METH_VARARGS | METH_KEYWORDS,
      "Private: an MLP's whole training loop in C (see retroprop.MLP.fit)."},
+    {"_simd", py_simd, METH_VARARGS,
+     "Private: _simd(name=None) -> the name of the instruction set the elementwise maths "
+     "ran on before the call (\"baseline\", \"avx2\", \"avx512f\"); with a name, run "
+     "on that one from now on. Every choice gives the same bits; the tests check it."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1761,6 +1786,7 @@ PyMODINIT_FUNC PyInit__core(void)
     size_t i;
     import_array();
     import_umath();
+    rp_simd_select(NULL);
     m = PyModule_Create(&module_def);
     if (m == NULL) {
         return NULL;

@@ -1,7 +1,7 @@
 /*
  * seed001.c - seed 001's training loop as a plain C program: the floor that
- * retroprop's fused trainer is measured against (benchmarks/train.py builds
- * and runs it when a C compiler is available).
+ * retroprop's fused trainer is measured against (benchmarks/run.py, workload
+ * W1, builds and runs it when a C compiler is available).
  *
  * 3-4-1 sigmoid net, no biases, X (4, 3), y (4, 1), 10000 full-batch steps of
  * half the squared error with lr 1 and the correct derivative a * (1 - a),

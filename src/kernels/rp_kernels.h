@@ -47,6 +47,16 @@ typedef enum {
 #define RP_GEMM_CHUNK 64
 #define RP_GEMM_WIDE 16
 
+/* The instruction set the elementwise maths (sigmoid, tanh, their
+ * derivatives, softmax's exp) runs on: "baseline" (plain C, whatever the
+ * compiler targets), or with gcc/clang on x86-64 "avx2" or "avx512f". Every
+ * choice gives the same bits. rp_simd_select(NULL) picks the best this
+ * processor runs (call it once before the kernels); a name forces that one
+ * and returns -1, changing nothing, if it is unknown or not supported. */
+int rp_simd_select(const char *name);
+/* The name of the instruction set in use. */
+const char *rp_simd_name(void);
+
 /* The unary elementwise kernels: y[i] = f(x[i]) over n strided elements. */
 #define RP_DECLARE_UNARY(name)                                                    \
     void rp_##name##_f32(rp_index n, const char *x, rp_index xs, char *y, rp_index ys); \

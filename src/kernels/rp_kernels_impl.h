@@ -3,6 +3,7 @@
  * element type and included twice by rp_kernels.c:
  *   RP_T      the element type (float or double)
  *   RP_NAME   pastes the dtype suffix: RP_NAME(rp_gemm) -> rp_gemm_f64
+ *   RP_SINGLE 1 for float, 0 for double: the accuracy rp_math.h aims at
  * Arithmetic is done in double; results are rounded once to RP_T on store.
  * No include guard: this file is meant to be included more than once.
  */
@@ -23,11 +24,62 @@
         }                                                                         \
     }
 
-RP_UNARY_LOOP(sigmoid, rp_sigmoid_scalar)
-RP_UNARY_LOOP(sigmoid_prime, rp_sigmoid_prime_scalar)
+/* v[j] = x[j] as doubles for j < m, and back: the gather and scatter
+ * around a block loop; contiguous arrays get loops the compiler vectorises. */
+static void RP_NAME(rp_gather)(double *v, rp_index m, const char *x, rp_index xs)
+{
+    rp_index j;
+    if (xs == (rp_index)sizeof(RP_T)) {
+        const RP_T *xc = (const RP_T *)x;
+        for (j = 0; j < m; j++) {
+            v[j] = (double)xc[j];
+        }
+    }
+    else {
+        for (j = 0; j < m; j++) {
+            v[j] = (double)RP_AT(x, j, xs);
+        }
+    }
+}
+
+static void RP_NAME(rp_scatter)(char *y, rp_index ys, const double *v, rp_index m)
+{
+    rp_index j;
+    if (ys == (rp_index)sizeof(RP_T)) {
+        RP_T *yc = (RP_T *)y;
+        for (j = 0; j < m; j++) {
+            yc[j] = (RP_T)v[j];
+        }
+    }
+    else {
+        for (j = 0; j < m; j++) {
+            RP_SET(y, j, ys) = (RP_T)v[j];
+        }
+    }
+}
+
+/* y[i] = f(x[i]) for the functions of rp_math.h: each block of x is gathered
+ * into doubles, run through the active block loop, and stored as RP_T. */
+#define RP_MATH_LOOP(name, fn)                                                    \
+    void RP_NAME(rp_##name)(rp_index n, const char *x, rp_index xs, char *y,      \
+                            rp_index ys)                                          \
+    {                                                                             \
+        const rp_block_fn f = rp_block(fn, RP_SINGLE);                            \
+        double buf[RP_BLOCK];                                                     \
+        rp_index i, m;                                                            \
+        for (i = 0; i < n; i += m) {                                              \
+            m = n - i < RP_BLOCK ? n - i : RP_BLOCK;                              \
+            RP_NAME(rp_gather)(buf, m, x + i * xs, xs);                           \
+            f(buf, m);                                                            \
+            RP_NAME(rp_scatter)(y + i * ys, ys, buf, m);                          \
+        }                                                                         \
+    }
+
+RP_MATH_LOOP(sigmoid, RP_MATH_SIGMOID)
+RP_MATH_LOOP(sigmoid_prime, RP_MATH_SIGMOID_PRIME)
 RP_UNARY_LOOP(sigmoid_prime_from_activation, rp_sigmoid_prime_from_activation_scalar)
-RP_UNARY_LOOP(tanh, tanh)
-RP_UNARY_LOOP(tanh_prime, rp_tanh_prime_scalar)
+RP_MATH_LOOP(tanh, RP_MATH_TANH)
+RP_MATH_LOOP(tanh_prime, RP_MATH_TANH_PRIME)
 RP_UNARY_LOOP(tanh_prime_from_activation, rp_tanh_prime_from_activation_scalar)
 RP_UNARY_LOOP(relu, rp_relu_scalar)
 RP_UNARY_LOOP(relu_prime, rp_step_scalar)
@@ -59,7 +111,10 @@ void RP_NAME(rp_gemm)(double alpha, rp_cview A, rp_cview B, rp_view C)
     rp_index i, j, p;
 #ifdef RP_HAVE_CBLAS
     /* large products go to BLAS when the strides allow it */
-    if ((double)C.rows * (double)C.cols * (double)A.cols > RP_SMALL_GEMM_WORK &&
+    /* (integer products only once each factor is small: no overflow) */
+    if (!(C.rows <= RP_SMALL_GEMM_WORK && C.cols <= RP_SMALL_GEMM_WORK &&
+          A.cols <= RP_SMALL_GEMM_WORK && C.rows * C.cols <= RP_SMALL_GEMM_WORK &&
+          C.rows * C.cols * A.cols <= RP_SMALL_GEMM_WORK) &&
         RP_NAME(rp_blas_gemm)(alpha, A, B, C)) {
         return;
     }
@@ -110,13 +165,33 @@ void RP_NAME(rp_gemm)(double alpha, rp_cview A, rp_cview B, rp_view C)
             RP_SET(crow, j + 2, C.s1) = (RP_T)(alpha * acc2);
             RP_SET(crow, j + 3, C.s1) = (RP_T)(alpha * acc3);
         }
-        for (; j < C.cols; j++) {
-            const char *ap = arow, *bp = B.data + j * B.s1;
+    }
+    /* the columns left over (all of them when C is narrower than 4, as a
+     * matrix-vector product is): four rows at a time share each load of B */
+    for (j = C.cols - C.cols % 4; j < C.cols; j++) {
+        for (i = 0; i + 4 <= C.rows; i += 4) {
+            const char *ap = A.data + i * A.s0, *bp = B.data + j * B.s1;
+            const rp_index a1 = A.s0, a2 = 2 * A.s0, a3 = 3 * A.s0;
+            double acc0 = 0.0, acc1 = 0.0, acc2 = 0.0, acc3 = 0.0;
+            for (p = 0; p < A.cols; p++, ap += A.s1, bp += B.s0) {
+                const double b = (double)*(const RP_T *)bp;
+                acc0 += (double)*(const RP_T *)ap * b;
+                acc1 += (double)*(const RP_T *)(ap + a1) * b;
+                acc2 += (double)*(const RP_T *)(ap + a2) * b;
+                acc3 += (double)*(const RP_T *)(ap + a3) * b;
+            }
+            RP_SET2(C, i, j) = (RP_T)(alpha * acc0);
+            RP_SET2(C, i + 1, j) = (RP_T)(alpha * acc1);
+            RP_SET2(C, i + 2, j) = (RP_T)(alpha * acc2);
+            RP_SET2(C, i + 3, j) = (RP_T)(alpha * acc3);
+        }
+        for (; i < C.rows; i++) {
+            const char *ap = A.data + i * A.s0, *bp = B.data + j * B.s1;
             double acc = 0.0;
             for (p = 0; p < A.cols; p++, ap += A.s1, bp += B.s0) {
                 acc += (double)*(const RP_T *)ap * (double)*(const RP_T *)bp;
             }
-            RP_SET(crow, j, C.s1) = (RP_T)(alpha * acc);
+            RP_SET2(C, i, j) = (RP_T)(alpha * acc);
         }
     }
 }
@@ -124,7 +199,9 @@ void RP_NAME(rp_gemm)(double alpha, rp_cview A, rp_cview B, rp_view C)
 /* a = exp(z - max(z)) / sum(exp(z - max(z))) over one row; a may be z. */
 static void RP_NAME(rp_softmax_row)(rp_index n, const char *z, rp_index zs, char *a, rp_index as)
 {
-    rp_index j;
+    const rp_block_fn f = rp_block(RP_MATH_EXP, RP_SINGLE);
+    double buf[RP_BLOCK];
+    rp_index j, j0, m;
     double top, total = 0.0;
     if (n == 0) {
         return;
@@ -134,13 +211,58 @@ static void RP_NAME(rp_softmax_row)(rp_index n, const char *z, rp_index zs, char
         const double v = (double)RP_AT(z, j, zs);
         top = isgreater(v, top) ? v : top;
     }
-    for (j = 0; j < n; j++) {
-        const RP_T e = (RP_T)exp((double)RP_AT(z, j, zs) - top);
-        RP_SET(a, j, as) = e;
-        total += (double)e;
+    for (j0 = 0; j0 < n; j0 += m) {
+        m = n - j0 < RP_BLOCK ? n - j0 : RP_BLOCK;
+        RP_NAME(rp_gather)(buf, m, z + j0 * zs, zs);
+        for (j = 0; j < m; j++) {
+            buf[j] -= top;
+        }
+        f(buf, m);
+        for (j = 0; j < m; j++) {
+            const RP_T e = (RP_T)buf[j];
+            RP_SET(a, j0 + j, as) = e;
+            total += (double)e;
+        }
     }
     for (j = 0; j < n; j++) {
         RP_SET(a, j, as) = (RP_T)((double)RP_AT(a, j, as) / total);
+    }
+}
+
+/* z[j] += b[j] (if b is not NULL), then a[j] = f(z[j]) for one of the
+ * functions of rp_math.h, in one pass over each block; a may be z. */
+static void RP_NAME(rp_bias_math_row)(int fn, rp_index n, char *z, rp_index zs, const char *b,
+                                      rp_index bs, char *a, rp_index as)
+{
+    const rp_block_fn f = rp_block(fn, RP_SINGLE);
+    double buf[RP_BLOCK];
+    rp_index j, j0, m;
+    for (j0 = 0; j0 < n; j0 += m) {
+        char *zb = z + j0 * zs;
+        m = n - j0 < RP_BLOCK ? n - j0 : RP_BLOCK;
+        if (b != NULL) {
+            const char *bb = b + j0 * bs;
+            if (zs == (rp_index)sizeof(RP_T) && bs == (rp_index)sizeof(RP_T)) {
+                RP_T *zc = (RP_T *)zb;
+                const RP_T *bc = (const RP_T *)bb;
+                for (j = 0; j < m; j++) {
+                    zc[j] = zc[j] + bc[j];
+                    buf[j] = (double)zc[j];
+                }
+            }
+            else {
+                for (j = 0; j < m; j++) {
+                    const RP_T v = RP_AT(zb, j, zs) + RP_AT(bb, j, bs);
+                    RP_SET(zb, j, zs) = v;
+                    buf[j] = (double)v;
+                }
+            }
+        }
+        else {
+            RP_NAME(rp_gather)(buf, m, zb, zs);
+        }
+        f(buf, m);
+        RP_NAME(rp_scatter)(a + j0 * as, as, buf, m);
     }
 }
 
@@ -152,6 +274,14 @@ void RP_NAME(rp_bias_activate)(rp_view Z, rp_cview bias, rp_activation act, rp_v
     for (i = 0; i < Z.rows; i++) {
         char *zrow = Z.data + i * Z.s0;
         char *arow = A.data + i * A.s0;
+        if (act == RP_ACT_SIGMOID || act == RP_ACT_TANH) {
+            /* the bias and the activation in one pass */
+            RP_NAME(rp_bias_math_row)(act == RP_ACT_SIGMOID ? RP_MATH_SIGMOID : RP_MATH_TANH,
+                                      Z.cols, zrow, Z.s1,
+                                      bias.data != NULL ? bias.data + i * bias.s0 : NULL,
+                                      bias.s1, arow, A.s1);
+            continue;
+        }
         if (bias.data != NULL) {
             const char *brow = bias.data + i * bias.s0;
             for (j = 0; j < Z.cols; j++) {
@@ -159,11 +289,8 @@ void RP_NAME(rp_bias_activate)(rp_view Z, rp_cview bias, rp_activation act, rp_v
             }
         }
         switch (act) {
-        case RP_ACT_SIGMOID:
-            RP_NAME(rp_sigmoid)(Z.cols, zrow, Z.s1, arow, A.s1);
-            break;
+        case RP_ACT_SIGMOID: /* done above */
         case RP_ACT_TANH:
-            RP_NAME(rp_tanh)(Z.cols, zrow, Z.s1, arow, A.s1);
             break;
         case RP_ACT_RELU:
             RP_NAME(rp_relu)(Z.cols, zrow, Z.s1, arow, A.s1);
@@ -288,5 +415,6 @@ void RP_NAME(rp_sgd_update)(double lr, rp_view P, rp_cview G)
 #undef RP_AT2
 #undef RP_SET2
 #undef RP_UNARY_LOOP
+#undef RP_MATH_LOOP
 #undef RP_BINARY_LOOP
 #undef RP_PAIRWISE_TERM
