@@ -848,12 +848,29 @@ def test_fuzz_mlp(data):
     if dtype == np.float32 and loss in ("bce", "ce"):
         tame = tame and np.minimum(out, 1 - out).min() > 1e-3
     assume(tame)
+    fit = dict(batch_size=batch, shuffle=shuffle, seed=seed)
     _, nudged = nets(nudge=True)
+    # float32: the twin's own float32 rounding is no oracle when training is
+    # ill-conditioned (the C loop, accumulating in double, is often closer to
+    # the exact result); allow the float32 twin's distance to a float64 run
+    exact = ref.MLP.from_arrays([w.astype(np.float64) for w in weights],
+                                None if biases is None else
+                                [b.astype(np.float64) for b in biases], **config)
     with np.errstate(all="ignore"):
-        hn = nudged.fit(X, Y, epochs, batch_size=batch, shuffle=shuffle, seed=seed)
-        close(hc, ht, "history", np.abs(hn - ht))
-        for i, (a, b, d) in enumerate(zip(c.weights, t.weights, nudged.weights)):
+        hn, he = nudged.fit(X, Y, epochs, **fit), exact.fit(X, Y, epochs, **fit)
+
+        def slack(twin, other_nudged, other_exact):
+            twin = np.asarray(twin, np.float64)
+            s = np.abs(np.asarray(other_nudged, np.float64) - twin)
+            if dtype == np.float32:
+                s = s + 0.3 * np.abs(np.asarray(other_exact, np.float64) - twin)
+            return s
+
+        close(hc, ht, "history", slack(ht, hn, he))
+        for i, (a, b, d, e) in enumerate(zip(c.weights, t.weights, nudged.weights,
+                                             exact.weights)):
             assert a.dtype == dtype
-            close(a, b, f"weights[{i}]", np.abs(d.astype(np.float64) - b))
-        for i, (a, b, d) in enumerate(zip(c.biases or [], t.biases or [], nudged.biases or [])):
-            close(a, b, f"biases[{i}]", np.abs(d.astype(np.float64) - b))
+            close(a, b, f"weights[{i}]", slack(b, d, e))
+        for i, (a, b, d, e) in enumerate(zip(c.biases or [], t.biases or [],
+                                             nudged.biases or [], exact.biases or [])):
+            close(a, b, f"biases[{i}]", slack(b, d, e))
