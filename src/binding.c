@@ -1513,8 +1513,11 @@ static PyObject *py_net_fit(PyObject *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"weights", "biases", "vweights", "vbiases", "X", "Y", "layout",
                              "activation", "output_activation", "loss", "lr", "momentum",
-                             "average", "epochs", "batch_size", "shuffle", "seed", NULL};
+                             "average", "epochs", "batch_size", "shuffle", "seed",
+                             "shuffle_state", NULL};
     PyObject *weights, *biases, *vweights, *vbiases, *X_obj, *Y_obj, *batch_obj = Py_None;
+    PyObject *resume_obj = Py_None;
+    uint64_t *resume = NULL;
     const char *layout, *activation, *output_activation, *loss;
     double lr, momentum;
     int average, shuffle, status;
@@ -1528,10 +1531,11 @@ static PyObject *py_net_fit(PyObject *self, PyObject *args, PyObject *kwds)
     npy_intp hdim;
     (void)self;
     memset(&na, 0, sizeof(na));
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOO$ssssddpnOpK:net_fit", kwlist, &weights,
-                                     &biases, &vweights, &vbiases, &X_obj, &Y_obj, &layout,
-                                     &activation, &output_activation, &loss, &lr, &momentum,
-                                     &average, &epochs, &batch_obj, &shuffle, &seed)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOO$ssssddpnOpKO:net_fit", kwlist,
+                                     &weights, &biases, &vweights, &vbiases, &X_obj, &Y_obj,
+                                     &layout, &activation, &output_activation, &loss, &lr,
+                                     &momentum, &average, &epochs, &batch_obj, &shuffle, &seed,
+                                     &resume_obj)) {
         return NULL;
     }
     if (!isfinite(lr) || lr < 0 || !isfinite(momentum) || momentum < 0 || epochs < 0) {
@@ -1564,6 +1568,36 @@ static PyObject *py_net_fit(PyObject *self, PyObject *args, PyObject *kwds)
         net_data(&na, X_obj, Y_obj, in, &X, &Y) < 0) {
         goto error;
     }
+    /* shuffle_state: [generator state, order of the n samples], read and
+     * written by the loop so that a fit in several calls is one fit */
+    if (resume_obj != Py_None) {
+        PyArrayObject *r = (PyArrayObject *)resume_obj;
+        npy_intp k;
+        if (!PyArray_CheckExact(resume_obj) || PyArray_TYPE(r) != NPY_UINT64 ||
+            PyArray_NDIM(r) != 1 || PyArray_DIM(r, 0) != X.rows + 1 ||
+            !PyArray_IS_C_CONTIGUOUS(r) || !PyArray_ISWRITEABLE(r)) {
+            PyErr_Format(PyExc_ValueError, "shuffle_state must be a writeable C-contiguous "
+                         "uint64 array of n + 1 = %zd values", (Py_ssize_t)X.rows + 1);
+            goto error;
+        }
+        resume = (uint64_t *)PyArray_DATA(r);
+        for (k = 1; k <= X.rows; k++) {
+            if (resume[k] >= (uint64_t)X.rows) {
+                PyErr_Format(PyExc_ValueError, "shuffle_state[%zd] is %llu, not a sample index "
+                             "in [0, %zd)", (Py_ssize_t)k, (unsigned long long)resume[k],
+                             (Py_ssize_t)X.rows);
+                goto error;
+            }
+        }
+        for (k = 0; k < na.nheld + 2; k++) {
+            if (may_overlap(r, k < na.nheld ? na.held[k] : in[k - na.nheld])) {
+                PyErr_SetString(PyExc_ValueError,
+                                "shuffle_state shares memory with the network's arrays "
+                                "or the data");
+                goto error;
+            }
+        }
+    }
     na.net.lr = lr;
     na.net.momentum = momentum;
     na.net.average = average;
@@ -1576,9 +1610,9 @@ static PyObject *py_net_fit(PyObject *self, PyObject *args, PyObject *kwds)
         double *h = (double *)PyArray_DATA((PyArrayObject *)history);
         PyThreadState *tstate = PyEval_SaveThread();
         status = na.typenum == NPY_FLOAT
-                     ? rp_net_fit_f32(&na.net, X, Y, epochs, batch, shuffle, seed, h,
+                     ? rp_net_fit_f32(&na.net, X, Y, epochs, batch, shuffle, seed, resume, h,
                                       check_signals, &tstate)
-                     : rp_net_fit_f64(&na.net, X, Y, epochs, batch, shuffle, seed, h,
+                     : rp_net_fit_f64(&na.net, X, Y, epochs, batch, shuffle, seed, resume, h,
                                       check_signals, &tstate);
         PyEval_RestoreThread(tstate);
     }
