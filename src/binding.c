@@ -22,6 +22,7 @@
 
 #include "rp_kernels.h"
 #include "rp_net.h"
+#include "numpy_gemm.h"
 
 /* Above this much work (elements or multiply-adds) the GIL is released. */
 #define RP_GIL_WORK 16384
@@ -1783,6 +1784,7 @@ static struct PyModuleDef module_def = {
 PyMODINIT_FUNC PyInit__core(void)
 {
     PyObject *m = NULL;
+    const char *large;
     size_t i;
     import_array();
     import_umath();
@@ -1803,6 +1805,11 @@ PyMODINIT_FUNC PyInit__core(void)
         }
     }
     if (PyModule_AddIntConstant(m, "SMALL_GEMM_WORK", RP_SMALL_GEMM_WORK) < 0) {
+        goto error;
+    }
+    /* large products on NumPy's own matmul loop (src/numpy_gemm.c) */
+    large = rpb_register_numpy_gemm();
+    if (large == NULL || PyModule_AddStringConstant(m, "LARGE_GEMM", large) < 0) {
         goto error;
     }
     return m;
