@@ -6,6 +6,7 @@ Compiler flags are chosen per compiler (see CompilerFlags below).
 """
 import os
 import subprocess
+from pathlib import Path
 
 import numpy as np
 from setuptools import Extension, setup
@@ -80,9 +81,12 @@ class CompilerFlags(build_ext):
 
 ext = Extension(
     "retroprop._core",
-    sources=["src/binding.c", "src/numpy_gemm.c",
+    sources=["src/args.c", "src/layers.c", "src/network.c", "src/module.c", "src/numpy_gemm.c",
              "src/kernels/rp_kernels.c", "src/kernels/rp_net.c"],
-    include_dirs=[np.get_include(), "src", "src/kernels"],
+    # the headers: a change to one rebuilds the extension
+    depends=sorted(str(p) for p in Path("src").glob("*.h")) +
+            sorted(str(p) for p in Path("src/kernels").glob("*.h")),
+    include_dirs=[np.get_include(), "src/kernels"],
     define_macros=[
         ("NPY_NO_DEPRECATED_API", NPY_API),
         ("NPY_TARGET_VERSION", NPY_API),

@@ -23,22 +23,10 @@
  * stored by columns is computed as C.T = B.T @ A.T). Other strides (a[::2],
  * a[::-1]) stay in our loop, where NumPy's would run its own plain loop too.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "binding.h"
 
 #include <limits.h>
 #include <string.h>
-
-/* Only the ufunc object's layout is used here, none of NumPy's C API
- * functions: this file needs no share of the API table import_array()
- * fills (NPY_NO_DEPRECATED_API and NPY_TARGET_VERSION come from setup.py). */
-#define NO_IMPORT_ARRAY
-#define NO_IMPORT_UFUNC
-#include <numpy/arrayobject.h>
-#include <numpy/ufuncobject.h>
-
-#include "numpy_gemm.h"
-#include "rp_kernels.h"
 
 typedef struct {
     PyUFuncGenericFunction loop;
@@ -183,7 +171,7 @@ const char *rpb_register_numpy_gemm(void)
     /* np.matmul is a gufunc with this signature on every NumPy we support;
      * should one ever differ, every product stays in our own loop. */
     ufunc = (PyUFuncObject *)matmul;
-    found = strcmp(Py_TYPE(matmul)->tp_name, "numpy.ufunc") == 0 && ufunc->nin == 2 && ufunc->nout == 1 &&
+    found = PyObject_TypeCheck(matmul, &PyUFunc_Type) && ufunc->nin == 2 && ufunc->nout == 1 &&
             ufunc->core_enabled && ufunc->core_signature != NULL &&
             strcmp(ufunc->core_signature, "(n?,k),(k,m?)->(n?,m?)") == 0 &&
             find_loop(ufunc, NPY_FLOAT, &matmul_f32) && find_loop(ufunc, NPY_DOUBLE, &matmul_f64);
