@@ -44,7 +44,8 @@ if openblas is not None and not os.environ.get("RETROPROP_NO_BLAS"):
 ext = Extension(
     "retroprop._core",
     sources=["src/args.c", "src/layers.c", "src/network.c", "src/module.c",
-             "src/kernels/rp_kernels.c", "src/kernels/rp_net.c"],
+             "src/program.c",
+             "src/kernels/rp_kernels.c", "src/kernels/rp_net.c", "src/kernels/rp_program.c"],
     # the headers: a change to one rebuilds the extension
     depends=["src/binding.h"] + sorted(str(p) for p in Path("src/kernels").glob("*.h")),
     include_dirs=[np.get_include(), "src/kernels"] + blas.get("include_dirs", []),

@@ -126,5 +126,6 @@ void rpb_product(double alpha, rp_cview A, rp_cview B, rp_view C, int typenum);
 
 extern PyMethodDef rpb_layer_methods[];   /* layers.c */
 extern PyMethodDef rpb_network_methods[]; /* network.c */
+extern PyMethodDef rpb_program_methods[]; /* program.c: the capture interpreter */
 
 #endif /* RP_BINDING_H */
