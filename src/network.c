@@ -296,6 +296,45 @@ static int net_data(net_args *na, PyObject *X_obj, PyObject *Y_obj, PyArrayObjec
     return 0;
 }
 
+/* What every network entry point takes: the caller's lists and names. */
+typedef struct {
+    PyObject *weights, *biases;  /* lists of arrays (biases may be None) */
+    PyObject *extra_w, *extra_b; /* velocities or gradients shaped like them, or NULL */
+    const char *extra_name;      /* what the extra lists are, for messages */
+    PyObject *X, *Y;             /* the data; Y NULL when not needed */
+    const char *layout, *activation, *output_activation, *loss;
+    int writeable;               /* the parameters are written (fit) */
+} net_spec;
+
+/* What every network entry point holds between net_begin and net_end. */
+typedef struct {
+    net_args na;
+    PyArrayObject *in[2]; /* X and Y, as the network's dtype */
+    rp_cview X, Y;        /* their rows-views */
+} net_call;
+
+/* The one setup of net_fit, net_gradients and net_forward: the parameters,
+ * then the data, checked; -1 with an error set. Call net_end either way. */
+static int net_begin(net_call *c, const net_spec *s)
+{
+    memset(c, 0, sizeof(*c));
+    if (parse_net(&c->na, s->weights, s->biases, s->extra_w, s->extra_b, s->extra_name,
+                  s->layout, s->activation, s->output_activation, s->loss, s->writeable) < 0) {
+        return -1;
+    }
+    return net_data(&c->na, s->X, s->Y, c->in, &c->X, &c->Y);
+}
+
+/* The one teardown: releases what net_begin took (safe after a failure). */
+static void net_end(net_call *c)
+{
+    Py_XDECREF(c->in[0]);
+    Py_XDECREF(c->in[1]);
+    c->in[0] = c->in[1] = NULL;
+    net_args_free(&c->na);
+    memset(&c->na, 0, sizeof(c->na));
+}
+
 /* With the GIL released, take it back now and then to look for Ctrl-C. */
 static int check_signals(void *ctx)
 {
@@ -311,25 +350,27 @@ static PyObject *py_net_fit(PyObject *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"weights", "biases", "vweights", "vbiases", "X", "Y", "layout",
                              "activation", "output_activation", "loss", "lr", "momentum",
-                             "average", "epochs", "batch_size", "shuffle", "seed", NULL};
-    PyObject *weights, *biases, *vweights, *vbiases, *X_obj, *Y_obj, *batch_obj = Py_None;
-    const char *layout, *activation, *output_activation, *loss;
+                             "average", "epochs", "batch_size", "shuffle", "seed",
+                             "shuffle_state", NULL};
+    PyObject *vweights, *vbiases, *batch_obj = Py_None, *history = NULL;
+    PyObject *resume_obj = Py_None;
+    uint64_t *resume = NULL;
+    net_spec s;
+    net_call c;
     double lr, momentum;
     int average, shuffle, status;
     Py_ssize_t epochs;
     unsigned long long seed = 0;
     rp_index batch = 0;
-    net_args na;
-    PyArrayObject *in[2] = {NULL, NULL};
-    PyObject *history = NULL;
-    rp_cview X, Y;
     npy_intp hdim;
     (void)self;
-    memset(&na, 0, sizeof(na));
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOO$ssssddpnOpK:net_fit", kwlist, &weights,
-                                     &biases, &vweights, &vbiases, &X_obj, &Y_obj, &layout,
-                                     &activation, &output_activation, &loss, &lr, &momentum,
-                                     &average, &epochs, &batch_obj, &shuffle, &seed)) {
+    memset(&s, 0, sizeof(s));
+    memset(&c, 0, sizeof(c));
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOO$ssssddpnOpKO:net_fit", kwlist,
+                                     &s.weights, &s.biases, &vweights, &vbiases, &s.X, &s.Y,
+                                     &s.layout, &s.activation, &s.output_activation, &s.loss,
+                                     &lr, &momentum, &average, &epochs, &batch_obj, &shuffle,
+                                     &seed, &resume_obj)) {
         return NULL;
     }
     if (!isfinite(lr) || lr < 0 || !isfinite(momentum) || momentum < 0 || epochs < 0) {
@@ -347,24 +388,54 @@ static PyObject *py_net_fit(PyObject *self, PyObject *args, PyObject *kwds)
         }
     }
     /* without biases (seeds 001, 002) there are no bias velocities */
-    if (momentum != 0.0 && (!PyList_Check(weights) || !PyList_Check(vweights) ||
-                            PyList_GET_SIZE(vweights) != PyList_GET_SIZE(weights) ||
-                            (biases != Py_None &&
+    if (momentum != 0.0 && (!PyList_Check(s.weights) || !PyList_Check(vweights) ||
+                            PyList_GET_SIZE(vweights) != PyList_GET_SIZE(s.weights) ||
+                            (s.biases != Py_None &&
                              (!PyList_Check(vbiases) ||
-                              PyList_GET_SIZE(vbiases) != PyList_GET_SIZE(weights))))) {
+                              PyList_GET_SIZE(vbiases) != PyList_GET_SIZE(s.weights))))) {
         PyErr_SetString(PyExc_ValueError, "momentum needs velocity lists shaped like the weights "
                                           "and biases");
         return NULL;
     }
-    if (parse_net(&na, weights, biases, momentum != 0.0 ? vweights : NULL,
-                  momentum != 0.0 ? vbiases : NULL, "velocities", layout, activation,
-                  output_activation, loss, 1) < 0 ||
-        net_data(&na, X_obj, Y_obj, in, &X, &Y) < 0) {
+    s.extra_w = momentum != 0.0 ? vweights : NULL;
+    s.extra_b = momentum != 0.0 ? vbiases : NULL;
+    s.extra_name = "velocities";
+    s.writeable = 1;
+    if (net_begin(&c, &s) < 0) {
         goto error;
     }
-    na.net.lr = lr;
-    na.net.momentum = momentum;
-    na.net.average = average;
+    /* shuffle_state: [generator state, order of the n samples], read and
+     * written by the loop so that a fit in several calls is one fit */
+    if (resume_obj != Py_None) {
+        PyArrayObject *r = (PyArrayObject *)resume_obj;
+        npy_intp k;
+        if (!PyArray_CheckExact(resume_obj) || PyArray_TYPE(r) != NPY_UINT64 ||
+            PyArray_NDIM(r) != 1 || PyArray_DIM(r, 0) != c.X.rows + 1 ||
+            !PyArray_IS_C_CONTIGUOUS(r) || !PyArray_ISWRITEABLE(r)) {
+            PyErr_Format(PyExc_ValueError, "shuffle_state must be a writeable C-contiguous "
+                         "uint64 array of n + 1 = %zd values", (Py_ssize_t)c.X.rows + 1);
+            goto error;
+        }
+        resume = (uint64_t *)PyArray_DATA(r);
+        for (k = 1; k <= c.X.rows; k++) {
+            if (resume[k] >= (uint64_t)c.X.rows) {
+                PyErr_Format(PyExc_ValueError, "shuffle_state[%zd] is %llu, not a sample index "
+                             "in [0, %zd)", (Py_ssize_t)k, (unsigned long long)resume[k],
+                             (Py_ssize_t)c.X.rows);
+                goto error;
+            }
+        }
+        for (k = 0; k < c.na.nheld + 2; k++) {
+            if (rpb_may_overlap(r, k < c.na.nheld ? c.na.held[k] : c.in[k - c.na.nheld])) {
+                PyErr_SetString(PyExc_ValueError, "shuffle_state shares memory with the "
+                                                  "network's arrays or the data");
+                goto error;
+            }
+        }
+    }
+    c.na.net.lr = lr;
+    c.na.net.momentum = momentum;
+    c.na.net.average = average;
     hdim = epochs;
     if ((history = PyArray_ZEROS(1, &hdim, NPY_DOUBLE, 0)) == NULL) {
         rpb_add_context("MLP.fit", "cannot allocate the loss history of every epoch");
@@ -373,31 +444,27 @@ static PyObject *py_net_fit(PyObject *self, PyObject *args, PyObject *kwds)
     {
         double *h = (double *)PyArray_DATA((PyArrayObject *)history);
         PyThreadState *tstate = PyEval_SaveThread();
-        status = na.typenum == NPY_FLOAT
-                     ? rp_net_fit_f32(&na.net, X, Y, epochs, batch, shuffle, seed, h,
-                                      check_signals, &tstate)
-                     : rp_net_fit_f64(&na.net, X, Y, epochs, batch, shuffle, seed, h,
-                                      check_signals, &tstate);
+        status = c.na.typenum == NPY_FLOAT
+                     ? rp_net_fit_f32(&c.na.net, c.X, c.Y, epochs, batch, shuffle, seed,
+                                      resume, h, check_signals, &tstate)
+                     : rp_net_fit_f64(&c.na.net, c.X, c.Y, epochs, batch, shuffle, seed,
+                                      resume, h, check_signals, &tstate);
         PyEval_RestoreThread(tstate);
     }
     if (status == RP_NOMEM) {
         PyErr_Format(PyExc_MemoryError, "MLP.fit: out of memory for the scratch arrays of "
-                     "a batch of %zd samples", (Py_ssize_t)(batch > 0 && batch < X.rows
-                                                            ? batch : X.rows));
+                     "a batch of %zd samples", (Py_ssize_t)(batch > 0 && batch < c.X.rows
+                                                            ? batch : c.X.rows));
         goto error;
     }
     if (status == RP_INTERRUPTED) {
         goto error; /* KeyboardInterrupt is set; the last update was complete */
     }
-    Py_XDECREF(in[0]);
-    Py_XDECREF(in[1]);
-    net_args_free(&na);
+    net_end(&c);
     return history;
 error:
-    Py_XDECREF(in[0]);
-    Py_XDECREF(in[1]);
     Py_XDECREF(history);
-    net_args_free(&na);
+    net_end(&c);
     return NULL;
 }
 
@@ -405,58 +472,56 @@ static PyObject *py_net_gradients(PyObject *self, PyObject *args, PyObject *kwds
 {
     static char *kwlist[] = {"weights", "biases", "X", "Y", "dweights", "dbiases", "layout",
                              "activation", "output_activation", "loss", "average", NULL};
-    PyObject *weights, *biases, *X_obj, *Y_obj, *dweights, *dbiases;
-    const char *layout, *activation, *output_activation, *loss;
+    PyObject *dweights, *dbiases;
+    net_spec s;
+    net_call c;
     int average, grads;
-    net_args na;
-    PyArrayObject *in[2] = {NULL, NULL};
-    rp_cview X, Y;
     rp_net_work *w = NULL;
     double value = 0.0;
     (void)self;
-    memset(&na, 0, sizeof(na));
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOO$ssssp:net_gradients", kwlist, &weights,
-                                     &biases, &X_obj, &Y_obj, &dweights, &dbiases, &layout,
-                                     &activation, &output_activation, &loss, &average)) {
+    memset(&s, 0, sizeof(s));
+    memset(&c, 0, sizeof(c));
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOO$ssssp:net_gradients", kwlist,
+                                     &s.weights, &s.biases, &s.X, &s.Y, &dweights, &dbiases,
+                                     &s.layout, &s.activation, &s.output_activation, &s.loss,
+                                     &average)) {
         return NULL;
     }
     grads = dweights != Py_None;
-    if (grads && (!PyList_Check(dweights) || !PyList_Check(dbiases) || !PyList_Check(weights) ||
-                  PyList_GET_SIZE(dweights) != PyList_GET_SIZE(weights) ||
-                  PyList_GET_SIZE(dbiases) != PyList_GET_SIZE(weights))) {
+    if (grads && (!PyList_Check(dweights) || !PyList_Check(dbiases) || !PyList_Check(s.weights) ||
+                  PyList_GET_SIZE(dweights) != PyList_GET_SIZE(s.weights) ||
+                  PyList_GET_SIZE(dbiases) != PyList_GET_SIZE(s.weights))) {
         PyErr_SetString(PyExc_ValueError, "dweights and dbiases must be lists shaped like the "
                                           "weights and biases");
         return NULL;
     }
-    /* the gradients take the velocities' place in na */
-    if (parse_net(&na, weights, biases, grads ? dweights : NULL, grads ? dbiases : NULL,
-                  "dweights", layout, activation, output_activation, loss, 0) < 0 ||
-        net_data(&na, X_obj, Y_obj, in, &X, &Y) < 0) {
+    /* the gradients take the velocities' place */
+    s.extra_w = grads ? dweights : NULL;
+    s.extra_b = grads ? dbiases : NULL;
+    s.extra_name = "dweights";
+    if (net_begin(&c, &s) < 0) {
         goto error;
     }
-    na.net.average = average;
-    w = rp_net_work_new(&na.net, X.rows, 0, na.typenum == NPY_FLOAT);
+    c.na.net.average = average;
+    w = rp_net_work_new(&c.na.net, c.X.rows, 0, c.na.typenum == NPY_FLOAT);
     if (w == NULL) {
         PyErr_Format(PyExc_MemoryError, "MLP: out of memory for the scratch arrays of a "
-                     "batch of %zd samples", (Py_ssize_t)X.rows);
+                     "batch of %zd samples", (Py_ssize_t)c.X.rows);
         goto error;
     }
     {
-        rp_view *dW = grads ? na.net.vW : NULL, *db = na.net.vb;
-        RP_RUN((double)X.rows * (double)na.sizes[0] * (double)na.sizes[1],
-               value = na.typenum == NPY_FLOAT ? rp_net_gradients_f32(&na.net, X, Y, dW, db, w)
-                                               : rp_net_gradients_f64(&na.net, X, Y, dW, db, w));
+        rp_view *dW = grads ? c.na.net.vW : NULL, *db = c.na.net.vb;
+        RP_RUN((double)c.X.rows * (double)c.na.sizes[0] * (double)c.na.sizes[1],
+               value = c.na.typenum == NPY_FLOAT
+                           ? rp_net_gradients_f32(&c.na.net, c.X, c.Y, dW, db, w)
+                           : rp_net_gradients_f64(&c.na.net, c.X, c.Y, dW, db, w));
     }
     rp_net_work_free(w);
-    Py_XDECREF(in[0]);
-    Py_XDECREF(in[1]);
-    net_args_free(&na);
+    net_end(&c);
     return PyFloat_FromDouble(value);
 error:
     rp_net_work_free(w);
-    Py_XDECREF(in[0]);
-    Py_XDECREF(in[1]);
-    net_args_free(&na);
+    net_end(&c);
     return NULL;
 }
 
@@ -464,44 +529,43 @@ static PyObject *py_net_forward(PyObject *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"weights", "biases", "X", "layout", "activation",
                              "output_activation", NULL};
-    PyObject *weights, *biases, *X_obj, *result = NULL;
-    const char *layout, *activation, *output_activation;
-    net_args na;
-    PyArrayObject *in[2] = {NULL, NULL};
-    rp_cview X, Y;
+    PyObject *result = NULL;
+    net_spec s;
+    net_call c;
     rp_view *A = NULL;
     int l;
     (void)self;
-    memset(&na, 0, sizeof(na));
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO$sss:net_forward", kwlist, &weights,
-                                     &biases, &X_obj, &layout, &activation, &output_activation)) {
+    memset(&s, 0, sizeof(s));
+    memset(&c, 0, sizeof(c));
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO$sss:net_forward", kwlist, &s.weights,
+                                     &s.biases, &s.X, &s.layout, &s.activation,
+                                     &s.output_activation)) {
         return NULL;
     }
     /* any loss that goes with the output activation: forward does not use it */
-    if (parse_net(&na, weights, biases, NULL, NULL, NULL, layout, activation, output_activation,
-                  strcmp(output_activation, "softmax") == 0   ? "ce"
-                  : strcmp(output_activation, "sigmoid") == 0 ? "bce" : "mse", 0) < 0 ||
-        net_data(&na, X_obj, NULL, in, &X, &Y) < 0) {
+    s.loss = strcmp(s.output_activation, "softmax") == 0   ? "ce"
+             : strcmp(s.output_activation, "sigmoid") == 0 ? "bce" : "mse";
+    if (net_begin(&c, &s) < 0) {
         goto error;
     }
-    A = PyMem_Calloc((size_t)na.net.nlayers, sizeof(rp_view));
-    result = PyList_New(na.net.nlayers);
+    A = PyMem_Calloc((size_t)c.na.net.nlayers, sizeof(rp_view));
+    result = PyList_New(c.na.net.nlayers);
     if (A == NULL || result == NULL) {
         PyErr_NoMemory();
         goto error;
     }
-    for (l = 0; l < na.net.nlayers; l++) {
+    for (l = 0; l < c.na.net.nlayers; l++) {
         npy_intp dims[2];
         PyArrayObject *a;
-        dims[na.cols ? 1 : 0] = X.rows;
-        dims[na.cols ? 0 : 1] = na.sizes[l + 1];
-        a = rpb_new_result("MLP.forward", 2, dims, na.typenum);
+        dims[c.na.cols ? 1 : 0] = c.X.rows;
+        dims[c.na.cols ? 0 : 1] = c.na.sizes[l + 1];
+        a = rpb_new_result("MLP.forward", 2, dims, c.na.typenum);
         if (a == NULL) {
             goto error;
         }
         PyList_SET_ITEM(result, l, (PyObject *)a);
         A[l] = rpb_view_of(a, 1);
-        if (na.cols) {
+        if (c.na.cols) {
             rp_index t = A[l].rows;
             A[l].rows = A[l].cols;
             A[l].cols = t;
@@ -510,17 +574,15 @@ static PyObject *py_net_forward(PyObject *self, PyObject *args, PyObject *kwds)
             A[l].s1 = t;
         }
     }
-    RP_RUN((double)X.rows * (double)na.sizes[0] * (double)na.sizes[1],
-           RP_DISPATCH(na.typenum, rp_net_forward, (&na.net, X, A)));
+    RP_RUN((double)c.X.rows * (double)c.na.sizes[0] * (double)c.na.sizes[1],
+           RP_DISPATCH(c.na.typenum, rp_net_forward, (&c.na.net, c.X, A)));
     PyMem_Free(A);
-    Py_XDECREF(in[0]);
-    net_args_free(&na);
+    net_end(&c);
     return result;
 error:
     PyMem_Free(A);
     Py_XDECREF(result);
-    Py_XDECREF(in[0]);
-    net_args_free(&na);
+    net_end(&c);
     return NULL;
 }
 
