@@ -4,7 +4,10 @@
  *   RP_T      the element type (float or double)
  *   RP_NAME   pastes the dtype suffix: RP_NAME(rp_gemm) -> rp_gemm_f64
  *   RP_SINGLE 1 for float, 0 for double: the accuracy rp_math.h aims at
- * Arithmetic is done in double; results are rounded once to RP_T on store.
+ * Products, sums and the elementwise maths accumulate in double and round once
+ * to RP_T on store. Two steps are done in RP_T on purpose, as NumPy does them:
+ * the bias add (Z = X @ W + b rounds the product, then adds b in RP_T) and
+ * the SGD step (lr is rounded to RP_T and lr * grad computed in RP_T).
  * No include guard: this file is meant to be included more than once.
  */
 
@@ -102,6 +105,17 @@ RP_UNARY_LOOP(identity_prime, rp_one_scalar)
 RP_BINARY_LOOP(sigmoid_bce_delta, rp_difference_scalar)
 RP_BINARY_LOOP(sigmoid_squared_error_delta, rp_sigmoid_squared_error_delta_scalar)
 
+/* C *= alpha, after a large product: each element rounded once to RP_T. */
+static void RP_NAME(rp_scale_product)(double alpha, rp_view C)
+{
+    rp_index i, j;
+    for (i = 0; i < C.rows; i++) {
+        for (j = 0; j < C.cols; j++) {
+            RP_SET2(C, i, j) = (RP_T)(alpha * (double)RP_AT2(C, i, j));
+        }
+    }
+}
+
 /* C[i,j] = alpha * sum_p A[i,p] * B[p,j]. Small products, and those whose
  * strides BLAS cannot take, are summed here in order p = 0..k-1.
  * Four columns at a time: four independent sums hide the add latency
@@ -109,16 +123,19 @@ RP_BINARY_LOOP(sigmoid_squared_error_delta, rp_sigmoid_squared_error_delta_scala
 void RP_NAME(rp_gemm)(double alpha, rp_cview A, rp_cview B, rp_view C)
 {
     rp_index i, j, p;
-#ifdef RP_HAVE_CBLAS
-    /* large products go to BLAS when the strides allow it */
-    /* (integer products only once each factor is small: no overflow) */
-    if (!(C.rows <= RP_SMALL_GEMM_WORK && C.cols <= RP_SMALL_GEMM_WORK &&
+    /* large products go to the registered routine (NumPy's matmul loop,
+     * which calls NumPy's BLAS) when it takes their strides; it computes
+     * A @ B and alpha scales the result, as alpha * (A @ B) reads */
+    if (RP_NAME(rp_large_gemm) != NULL &&
+        !(C.rows <= RP_SMALL_GEMM_WORK && C.cols <= RP_SMALL_GEMM_WORK &&
           A.cols <= RP_SMALL_GEMM_WORK && C.rows * C.cols <= RP_SMALL_GEMM_WORK &&
           C.rows * C.cols * A.cols <= RP_SMALL_GEMM_WORK) &&
-        RP_NAME(rp_blas_gemm)(alpha, A, B, C)) {
+        RP_NAME(rp_large_gemm)(A, B, C)) {
+        if (alpha != 1.0) {
+            RP_NAME(rp_scale_product)(alpha, C);
+        }
         return;
     }
-#endif
     if (B.s1 == (rp_index)sizeof(RP_T) && C.cols >= RP_GEMM_WIDE) {
         /* B's rows are contiguous and long: run along them
          * (C[i,:] += A[i,p] * B[p,:]), a loop the compiler vectorises; each
@@ -330,16 +347,6 @@ void RP_NAME(rp_colsum)(double scale, rp_cview M, char *out, rp_index os)
     for (j = 0; j < M.cols; j++) {
         double s = RP_NAME(rp_pairwise_sum)(M.data + j * M.s1, M.s0, M.rows);
         RP_SET(out, j, os) = (RP_T)(scale * s);
-    }
-}
-
-void RP_NAME(rp_scale)(double scale, rp_view M)
-{
-    rp_index i, j;
-    for (i = 0; i < M.rows; i++) {
-        for (j = 0; j < M.cols; j++) {
-            RP_SET2(M, i, j) = (RP_T)(scale * (double)RP_AT2(M, i, j));
-        }
     }
 }
 
