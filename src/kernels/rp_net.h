@@ -58,16 +58,21 @@ void rp_net_forward_f32(const rp_net *net, rp_cview X, rp_view *A);
 void rp_net_forward_f64(const rp_net *net, rp_cview X, rp_view *A);
 
 /* Called now and then during a fit; a non-zero return stops it. */
+#define RP_STOP_CHECK_STEPS 4000
 typedef int (*rp_stop_check)(void *ctx);
 
 /* Trains for `epochs` passes over (X, Y) in batches of `batch` samples
  * (shuffled with splitmix64 from `seed` when `shuffle`); history[e] gets each
  * epoch's loss, summed over its batches before their updates (divided by the
- * number of samples if net->average). Returns RP_OK, RP_NOMEM, or
- * RP_INTERRUPTED (the parameters then hold the last complete update). */
+ * number of samples if net->average). `stop` is called at least every
+ * RP_STOP_CHECK_STEPS steps, and more often when steps are large. Returns
+ * RP_OK, RP_NOMEM, or RP_INTERRUPTED (the parameters then hold the last
+ * complete update); *epochs_done (if not NULL) gets the number of finished epochs. */
 int rp_net_fit_f32(const rp_net *net, rp_cview X, rp_cview Y, rp_index epochs, rp_index batch,
-                   int shuffle, uint64_t seed, double *history, rp_stop_check stop, void *ctx);
+                   int shuffle, uint64_t seed, double *history, rp_stop_check stop, void *ctx,
+                   rp_index *epochs_done);
 int rp_net_fit_f64(const rp_net *net, rp_cview X, rp_cview Y, rp_index epochs, rp_index batch,
-                   int shuffle, uint64_t seed, double *history, rp_stop_check stop, void *ctx);
+                   int shuffle, uint64_t seed, double *history, rp_stop_check stop, void *ctx,
+                   rp_index *epochs_done);
 
 #endif /* RP_NET_H */
