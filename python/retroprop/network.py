@@ -10,7 +10,7 @@ import numbers
 
 import numpy as np
 
-from . import _core
+from . import _core, training
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity")
 OUTPUT_ACTIVATIONS = ACTIVATIONS + ("softmax",)
@@ -149,6 +149,7 @@ class MLP:
         self._rng = np.random.default_rng(seed)
         self._velocity = None
         self.activations = None
+        self.history = None  # the History of the last fit
 
     @classmethod
     def from_arrays(cls, weights, biases=None, *, activation="sigmoid",
@@ -310,19 +311,47 @@ class MLP:
     def step(self, X, Y):
         """One forward, backward and update on the whole (X, Y); the loss
         before the update."""
-        return float(self.fit(X, Y, epochs=1)[0])
+        return float(self.fit(X, Y, epochs=1, progress=False)[0])
 
-    def fit(self, X, Y, epochs, batch_size=None, shuffle=False, seed=None):
-        """Train for ``epochs`` passes over (X, Y) in one C call.
+    def fit(self, X, Y, epochs=None, batch_size=None, shuffle=False, seed=None, *,
+            validation_data=None, patience=None, min_delta=0.0, monitor=None,
+            restore_best=True, callback=None, callback_every=1, progress=None):
+        """Train for ``epochs`` passes over (X, Y), in C.
 
+        epochs : the number of passes; None is 200 (scikit-learn's max_iter).
         batch_size : None for full-batch steps (the seeds), else the size of
             the minibatches (the last may be smaller).
         shuffle : reshuffle the samples every epoch; ``seed`` makes the order
             reproducible (None draws one from the network's generator).
-        Returns the loss of every epoch (the sum of its batches' losses before
-        their updates, divided by the number of samples if average), as a
-        NumPy array. Ctrl-C stops between two steps with KeyboardInterrupt;
-        the parameters then hold the last complete update.
+        validation_data : ``(X_val, Y_val)``: after every epoch, the loss on
+            it (as ``net.loss(X_val, Y_val)``) and, for "bce" and "ce", the
+            accuracy (``np.mean(net.predict(X_val) == labels)``) go into the
+            history as "val_loss" and "val_accuracy".
+        patience : early stopping: stop once ``monitor`` has not improved by
+            more than ``min_delta`` for ``patience`` epochs in a row (Keras's
+            EarlyStopping); with ``restore_best`` the network ends with the
+            parameters it had after its best epoch (``history.best_epoch``).
+        monitor : "val_loss" (the default with validation_data) or "loss".
+        callback : ``callback(net, epoch, logs)``, called after every
+            ``callback_every`` epochs with the index of the epoch just run
+            and its ``{"loss": ..., "val_loss": ...}``; returning True stops
+            the fit. It runs with the GIL held, between two runs of the C
+            loop (which runs uninterrupted in between).
+        progress : True shows a progress bar (HTML in Jupyter, a line on
+            stderr elsewhere), False never; None (the default) shows one only
+            in Jupyter, once the fit has lasted a second.
+
+        Returns a ``History``: the loss of every epoch (the sum of its
+        batches' losses before their updates, divided by the number of
+        samples if average) as a NumPy array, with Keras's ``history.history``
+        dict ("loss", "val_loss", "val_accuracy") beside it; ``net.history``
+        is the same object. Without validation, patience, callback or
+        progress, the whole fit is one C call; with them, the C loop runs in
+        chunks of epochs that give exactly the same numbers as one call.
+
+        Ctrl-C stops between two steps with KeyboardInterrupt; the parameters
+        then hold the last complete update, and ``net.history`` the epochs
+        that ended before the last run of the C loop began.
 
         Threads: the loop runs with the GIL released, so fits of separate
         networks in separate threads run in parallel and give exactly their
@@ -334,26 +363,33 @@ class MLP:
         one thread at a time, or give each thread its own copy
         (``MLP.from_arrays([W.copy() for W in net.weights], ...)``).
         """
-        if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
-            raise ValueError(f"MLP.fit: epochs must be a positive integer, got {epochs!r}")
-        if epochs >= 2**60:  # the history would not fit in memory
-            raise ValueError(f"MLP.fit: epochs must be less than 2**60, got {epochs!r}")
-        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
-                batch_size, numbers.Integral) or batch_size < 1):
-            raise ValueError(f"MLP.fit: batch_size must be None or a positive integer, got "
-                             f"{batch_size!r}")
+        return training.fit(self, X, Y, epochs, batch_size, shuffle, seed, validation_data,
+                            patience, min_delta, restore_best, monitor, callback,
+                            callback_every, progress)
+
+    def _prepare(self, where, X, Y):
+        """(X, Y) as the C trainer takes them, the settings checked."""
         _check_rate("lr", self.lr)
         _check_rate("momentum", self.momentum)
+        with _named(where):
+            return self._inputs(X)[0], self._targets(Y)
+
+    def _epochs(self, X, Y, epochs, batch_size, shuffle, seed, shuffle_state=None):
+        """One call of the C trainer: ``epochs`` passes over the prepared (X, Y);
+        their losses. ``shuffle_state`` carries the shuffling from a call to the next."""
         with _named("MLP.fit"):
-            X2, Y2 = self._inputs(X)[0], self._targets(Y)
-            if seed is None:
-                seed = int(self._rng.integers(0, 2**63)) if shuffle else 0
             vW, vb = self._velocities() if self.momentum else (None, None)
             return self._backend.net_fit(
-                self.weights, self.biases, vW, vb, X2, Y2, loss=self.loss_name,
+                self.weights, self.biases, vW, vb, X, Y, loss=self.loss_name,
                 lr=float(self.lr), momentum=float(self.momentum), average=self.average,
                 epochs=int(epochs), batch_size=None if batch_size is None else int(batch_size),
-                shuffle=bool(shuffle), seed=int(seed), **self._config())
+                shuffle=bool(shuffle), seed=int(seed), shuffle_state=shuffle_state,
+                **self._config())
+
+    def _parameters(self):
+        """The arrays fit changes: weights, biases, and the momentum velocities."""
+        return [*self.weights, *(self.biases or []),
+                *(self._velocity or [] if self.momentum else [])]
 
     def __repr__(self):
         return (f"MLP({self.sizes}, activation={self.activation!r}, "

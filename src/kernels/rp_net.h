@@ -67,12 +67,17 @@ typedef int (*rp_stop_check)(void *ctx);
  * number of samples if net->average). `stop` is called at least every
  * RP_STOP_CHECK_STEPS steps, and more often when steps are large. Returns
  * RP_OK, RP_NOMEM, or RP_INTERRUPTED (the parameters then hold the last
- * complete update); *epochs_done (if not NULL) gets the number of finished epochs. */
+ * complete update); *epochs_done (if not NULL) gets the number of finished
+ * epochs.
+ * resume: NULL, or X.rows + 1 values [generator state, order of the samples]
+ * used instead of `seed` and 0..n-1 and left as they are after the last epoch
+ * run, so that fits in several calls shuffle exactly as one call does
+ * (each order[i] must be in [0, n)). */
 int rp_net_fit_f32(const rp_net *net, rp_cview X, rp_cview Y, rp_index epochs, rp_index batch,
-                   int shuffle, uint64_t seed, double *history, rp_stop_check stop, void *ctx,
-                   rp_index *epochs_done);
+                   int shuffle, uint64_t seed, uint64_t *resume, double *history,
+                   rp_stop_check stop, void *ctx, rp_index *epochs_done);
 int rp_net_fit_f64(const rp_net *net, rp_cview X, rp_cview Y, rp_index epochs, rp_index batch,
-                   int shuffle, uint64_t seed, double *history, rp_stop_check stop, void *ctx,
-                   rp_index *epochs_done);
+                   int shuffle, uint64_t seed, uint64_t *resume, double *history,
+                   rp_stop_check stop, void *ctx, rp_index *epochs_done);
 
 #endif /* RP_NET_H */
