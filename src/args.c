@@ -125,6 +125,19 @@ int rpb_refuse_masked(PyObject *obj, const char *fn, const char *what)
     return 0;
 }
 
+/* The same for an array retroprop writes (out=, sgd_update's param). */
+int rpb_refuse_masked_output(PyObject *obj, const char *fn, const char *what)
+{
+    if (rpb_is_masked(obj)) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s: %s is a masked array (numpy.ma.MaskedArray); retroprop would write "
+                     "through its mask, so it refuses it: pass a plain array (%s.data is the "
+                     "same memory, unmasked)", fn, what, what);
+        return -1;
+    }
+    return 0;
+}
+
 /* obj as a base-class ndarray of a real numeric dtype (no cast yet): a new
  * reference. An ndarray subclass is seen through a plain ndarray view of the
  * same memory, so that no subclass code runs when it is cast later. */
@@ -326,7 +339,7 @@ static PyArrayObject *rpb_check_out(PyObject *obj, const char *fn, const char *w
                      fn, what, Py_TYPE(obj)->tp_name);
         return NULL;
     }
-    if (rpb_refuse_masked(obj, fn, what) < 0) {
+    if (rpb_refuse_masked_output(obj, fn, what) < 0) {
         return NULL;
     }
     out = (PyArrayObject *)obj;

@@ -103,6 +103,7 @@ int rpb_may_overlap(PyArrayObject *a, PyArrayObject *b);
  * if it is one (retroprop would ignore the mask, so it refuses it). */
 int rpb_is_masked(PyObject *obj);
 int rpb_refuse_masked(PyObject *obj, const char *fn, const char *what);
+int rpb_refuse_masked_output(PyObject *obj, const char *fn, const char *what);
 
 /* 1 if two elements of a may share memory (a zero stride, interleaved
  * strides); -1 with a ValueError for such an array that would be written. */

@@ -669,7 +669,7 @@ static PyObject *py_sgd_update(PyObject *self, PyObject *args, PyObject *kwds)
                      "place), got %s", fn, Py_TYPE(param_obj)->tp_name);
         goto error;
     }
-    if (rpb_refuse_masked(param_obj, fn, "param") < 0) {
+    if (rpb_refuse_masked_output(param_obj, fn, "param") < 0) {
         goto error;
     }
     param = (PyArrayObject *)a.out[0];
