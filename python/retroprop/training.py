@@ -157,7 +157,8 @@ def fit(net, X, Y, epochs, batch_size, shuffle, seed, validation_data, patience,
         raise ValueError(f"{where}: monitor='val_loss' needs validation_data=(X_val, Y_val)")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
                              or not 0 <= seed < 2**64):
-        raise (ValueError if isinstance(seed, numbers.Integral) else TypeError)(
+        raise (ValueError if isinstance(seed, numbers.Integral) and not isinstance(seed, bool)
+               else TypeError)(
             f"{where}: seed must be None or an integer in [0, 2**64), got {seed!r}")
     if seed is None:
         seed = int(net._rng.integers(0, 2**63)) if shuffle else 0
