@@ -1214,13 +1214,19 @@ error:
 /* ------------------------------------------------------------------------ */
 /* The network entry points behind retroprop.MLP (network.py). Private: the  */
 /* class validates and documents; these check again before touching memory. */
+/* Each takes the network's whole configuration as one dict, read once by   */
+/* net_setup: net_forward(weights, biases, X, config), net_gradients(weights,*/
+/* biases, X, Y, dweights, dbiases, config), net_fit(weights, biases, X, Y,  */
+/* config, state).                                                           */
 
-/* A network's parameters as rp_views with samples as rows, and the
- * references that keep its arrays alive while the GIL is released. */
+/* A network's parameters as rp_views with samples as rows, its fit's
+ * configuration, and the references that keep its arrays alive while the
+ * GIL is released. */
 typedef struct {
     rp_net net;
+    rp_fit fit;
     rp_index *sizes;
-    rp_view *views; /* W, b, vW, vb: 4 * nlayers */
+    rp_view *views; /* W, b, vW, vb, sW, sb: 6 * nlayers */
     PyArrayObject **held;
     int nheld;
     int typenum;
@@ -1252,6 +1258,259 @@ static int parse_loss(const char *name, rp_loss *loss)
     else {
         PyErr_Format(PyExc_ValueError, "unknown loss '%s'; expected 'bce', 'ce' or 'mse'", name);
         return -1;
+    }
+    return 0;
+}
+
+/* The entry points a configuration key is for. */
+enum { FOR_FORWARD = 1, FOR_GRADIENTS = 2, FOR_FIT = 4 };
+
+/* Every key of a configuration dict and the calls that read it: anything
+ * else (a misspelt key) is an error, not silently ignored. */
+static const struct {
+    const char *key;
+    int calls;
+} net_keys[] = {
+    {"layout", 7}, {"activation", 7}, {"output_activation", 7},
+    {"loss", 6}, {"average", 6}, {"l2", 6}, {"l2_per_batch", 6}, {"decay_biases", 6},
+    {"lr", 4}, {"optimizer", 4}, {"momentum", 4}, {"nesterov", 4}, {"beta1", 4},
+    {"beta2", 4}, {"adam_eps", 4}, {"weight_decay", 4}, {"schedule", 4}, {"gamma", 4},
+    {"step_size", 4}, {"lr_decay", 4}, {"epochs", 4}, {"batching", 4}, {"batch_size", 4},
+    {"seed", 4}, {"batch_indices", 4}, {"batch_bounds", 4},
+};
+
+/* config[key], borrowed; NULL (no error set) when absent and not required. */
+static PyObject *config_item(PyObject *config, const char *fn, const char *key, int required)
+{
+    PyObject *v = PyDict_GetItemString(config, key);
+    if (v == NULL && required) {
+        PyErr_Format(PyExc_ValueError, "%s: the configuration has no '%s'", fn, key);
+    }
+    return v;
+}
+
+/* config[key] as a UTF-8 string (borrowed from the dict), or dflt if absent. */
+static int config_str(PyObject *config, const char *fn, const char *key, const char *dflt,
+                      const char **out)
+{
+    PyObject *v = config_item(config, fn, key, dflt == NULL);
+    if (v == NULL) {
+        *out = dflt;
+        return dflt == NULL ? -1 : 0;
+    }
+    if (!PyUnicode_Check(v) || (*out = PyUnicode_AsUTF8(v)) == NULL) {
+        PyErr_Format(PyExc_TypeError, "%s: '%s' must be a str, got %s", fn, key,
+                     Py_TYPE(v)->tp_name);
+        return -1;
+    }
+    return 0;
+}
+
+/* config[key] as a finite double >= lo (a float or an int: no Python code
+ * runs), or dflt if absent (NAN: required). */
+static int config_double(PyObject *config, const char *fn, const char *key, double dflt,
+                         double lo, double *out)
+{
+    PyObject *v = config_item(config, fn, key, isnan(dflt));
+    if (v == NULL) {
+        *out = dflt;
+        return isnan(dflt) ? -1 : 0;
+    }
+    if (PyBool_Check(v) || !(PyFloat_Check(v) || PyLong_Check(v))) {
+        PyErr_Format(PyExc_TypeError, "%s: '%s' must be a number, got %s", fn, key,
+                     Py_TYPE(v)->tp_name);
+        return -1;
+    }
+    *out = PyFloat_Check(v) ? PyFloat_AS_DOUBLE(v) : PyLong_AsDouble(v);
+    if (PyErr_Occurred()) {
+        return -1;
+    }
+    if (!isfinite(*out) || *out < lo) {
+        PyErr_Format(PyExc_ValueError, "%s: '%s' must be finite and >= %g, got %R", fn, key, lo,
+                     v);
+        return -1;
+    }
+    return 0;
+}
+
+/* config[key] as an integer >= lo (an int or a bool), or dflt if absent
+ * (dflt < lo: required). */
+static int config_index(PyObject *config, const char *fn, const char *key, rp_index dflt,
+                        rp_index lo, rp_index *out)
+{
+    PyObject *v = config_item(config, fn, key, dflt < lo);
+    if (v == NULL) {
+        *out = dflt;
+        return dflt < lo ? -1 : 0;
+    }
+    if (!PyLong_Check(v)) {
+        PyErr_Format(PyExc_TypeError, "%s: '%s' must be an int, got %s", fn, key,
+                     Py_TYPE(v)->tp_name);
+        return -1;
+    }
+    *out = PyLong_AsSsize_t(v);
+    if (*out == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (*out < lo) {
+        PyErr_Format(PyExc_ValueError, "%s: '%s' must be at least %zd, got %zd", fn, key,
+                     (Py_ssize_t)lo, (Py_ssize_t)*out);
+        return -1;
+    }
+    return 0;
+}
+
+/* name's position in the NULL-terminated names, or -1 with a ValueError. */
+static int config_choice(PyObject *config, const char *fn, const char *key, const char *dflt,
+                         const char *const *names)
+{
+    const char *name;
+    int i;
+    if (config_str(config, fn, key, dflt, &name) < 0) {
+        return -1;
+    }
+    for (i = 0; names[i] != NULL; i++) {
+        if (strcmp(name, names[i]) == 0) {
+            return i;
+        }
+    }
+    PyErr_Format(PyExc_ValueError, "%s: unknown %s '%s'", fn, key, name);
+    return -1;
+}
+
+/* The optimiser, penalty, schedule and batching of the configuration into
+ * na->net and na->fit (`calls`: the entry point's FOR_ flag). */
+static int net_config(net_args *na, PyObject *config, const char *fn, int calls, rp_index n)
+{
+    /* in the order of the C enums */
+    static const char *const optimizers[] = {"sgd", "sgd_keras", "adam", NULL};
+    static const char *const schedules[] = {"constant", "step", "exponential", "inverse_time",
+                                            NULL};
+    static const char *const batchings[] = {"in_order", "shuffled", "replacement", "given",
+                                            NULL};
+    rp_net *net = &na->net;
+    rp_fit *fit = &na->fit;
+    rp_index flag, i;
+    int k;
+    if (calls & (FOR_GRADIENTS | FOR_FIT)) {
+        if (config_index(config, fn, "average", -1, 0, &flag) < 0 ||
+            config_double(config, fn, "l2", 0.0, 0.0, &net->l2) < 0 ||
+            config_double(config, fn, "l2_per_batch", 0.0, 0.0, &net->l2_per_batch) < 0 ||
+            config_index(config, fn, "decay_biases", 0, 0, &i) < 0) {
+            return -1;
+        }
+        net->average = flag != 0;
+        net->decay_biases = i != 0;
+    }
+    if (!(calls & FOR_FIT)) {
+        return 0;
+    }
+    if ((k = config_choice(config, fn, "optimizer", "sgd", optimizers)) < 0) {
+        return -1;
+    }
+    net->optimizer = (rp_optimizer)k;
+    if (config_double(config, fn, "lr", NAN, 0.0, &net->lr) < 0 ||
+        config_double(config, fn, "momentum", 0.0, 0.0, &net->momentum) < 0 ||
+        config_index(config, fn, "nesterov", 0, 0, &flag) < 0 ||
+        config_double(config, fn, "weight_decay", 0.0, 0.0, &net->weight_decay) < 0) {
+        return -1;
+    }
+    net->nesterov = flag != 0;
+    if (net->momentum >= 1.0) {
+        PyErr_Format(PyExc_ValueError, "%s: 'momentum' must be in [0, 1), got %g", fn,
+                     net->momentum);
+        return -1;
+    }
+    if (net->optimizer == RP_OPT_ADAM &&
+        (config_double(config, fn, "beta1", NAN, 0.0, &net->beta1) < 0 ||
+         config_double(config, fn, "beta2", NAN, 0.0, &net->beta2) < 0 ||
+         config_double(config, fn, "adam_eps", NAN, 0.0, &net->adam_eps) < 0)) {
+        return -1;
+    }
+    if (net->optimizer == RP_OPT_ADAM && (net->beta1 >= 1.0 || net->beta2 >= 1.0)) {
+        PyErr_Format(PyExc_ValueError, "%s: 'beta1' and 'beta2' must be in [0, 1), got %g "
+                     "and %g", fn, net->beta1, net->beta2);
+        return -1;
+    }
+    if ((k = config_choice(config, fn, "schedule", "constant", schedules)) < 0) {
+        return -1;
+    }
+    fit->schedule = (rp_schedule)k;
+    if (config_double(config, fn, "gamma", 1.0, 0.0, &fit->gamma) < 0 ||
+        config_index(config, fn, "step_size", 1, 1, &fit->step_size) < 0 ||
+        config_double(config, fn, "lr_decay", 0.0, 0.0, &fit->decay) < 0 ||
+        config_index(config, fn, "epochs", -1, 0, &fit->epochs) < 0 ||
+        config_index(config, fn, "batch_size", 0, 0, &fit->batch) < 0) {
+        return -1;
+    }
+    {
+        PyObject *seed = config_item(config, fn, "seed", 0);
+        if (seed != NULL) {
+            if (!PyLong_Check(seed)) {
+                PyErr_Format(PyExc_TypeError, "%s: 'seed' must be an int, got %s", fn,
+                             Py_TYPE(seed)->tp_name);
+                return -1;
+            }
+            fit->seed = (uint64_t)PyLong_AsUnsignedLongLongMask(seed);
+            if (PyErr_Occurred()) {
+                return -1;
+            }
+        }
+    }
+    if ((k = config_choice(config, fn, "batching", "in_order", batchings)) < 0) {
+        return -1;
+    }
+    fit->batching = (rp_batching)k;
+    if (fit->batching == RP_BATCH_GIVEN) {
+        /* one intp array of indices, batch after batch, and nbatches + 1 bounds */
+        PyObject *ind = config_item(config, fn, "batch_indices", 1);
+        PyObject *bnd = config_item(config, fn, "batch_bounds", 1);
+        const rp_index *idx, *bounds;
+        rp_index nb, total;
+        if (ind == NULL || bnd == NULL) {
+            return -1;
+        }
+        if (!PyArray_CheckExact(ind) || !PyArray_CheckExact(bnd) ||
+            PyArray_TYPE((PyArrayObject *)ind) != NPY_INTP ||
+            PyArray_TYPE((PyArrayObject *)bnd) != NPY_INTP ||
+            PyArray_NDIM((PyArrayObject *)ind) != 1 || PyArray_NDIM((PyArrayObject *)bnd) != 1 ||
+            !PyArray_IS_C_CONTIGUOUS((PyArrayObject *)ind) ||
+            !PyArray_IS_C_CONTIGUOUS((PyArrayObject *)bnd) ||
+            PyArray_DIM((PyArrayObject *)bnd, 0) < 2) {
+            PyErr_Format(PyExc_TypeError, "%s: 'batch_indices' and 'batch_bounds' must be "
+                         "contiguous 1-D intp arrays, the bounds at least 2 long", fn);
+            return -1;
+        }
+        idx = (const rp_index *)PyArray_DATA((PyArrayObject *)ind);
+        bounds = (const rp_index *)PyArray_DATA((PyArrayObject *)bnd);
+        nb = PyArray_DIM((PyArrayObject *)bnd, 0) - 1;
+        total = PyArray_DIM((PyArrayObject *)ind, 0);
+        if (bounds[0] != 0 || bounds[nb] != total) {
+            PyErr_Format(PyExc_ValueError, "%s: 'batch_bounds' must run from 0 to the %zd "
+                         "indices", fn, (Py_ssize_t)total);
+            return -1;
+        }
+        for (i = 0; i < nb; i++) {
+            if (bounds[i + 1] <= bounds[i]) {
+                PyErr_Format(PyExc_ValueError, "%s: batches[%zd] is empty", fn, (Py_ssize_t)i);
+                return -1;
+            }
+        }
+        for (i = 0; i < total; i++) {
+            if (idx[i] < 0 || idx[i] >= n) {
+                rp_index b = 0;
+                while (bounds[b + 1] <= i) {
+                    b++;
+                }
+                PyErr_Format(PyExc_ValueError, "%s: batches[%zd] holds the index %zd, not a "
+                             "sample of the %zd in X", fn, (Py_ssize_t)b, (Py_ssize_t)idx[i],
+                             (Py_ssize_t)n);
+                return -1;
+            }
+        }
+        fit->indices = idx;
+        fit->bounds = bounds;
+        fit->nbatches = nb;
     }
     return 0;
 }
@@ -1325,17 +1584,68 @@ static int net_array(net_args *na, PyObject *obj, const char *what, int l, int i
     return 0;
 }
 
-/* Fill na from the lists of weights and biases (and velocities, gradients:
- * `extra` lists shaped like the parameters, NULL when absent). */
-static int parse_net(net_args *na, PyObject *weights, PyObject *biases, PyObject *extra_w,
-                     PyObject *extra_b, const char *extra_name, const char *layout,
-                     const char *activation, const char *output_activation,
-                     const char *loss, int writeable)
+/* A list of `L` arrays (or None when `optional`), the state or gradients
+ * shaped like the weights or the biases. */
+static int net_list(PyObject *list, Py_ssize_t L, const char *what, int optional)
 {
-    Py_ssize_t L, l;
-    int i;
+    if ((optional && list == Py_None) || (PyList_Check(list) && PyList_GET_SIZE(list) == L)) {
+        return 0;
+    }
+    PyErr_Format(PyExc_TypeError, "%s must be a list of %zd arrays%s", what, L,
+                 optional ? " or None" : "");
+    return -1;
+}
+
+/* Everything the three entry points share, before any work: the
+ * configuration (read once from the dict), the parameters, and the extra
+ * arrays shaped like them: `extra` holds 0, 2 or 4 lists (gradients; or
+ * velocities, then Adam's second moments), written into vW, vb, sW, sb. */
+static int net_setup(net_args *na, const char *fn, int calls, PyObject *weights,
+                     PyObject *biases, PyObject *config, PyObject *const *extra, int nextra,
+                     const char *const *extra_names)
+{
+    const char *layout, *activation, *output_activation, *loss = NULL;
+    Py_ssize_t L, l, pos = 0;
+    PyObject *key, *value;
+    int i, writeable = calls == FOR_FIT;
     memset(na, 0, sizeof(*na));
     na->typenum = -1;
+    if (!PyDict_Check(config)) {
+        PyErr_Format(PyExc_TypeError, "%s: config must be a dict, got %s", fn,
+                     Py_TYPE(config)->tp_name);
+        return -1;
+    }
+    while (PyDict_Next(config, &pos, &key, &value)) {
+        const char *name = PyUnicode_Check(key) ? PyUnicode_AsUTF8(key) : NULL;
+        size_t k;
+        if (name == NULL) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "%s: the configuration's keys must be str", fn);
+            return -1;
+        }
+        for (k = 0; k < sizeof(net_keys) / sizeof(net_keys[0]); k++) {
+            if (strcmp(name, net_keys[k].key) == 0 && (net_keys[k].calls & calls)) {
+                break;
+            }
+        }
+        if (k == sizeof(net_keys) / sizeof(net_keys[0])) {
+            PyErr_Format(PyExc_ValueError, "%s: unknown configuration key '%s'", fn, name);
+            return -1;
+        }
+    }
+    if (config_str(config, fn, "layout", NULL, &layout) < 0 ||
+        config_str(config, fn, "activation", NULL, &activation) < 0 ||
+        config_str(config, fn, "output_activation", NULL, &output_activation) < 0) {
+        return -1;
+    }
+    if (calls == FOR_FORWARD) {
+        /* any loss that goes with the output activation: forward does not use it */
+        loss = strcmp(output_activation, "softmax") == 0   ? "ce"
+               : strcmp(output_activation, "sigmoid") == 0 ? "bce" : "mse";
+    }
+    else if (config_str(config, fn, "loss", NULL, &loss) < 0) {
+        return -1;
+    }
     if (parse_layout(layout, "MLP", &na->cols) < 0 ||
         parse_activation(activation, "MLP", &na->net.hidden) < 0) {
         return -1;
@@ -1366,10 +1676,15 @@ static int parse_net(net_args *na, PyObject *weights, PyObject *biases, PyObject
         PyErr_Format(PyExc_TypeError, "biases must be None or a list of %zd arrays", L);
         return -1;
     }
+    for (i = 0; i < nextra; i++) {
+        if (net_list(extra[i], L, extra_names[i], i % 2 == 1) < 0) {
+            return -1;
+        }
+    }
     na->net.nlayers = (int)L;
     na->sizes = PyMem_Calloc((size_t)L + 1, sizeof(rp_index));
-    na->views = PyMem_Calloc(4 * (size_t)L, sizeof(rp_view));
-    na->held = PyMem_Calloc(4 * (size_t)L, sizeof(PyArrayObject *));
+    na->views = PyMem_Calloc(6 * (size_t)L, sizeof(rp_view));
+    na->held = PyMem_Calloc(6 * (size_t)L, sizeof(PyArrayObject *));
     if (na->sizes == NULL || na->views == NULL || na->held == NULL) {
         PyErr_NoMemory();
         return -1;
@@ -1379,6 +1694,8 @@ static int parse_net(net_args *na, PyObject *weights, PyObject *biases, PyObject
     na->net.b = na->views + L;
     na->net.vW = na->views + 2 * L;
     na->net.vb = na->views + 3 * L;
+    na->net.sW = na->views + 4 * L;
+    na->net.sb = na->views + 5 * L;
     for (l = 0; l < L; l++) {
         PyObject *w = PyList_GET_ITEM(weights, l);
         rp_index n_in;
@@ -1401,11 +1718,7 @@ static int parse_net(net_args *na, PyObject *weights, PyObject *biases, PyObject
     }
     for (l = 0; l < L; l++) {
         PyObject *b = biases == Py_None ? Py_None : PyList_GET_ITEM(biases, l);
-        rp_index in, out;
-        /* the inputs of a layer are the outputs of the one before */
-        in = l == 0 ? na->sizes[0]
-                    : PyArray_DIM((PyArrayObject *)PyList_GET_ITEM(weights, l - 1), na->cols ? 0 : 1);
-        out = na->sizes[l + 1];
+        const rp_index in = na->sizes[l], out = na->sizes[l + 1];
         if (net_array(na, PyList_GET_ITEM(weights, l), "weights", (int)l, 0, in, out, writeable,
                       &na->net.W[l]) < 0) {
             return -1;
@@ -1414,14 +1727,22 @@ static int parse_net(net_args *na, PyObject *weights, PyObject *biases, PyObject
                                       &na->net.b[l]) < 0) {
             return -1;
         }
-        if (extra_w != NULL && net_array(na, PyList_GET_ITEM(extra_w, l), extra_name, (int)l, 0,
-                                         in, out, 1, &na->net.vW[l]) < 0) {
-            return -1;
-        }
-        if (extra_b != NULL && b != Py_None &&
-            net_array(na, PyList_GET_ITEM(extra_b, l), extra_name, (int)l, 1, in, out, 1,
-                      &na->net.vb[l]) < 0) {
-            return -1;
+        for (i = 0; i < nextra; i += 2) {
+            rp_view *vw = i == 0 ? na->net.vW : na->net.sW, *vb = i == 0 ? na->net.vb : na->net.sb;
+            if (net_array(na, PyList_GET_ITEM(extra[i], l), extra_names[i], (int)l, 0, in, out,
+                          1, &vw[l]) < 0) {
+                return -1;
+            }
+            /* without biases (seeds 001, 002) there are no bias gradients or state */
+            if (b != Py_None && extra[i + 1] == Py_None) {
+                PyErr_Format(PyExc_TypeError, "%s must be a list of %zd arrays", extra_names[i + 1],
+                             L);
+                return -1;
+            }
+            if (b != Py_None && net_array(na, PyList_GET_ITEM(extra[i + 1], l), extra_names[i + 1],
+                                          (int)l, 1, in, out, 1, &vb[l]) < 0) {
+                return -1;
+            }
         }
     }
     /* what is written must not share memory with anything else */
@@ -1509,83 +1830,112 @@ static int check_signals(void *ctx)
     return interrupted;
 }
 
-static PyObject *py_net_fit(PyObject *self, PyObject *args, PyObject *kwds)
+/* A small state array of the fit: exact ndarray, 1-D, `n` values of `typenum`,
+ * C-contiguous, writeable, sharing no memory with the network or the data. */
+static int fit_state_array(net_args *na, PyArrayObject **in, PyObject *state, const char *key,
+                           int typenum, rp_index n, void **out)
 {
-    static char *kwlist[] = {"weights", "biases", "vweights", "vbiases", "X", "Y", "layout",
-                             "activation", "output_activation", "loss", "lr", "momentum",
-                             "average", "epochs", "batch_size", "shuffle", "seed", NULL};
-    PyObject *weights, *biases, *vweights, *vbiases, *X_obj, *Y_obj, *batch_obj = Py_None;
-    const char *layout, *activation, *output_activation, *loss;
-    double lr, momentum;
-    int average, shuffle, status;
-    Py_ssize_t epochs;
-    unsigned long long seed = 0;
-    rp_index batch = 0;
+    PyObject *obj = PyDict_GetItemString(state, key);
+    PyArrayObject *a = (PyArrayObject *)obj;
+    int k;
+    *out = NULL;
+    if (obj == NULL || obj == Py_None) {
+        return 0;
+    }
+    if (!PyArray_CheckExact(obj) || PyArray_TYPE(a) != typenum || PyArray_NDIM(a) != 1 ||
+        PyArray_DIM(a, 0) != n || !PyArray_IS_C_CONTIGUOUS(a) || !PyArray_ISWRITEABLE(a)) {
+        PyErr_Format(PyExc_ValueError, "MLP.fit: state['%s'] must be a writeable C-contiguous "
+                     "%s array of %zd values", key, typenum == NPY_INTP ? "intp" : "uint64",
+                     (Py_ssize_t)n);
+        return -1;
+    }
+    for (k = 0; k < na->nheld + 2; k++) {
+        if (may_overlap(a, k < na->nheld ? na->held[k] : in[k - na->nheld])) {
+            PyErr_Format(PyExc_ValueError, "MLP.fit: state['%s'] shares memory with the "
+                         "network's arrays or the data", key);
+            return -1;
+        }
+    }
+    *out = PyArray_DATA(a);
+    return 0;
+}
+
+static PyObject *py_net_fit(PyObject *self, PyObject *args)
+{
+    static const char *const extra_names[] = {"velocities of the weights",
+                                              "velocities of the biases",
+                                              "second moments of the weights",
+                                              "second moments of the biases"};
+    static const char *const state_keys[] = {"vweights", "vbiases", "sweights", "sbiases"};
+    PyObject *weights, *biases, *X_obj, *Y_obj, *config, *state, *extra[4];
+    int nextra = 0, status, i;
     net_args na;
     PyArrayObject *in[2] = {NULL, NULL};
     PyObject *history = NULL;
     rp_cview X, Y;
     npy_intp hdim;
+    void *counters, *resume;
     (void)self;
     memset(&na, 0, sizeof(na));
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOO$ssssddpnOpK:net_fit", kwlist, &weights,
-                                     &biases, &vweights, &vbiases, &X_obj, &Y_obj, &layout,
-                                     &activation, &output_activation, &loss, &lr, &momentum,
-                                     &average, &epochs, &batch_obj, &shuffle, &seed)) {
+    if (!PyArg_ParseTuple(args, "OOOOO!O!:net_fit", &weights, &biases, &X_obj, &Y_obj,
+                          &PyDict_Type, &config, &PyDict_Type, &state)) {
         return NULL;
     }
-    if (!isfinite(lr) || lr < 0 || !isfinite(momentum) || momentum < 0 || epochs < 0) {
-        PyErr_SetString(PyExc_ValueError, "lr and momentum must be finite and >= 0, epochs >= 0");
-        return NULL;
-    }
-    if (batch_obj != Py_None) {
-        batch = PyLong_AsSsize_t(batch_obj);
-        if (batch == -1 && PyErr_Occurred()) {
-            return NULL;
-        }
-        if (batch < 1) {
-            PyErr_SetString(PyExc_ValueError, "batch_size must be None or at least 1");
-            return NULL;
+    /* the optimiser's state: velocities (or Adam's first moments), then its second moments */
+    for (i = 0; i < 4; i++) {
+        extra[i] = PyDict_GetItemString(state, state_keys[i]);
+        if (extra[i] == NULL) {
+            extra[i] = Py_None;
         }
     }
-    /* without biases (seeds 001, 002) there are no bias velocities */
-    if (momentum != 0.0 && (!PyList_Check(weights) || !PyList_Check(vweights) ||
-                            PyList_GET_SIZE(vweights) != PyList_GET_SIZE(weights) ||
-                            (biases != Py_None &&
-                             (!PyList_Check(vbiases) ||
-                              PyList_GET_SIZE(vbiases) != PyList_GET_SIZE(weights))))) {
-        PyErr_SetString(PyExc_ValueError, "momentum needs velocity lists shaped like the weights "
-                                          "and biases");
-        return NULL;
-    }
-    if (parse_net(&na, weights, biases, momentum != 0.0 ? vweights : NULL,
-                  momentum != 0.0 ? vbiases : NULL, "velocities", layout, activation,
-                  output_activation, loss, 1) < 0 ||
-        net_data(&na, X_obj, Y_obj, in, &X, &Y) < 0) {
+    nextra = extra[2] != Py_None ? 4 : extra[0] != Py_None ? 2 : 0;
+    if (net_setup(&na, "MLP.fit", FOR_FIT, weights, biases, config, extra, nextra,
+                  extra_names) < 0 ||
+        net_data(&na, X_obj, Y_obj, in, &X, &Y) < 0 ||
+        net_config(&na, config, "MLP.fit", FOR_FIT, X.rows) < 0 ||
+        fit_state_array(&na, in, state, "counters", NPY_INTP, 2, &counters) < 0 ||
+        fit_state_array(&na, in, state, "resume", NPY_UINT64, X.rows + 1, &resume) < 0) {
         goto error;
     }
-    na.net.lr = lr;
-    na.net.momentum = momentum;
-    na.net.average = average;
-    hdim = epochs;
+    if (((na.net.momentum != 0.0 || na.net.optimizer == RP_OPT_ADAM) && nextra < 2) ||
+        (na.net.optimizer == RP_OPT_ADAM && nextra < 4)) {
+        PyErr_SetString(PyExc_ValueError, "MLP.fit: the optimiser needs its state: velocity "
+                        "(and for Adam second-moment) lists shaped like the weights and biases");
+        goto error;
+    }
+    if (resume != NULL) {
+        const uint64_t *r = (const uint64_t *)resume;
+        rp_index k;
+        for (k = 1; k <= X.rows; k++) {
+            if (r[k] >= (uint64_t)X.rows) {
+                PyErr_Format(PyExc_ValueError, "MLP.fit: state['resume'][%zd] is %llu, not a "
+                             "sample index in [0, %zd)", (Py_ssize_t)k, (unsigned long long)r[k],
+                             (Py_ssize_t)X.rows);
+                goto error;
+            }
+        }
+    }
+    na.fit.counters = (rp_index *)counters;
+    na.fit.resume = (uint64_t *)resume;
+    hdim = na.fit.epochs;
     if ((history = PyArray_ZEROS(1, &hdim, NPY_DOUBLE, 0)) == NULL) {
         add_context("MLP.fit", "cannot allocate the loss history of every epoch");
         goto error;
     }
+    na.fit.history = (double *)PyArray_DATA((PyArrayObject *)history);
     {
-        double *h = (double *)PyArray_DATA((PyArrayObject *)history);
         PyThreadState *tstate = PyEval_SaveThread();
-        status = na.typenum == NPY_FLOAT
-                     ? rp_net_fit_f32(&na.net, X, Y, epochs, batch, shuffle, seed, h,
-                                      check_signals, &tstate)
-                     : rp_net_fit_f64(&na.net, X, Y, epochs, batch, shuffle, seed, h,
-                                      check_signals, &tstate);
+        na.fit.stop = check_signals;
+        na.fit.ctx = &tstate;
+        status = na.typenum == NPY_FLOAT ? rp_net_fit_f32(&na.net, X, Y, &na.fit)
+                                         : rp_net_fit_f64(&na.net, X, Y, &na.fit);
         PyEval_RestoreThread(tstate);
     }
     if (status == RP_NOMEM) {
         PyErr_Format(PyExc_MemoryError, "MLP.fit: out of memory for the scratch arrays of "
-                     "a batch of %zd samples", (Py_ssize_t)(batch > 0 && batch < X.rows
-                                                            ? batch : X.rows));
+                     "a batch of %zd samples", (Py_ssize_t)(na.fit.batch > 0 &&
+                                                            na.fit.batch < X.rows
+                                                            ? na.fit.batch : X.rows));
         goto error;
     }
     if (status == RP_INTERRUPTED) {
@@ -1603,13 +1953,11 @@ error:
     return NULL;
 }
 
-static PyObject *py_net_gradients(PyObject *self, PyObject *args, PyObject *kwds)
+static PyObject *py_net_gradients(PyObject *self, PyObject *args)
 {
-    static char *kwlist[] = {"weights", "biases", "X", "Y", "dweights", "dbiases", "layout",
-                             "activation", "output_activation", "loss", "average", NULL};
-    PyObject *weights, *biases, *X_obj, *Y_obj, *dweights, *dbiases;
-    const char *layout, *activation, *output_activation, *loss;
-    int average, grads;
+    static const char *const extra_names[] = {"dweights", "dbiases"};
+    PyObject *weights, *biases, *X_obj, *Y_obj, *extra[2], *config;
+    int grads;
     net_args na;
     PyArrayObject *in[2] = {NULL, NULL};
     rp_cview X, Y;
@@ -1617,26 +1965,18 @@ static PyObject *py_net_gradients(PyObject *self, PyObject *args, PyObject *kwds
     double value = 0.0;
     (void)self;
     memset(&na, 0, sizeof(na));
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOO$ssssp:net_gradients", kwlist, &weights,
-                                     &biases, &X_obj, &Y_obj, &dweights, &dbiases, &layout,
-                                     &activation, &output_activation, &loss, &average)) {
+    if (!PyArg_ParseTuple(args, "OOOOOOO!:net_gradients", &weights, &biases, &X_obj, &Y_obj,
+                          &extra[0], &extra[1], &PyDict_Type, &config)) {
         return NULL;
     }
-    grads = dweights != Py_None;
-    if (grads && (!PyList_Check(dweights) || !PyList_Check(dbiases) || !PyList_Check(weights) ||
-                  PyList_GET_SIZE(dweights) != PyList_GET_SIZE(weights) ||
-                  PyList_GET_SIZE(dbiases) != PyList_GET_SIZE(weights))) {
-        PyErr_SetString(PyExc_ValueError, "dweights and dbiases must be lists shaped like the "
-                                          "weights and biases");
-        return NULL;
-    }
+    grads = extra[0] != Py_None;
     /* the gradients take the velocities' place in na */
-    if (parse_net(&na, weights, biases, grads ? dweights : NULL, grads ? dbiases : NULL,
-                  "dweights", layout, activation, output_activation, loss, 0) < 0 ||
-        net_data(&na, X_obj, Y_obj, in, &X, &Y) < 0) {
+    if (net_setup(&na, "MLP", FOR_GRADIENTS, weights, biases, config, extra, grads ? 2 : 0,
+                  extra_names) < 0 ||
+        net_data(&na, X_obj, Y_obj, in, &X, &Y) < 0 ||
+        net_config(&na, config, "MLP", FOR_GRADIENTS, X.rows) < 0) {
         goto error;
     }
-    na.net.average = average;
     w = rp_net_work_new(&na.net, X.rows, 0, na.typenum == NPY_FLOAT);
     if (w == NULL) {
         PyErr_Format(PyExc_MemoryError, "MLP: out of memory for the scratch arrays of a "
@@ -1662,12 +2002,9 @@ error:
     return NULL;
 }
 
-static PyObject *py_net_forward(PyObject *self, PyObject *args, PyObject *kwds)
+static PyObject *py_net_forward(PyObject *self, PyObject *args)
 {
-    static char *kwlist[] = {"weights", "biases", "X", "layout", "activation",
-                             "output_activation", NULL};
-    PyObject *weights, *biases, *X_obj, *result = NULL;
-    const char *layout, *activation, *output_activation;
+    PyObject *weights, *biases, *X_obj, *config, *result = NULL;
     net_args na;
     PyArrayObject *in[2] = {NULL, NULL};
     rp_cview X, Y;
@@ -1675,14 +2012,11 @@ static PyObject *py_net_forward(PyObject *self, PyObject *args, PyObject *kwds)
     int l;
     (void)self;
     memset(&na, 0, sizeof(na));
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO$sss:net_forward", kwlist, &weights,
-                                     &biases, &X_obj, &layout, &activation, &output_activation)) {
+    if (!PyArg_ParseTuple(args, "OOOO!:net_forward", &weights, &biases, &X_obj, &PyDict_Type,
+                          &config)) {
         return NULL;
     }
-    /* any loss that goes with the output activation: forward does not use it */
-    if (parse_net(&na, weights, biases, NULL, NULL, NULL, layout, activation, output_activation,
-                  strcmp(output_activation, "softmax") == 0   ? "ce"
-                  : strcmp(output_activation, "sigmoid") == 0 ? "bce" : "mse", 0) < 0 ||
+    if (net_setup(&na, "MLP", FOR_FORWARD, weights, biases, config, NULL, 0, NULL) < 0 ||
         net_data(&na, X_obj, NULL, in, &X, &Y) < 0) {
         goto error;
     }
@@ -1761,11 +2095,11 @@ static PyMethodDef methods[] = {
     RP_METHOD(squared_error),
     RP_METHOD(half_squared_error),
     RP_METHOD(sgd_update),
-    {"net_forward", (PyCFunction)(void (*)(void))py_net_forward, METH_VARARGS | METH_KEYWORDS,
+    {"net_forward", (PyCFunction)(void (*)(void))py_net_forward, METH_VARARGS,
      "Private: the activations of every layer of an MLP (see retroprop.MLP.forward)."},
-    {"net_gradients", (PyCFunction)(void (*)(void))py_net_gradients, METH_VARARGS | METH_KEYWORDS,
+    {"net_gradients", (PyCFunction)(void (*)(void))py_net_gradients, METH_VARARGS,
      "Private: an MLP's loss and gradients (see retroprop.MLP.backward)."},
-    {"net_fit", (PyCFunction)(void (*)(void))py_net_fit, METH_VARARGS | METH_KEYWORDS,
+    {"net_fit", (PyCFunction)(void (*)(void))py_net_fit, METH_VARARGS,
      "Private: an MLP's whole training loop in C (see retroprop.MLP.fit)."},
     {"_simd", py_simd, METH_VARARGS,
      "Private: _simd(name=None) -> the name of the instruction set the elementwise maths "

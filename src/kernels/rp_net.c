@@ -162,6 +162,21 @@ static void rp_shuffle(rp_index *perm, rp_index n, uint64_t *state)
     }
 }
 
+double rp_fit_lr(const rp_fit *fit, double lr, rp_index epoch, rp_index updates)
+{
+    switch (fit->schedule) {
+    case RP_SCHEDULE_STEP:
+        return lr * pow(fit->gamma, (double)(epoch / fit->step_size));
+    case RP_SCHEDULE_EXPONENTIAL:
+        return lr * pow(fit->gamma, (double)epoch);
+    case RP_SCHEDULE_INVERSE_TIME:
+        /* nnfs's lr * (1 / (1 + decay * iterations)), to its last bit */
+        return lr * (1.0 / (1.0 + fit->decay * (double)updates));
+    default:
+        return lr;
+    }
+}
+
 #define RP_CAT_(a, b) a##_##b
 #define RP_CAT(a, b) RP_CAT_(a, b)
 
