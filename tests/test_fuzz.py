@@ -193,7 +193,7 @@ def place(values, how):
 
 
 def compute_dtype(*inputs):
-    """The dtype the non-ufunc kernels compute in (binding.c result_typenum)."""
+    """The dtype the non-ufunc kernels compute in (src/args.c rpb_result_typenum)."""
     rt = np.result_type(*[np.asarray(x) for x in inputs])
     return np.dtype(np.float32 if rt in (np.float16, np.float32) else np.float64)
 
