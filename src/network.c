@@ -668,10 +668,11 @@ static void net_end(net_call *c)
     memset(&c->na, 0, sizeof(c->na));
 }
 
-/* A small state array of the fit: exact ndarray, 1-D, `n` values of `typenum`,
+/* A small state array of the fit (counters: [updates, epochs]; shuffle_state:
+ * [generator state, order of the n samples], see rp_fit's resume): exact ndarray, 1-D, `n` values of `typenum`,
  * C-contiguous, writeable, sharing no memory with the network or the data. */
 static int fit_state_array(net_call *c, PyObject *state, const char *key, int typenum,
-                           rp_index n, void **out)
+                           rp_index n, const char *count, void **out)
 {
     PyObject *obj = PyDict_GetItemString(state, key);
     PyArrayObject *a = (PyArrayObject *)obj;
@@ -682,15 +683,15 @@ static int fit_state_array(net_call *c, PyObject *state, const char *key, int ty
     }
     if (!PyArray_CheckExact(obj) || PyArray_TYPE(a) != typenum || PyArray_NDIM(a) != 1 ||
         PyArray_DIM(a, 0) != n || !PyArray_IS_C_CONTIGUOUS(a) || !PyArray_ISWRITEABLE(a)) {
-        PyErr_Format(PyExc_ValueError, "MLP.fit: state['%s'] must be a writeable C-contiguous "
-                     "%s array of %zd values", key, typenum == NPY_INTP ? "intp" : "uint64",
-                     (Py_ssize_t)n);
+        PyErr_Format(PyExc_ValueError, "MLP.fit: %s must be a writeable C-contiguous %s "
+                     "array of %s%zd values", key, typenum == NPY_INTP ? "intp" : "uint64",
+                     count, (Py_ssize_t)n);
         return -1;
     }
     for (k = 0; k < c->na.nheld + 2; k++) {
         if (rpb_may_overlap(a, k < c->na.nheld ? c->na.held[k] : c->in[k - c->na.nheld])) {
-            PyErr_Format(PyExc_ValueError, "MLP.fit: state['%s'] shares memory with the "
-                         "network's arrays or the data", key);
+            PyErr_Format(PyExc_ValueError, "MLP.fit: %s shares memory with the network's "
+                         "arrays or the data", key);
             return -1;
         }
     }
@@ -728,8 +729,9 @@ static PyObject *py_net_fit(PyObject *self, PyObject *args)
     s.fn = "MLP.fit";
     s.calls = FOR_FIT;
     if (net_begin(&c, &s) < 0 ||
-        fit_state_array(&c, state, "counters", NPY_INTP, 2, &counters) < 0 ||
-        fit_state_array(&c, state, "resume", NPY_UINT64, c.X.rows + 1, &resume) < 0) {
+        fit_state_array(&c, state, "counters", NPY_INTP, 2, "", &counters) < 0 ||
+        fit_state_array(&c, state, "shuffle_state", NPY_UINT64, c.X.rows + 1, "n + 1 = ",
+                        &resume) < 0) {
         goto error;
     }
     if (((c.na.net.momentum != 0.0 || c.na.net.optimizer == RP_OPT_ADAM) && s.nextra < 2) ||
@@ -743,7 +745,7 @@ static PyObject *py_net_fit(PyObject *self, PyObject *args)
         rp_index k;
         for (k = 1; k <= c.X.rows; k++) {
             if (r[k] >= (uint64_t)c.X.rows) {
-                PyErr_Format(PyExc_ValueError, "MLP.fit: state['resume'][%zd] is %llu, not a "
+                PyErr_Format(PyExc_ValueError, "MLP.fit: shuffle_state[%zd] is %llu, not a "
                              "sample index in [0, %zd)", (Py_ssize_t)k, (unsigned long long)r[k],
                              (Py_ssize_t)c.X.rows);
                 goto error;

@@ -10,7 +10,7 @@ import numbers
 
 import numpy as np
 
-from . import _core, optim
+from . import _core, optim, training
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity")
 OUTPUT_ACTIVATIONS = ACTIVATIONS + ("softmax",)
@@ -202,6 +202,7 @@ class MLP:
         self._rng = np.random.default_rng(seed)
         self._state = None
         self.activations = None
+        self.history = None  # the History of the last fit
 
     @classmethod
     def from_arrays(cls, weights, biases=None, *, activation="sigmoid",
@@ -402,12 +403,14 @@ class MLP:
     def step(self, X, Y):
         """One forward, backward and update on the whole (X, Y); the loss
         before the update."""
-        return float(self.fit(X, Y, epochs=1)[0])
+        return float(self.fit(X, Y, epochs=1, progress=False)[0])
 
-    def fit(self, X, Y, epochs, batch_size=None, shuffle=False, seed=None, *, replace=False,
-            batches=None):
-        """Train for ``epochs`` passes over (X, Y) in one C call.
+    def fit(self, X, Y, epochs=None, batch_size=None, shuffle=False, seed=None, *,
+            replace=False, batches=None, validation_data=None, patience=None, min_delta=0.0,
+            monitor=None, restore_best=True, callback=None, callback_every=1, progress=None):
+        """Train for ``epochs`` passes over (X, Y), in C.
 
+        epochs : the number of passes; None is 200 (scikit-learn's max_iter).
         batch_size : None for full-batch steps (the seeds), else the size of
             the minibatches (the last may be smaller).
         shuffle : reshuffle the samples every epoch, then take them in
@@ -419,15 +422,40 @@ class MLP:
             one update on each of these batches (``X[idx]``), in order.
         seed : makes the shuffle or the draws reproducible (None draws one
             from the network's generator).
-        Returns the loss of every epoch (the sum of its batches' losses before
-        their updates, with their L2 penalty, divided by the number of samples
-        the epoch's batches hold if average), as a NumPy array. Ctrl-C stops
-        between two steps with KeyboardInterrupt; the parameters then hold the
-        last complete update.
+        validation_data : ``(X_val, Y_val)``: after every epoch, the loss on
+            it (as ``net.loss(X_val, Y_val)``) and, for "bce" and "ce", the
+            accuracy (``np.mean(net.predict(X_val) == labels)``) go into the
+            history as "val_loss" and "val_accuracy".
+        patience : early stopping: stop once ``monitor`` has not improved by
+            more than ``min_delta`` for ``patience`` epochs in a row (Keras's
+            EarlyStopping); with ``restore_best`` the network ends with the
+            parameters it had after its best epoch (``history.best_epoch``).
+        monitor : "val_loss" (the default with validation_data) or "loss".
+        callback : ``callback(net, epoch, logs)``, called after every
+            ``callback_every`` epochs with the index of the epoch just run
+            and its ``{"loss": ..., "val_loss": ...}``; returning True stops
+            the fit. It runs with the GIL held, between two runs of the C
+            loop (which runs uninterrupted in between).
+        progress : True shows a progress bar (HTML in Jupyter, a line on
+            stderr elsewhere), False never; None (the default) shows one only
+            in Jupyter, once the fit has lasted a second.
+
+        Returns a ``History``: the loss of every epoch (the sum of its
+        batches' losses before their updates, with their L2 penalty, divided
+        by the number of samples the epoch's batches hold if average) as a
+        NumPy array, with Keras's ``history.history`` dict ("loss",
+        "val_loss", "val_accuracy") beside it; ``net.history`` is the same
+        object. Without validation, patience, callback, progress or a Python
+        schedule, the whole fit is one C call; with them, the C loop runs in
+        chunks of epochs that give exactly the same numbers as one call.
 
         The optimiser's state (velocities, Adam's moments, the counters of
         updates and epochs that Adam and the schedules read) carries over
         from one fit to the next; ``reset_optimizer()`` forgets it.
+
+        Ctrl-C stops between two steps with KeyboardInterrupt; the parameters
+        then hold the last complete update, and ``net.history`` the epochs
+        that ended before the last run of the C loop began.
 
         Threads: the loop runs with the GIL released, so fits of separate
         networks in separate threads run in parallel and give exactly their
@@ -439,57 +467,65 @@ class MLP:
         one thread at a time, or give each thread its own copy
         (``MLP.from_arrays([W.copy() for W in net.weights], ...)``).
         """
-        if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
-            raise ValueError(f"MLP.fit: epochs must be a positive integer, got {epochs!r}")
-        if epochs >= 2**60:  # the history would not fit in memory
-            raise ValueError(f"MLP.fit: epochs must be less than 2**60, got {epochs!r}")
-        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
-                batch_size, numbers.Integral) or batch_size < 1):
-            raise ValueError(f"MLP.fit: batch_size must be None or a positive integer, got "
-                             f"{batch_size!r}")
-        config = self._config("MLP.fit")
-        config.update(epochs=int(epochs), batch_size=0 if batch_size is None else int(batch_size))
+        return training.fit(self, X, Y, epochs, batch_size, shuffle, seed, replace, batches,
+                            validation_data, patience, min_delta, restore_best, monitor,
+                            callback, callback_every, progress)
+
+    def _prepare(self, where, X, Y):
+        """(X, Y) as the C trainer takes them, the settings checked."""
+        self._config(where)
+        with _named(where):
+            return self._inputs(X)[0], self._targets(Y)
+
+    def _batching(self, where, batch_size, shuffle, replace, batches, seed):
+        """The configuration entries of how fit forms its batches (checked)."""
+        run = dict(batch_size=0 if batch_size is None else int(batch_size))
         if batches is not None:
             if batch_size is not None or shuffle or replace:
-                raise ValueError("MLP.fit: batches are the caller's: give batch_size, shuffle "
-                                 "and replace only without them")
+                raise ValueError(f"{where}: batches are the caller's: give batch_size, "
+                                 f"shuffle and replace only without them")
             batches = [np.asarray(b) for b in batches]
             if not batches or any(b.ndim != 1 or b.size == 0 or b.dtype.kind not in "iu"
                                   for b in batches):
-                raise ValueError("MLP.fit: batches must be a non-empty list of non-empty 1-D "
-                                 "integer index arrays")
-            config.update(batching="given",
-                          batch_indices=np.concatenate(batches).astype(np.intp),
-                          batch_bounds=np.cumsum([0] + [b.size for b in batches],
-                                                 dtype=np.intp))
+                raise ValueError(f"{where}: batches must be a non-empty list of non-empty 1-D "
+                                 f"integer index arrays")
+            run.update(batching="given",
+                       batch_indices=np.concatenate(batches).astype(np.intp),
+                       batch_bounds=np.cumsum([0] + [b.size for b in batches], dtype=np.intp))
         elif replace:
             if batch_size is None or shuffle:
-                raise ValueError("MLP.fit: replace=True draws batches of batch_size indices "
-                                 "with replacement: give batch_size, and not shuffle")
-            config["batching"] = "replacement"
+                raise ValueError(f"{where}: replace=True draws batches of batch_size indices "
+                                 f"with replacement: give batch_size, and not shuffle")
+            run["batching"] = "replacement"
         else:
-            config["batching"] = "shuffled" if shuffle else "in_order"
+            run["batching"] = "shuffled" if shuffle else "in_order"
+        if seed is None:
+            seed = int(self._rng.integers(0, 2**63)) if shuffle or replace else 0
+        run["seed"] = int(seed)
+        return run
+
+    def _epochs(self, X, Y, epochs, run, shuffle_state=None):
+        """One call of the C trainer: ``epochs`` passes over the prepared (X, Y)
+        formed into batches as ``run`` says (``_batching``); their losses.
+        ``shuffle_state`` carries the shuffling or drawing from a call to the next.
+        With a Python schedule, one epoch at its learning rate."""
+        config = self._config("MLP.fit")
+        config.update(run, epochs=int(epochs))
+        state = self._optimizer_state()
+        state["shuffle_state"] = shuffle_state
+        if callable(self.schedule):
+            assert epochs == 1, "a Python schedule runs one epoch a call"
+            lr = self.schedule(int(state["counters"][1]))
+            config["lr"] = optim.check_rate("MLP.fit", "the schedule's lr", lr)
         with _named("MLP.fit"):
-            X2, Y2 = self._inputs(X)[0], self._targets(Y)
-            if seed is None:
-                seed = int(self._rng.integers(0, 2**63)) if shuffle or replace else 0
-            config["seed"] = int(seed)
-            state = self._optimizer_state()
-            if not callable(self.schedule):
-                return self._backend.net_fit(self.weights, self.biases, X2, Y2, config, state)
-            # a Python schedule: one C call per epoch, with the epoch's lr; the
-            # generator's state and the order carry over, as in one call
-            n = X2.shape[0 if self.layout == "rows" else 1]
-            state["resume"] = np.concatenate([[np.uint64(config["seed"] % 2**64)],
-                                              np.arange(n, dtype=np.uint64)])
-            config["epochs"] = 1
-            history = np.empty(epochs)
-            for e in range(epochs):
-                lr = self.schedule(int(state["counters"][1]))
-                config["lr"] = optim.check_rate("MLP.fit", "the schedule's lr", lr)
-                history[e] = self._backend.net_fit(self.weights, self.biases, X2, Y2, config,
-                                                   state)[0]
-            return history
+            return self._backend.net_fit(self.weights, self.biases, X, Y, config, state)
+
+    def _parameters(self):
+        """The arrays fit changes: weights, biases, and the optimiser's state."""
+        state = self._optimizer_state()
+        return [*self.weights, *(self.biases or []),
+                *(a for key in ("vweights", "vbiases", "sweights", "sbiases")
+                  for a in (state[key] or []))]
 
     def __repr__(self):
         settings = "".join(f", {name}={getattr(self, name)!r}" for name in _SETTINGS[1:]

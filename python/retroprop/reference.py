@@ -444,13 +444,13 @@ def net_fit(weights, biases, X, Y, config, state):
     the scheduled learning rate. history[e] is the sum of the batches' losses
     before their updates, divided by the number of samples they hold when
     average is true. state holds the optimiser's arrays and the counters
-    [updates, epochs] (and "resume": [generator state, order]), updated.
+    [updates, epochs] (and "shuffle_state": [generator state, order]), updated.
     """
     dt = weights[0].dtype
     X, Y = (np.asarray(a).astype(dt, copy=False) for a in (X, Y))
     layout = config["layout"]
     n = X.shape[0] if layout == "rows" else X.shape[1]
-    resume = state.get("resume")
+    resume = state.get("shuffle_state")
     rng = int(resume[0]) if resume is not None else config.get("seed", 0)
     perm = [int(i) for i in resume[1:]] if resume is not None else list(range(n))
     counters = state.get("counters")
