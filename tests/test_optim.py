@@ -407,3 +407,22 @@ def test_the_binding_refuses_unknown_configuration_keys():
     X, _ = data()
     with pytest.raises(ValueError, match=r"unknown configuration key 'momemtum'"):
         rp._core.net_forward(net.weights, net.biases, X, dict(net._config(), momemtum=0.9))
+
+
+def test_save_and_load_keep_the_optimizer_state(tmp_path):
+    X, Y = data()
+    settings = dict(optimizer="adam", lr=0.01, schedule="inverse_time", lr_decay=0.01,
+                    weight_decay=1e-3)
+    one, _ = pair(**settings)
+    two, _ = pair(**settings)
+    h = one.fit(X, Y, 40, batch_size=6)
+    first = two.fit(X, Y, 15, batch_size=6)
+    two.save(tmp_path / "net.npz")
+    three = rp.MLP.load(tmp_path / "net.npz")
+    assert three.optimizer == "adam" and three.updates == 60 and three.epochs_done == 15
+    np.testing.assert_array_equal(h, np.concatenate([first, three.fit(X, Y, 25, batch_size=6)]))
+    for a, b in zip(one.weights, three.weights):
+        np.testing.assert_array_equal(a, b)
+    three.schedule = lambda epoch: 0.01
+    with pytest.raises(TypeError, match="a Python schedule function cannot be saved"):
+        three.save(tmp_path / "other.npz")
