@@ -426,3 +426,50 @@ def test_save_and_load_keep_the_optimizer_state(tmp_path):
     three.schedule = lambda epoch: 0.01
     with pytest.raises(TypeError, match="a Python schedule function cannot be saved"):
         three.save(tmp_path / "other.npz")
+
+
+# ------------------------------------- the trainer's two paths (rp_net_plain_sgd)
+
+def tiny():
+    X = np.array([[0, 0, 1], [1, 1, 1], [1, 0, 1], [0, 1, 1], [1, 1, 0]], dtype=float)
+    Y = np.array([[0], [1], [1], [0], [1]], dtype=float)
+    init = rp.MLP([3, 4, 1], seed=3)
+    return X, Y, init
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(batch_size=2, shuffle=True, seed=1),
+                                    dict(batch_size=3, replace=True, seed=2),
+                                    dict(batches=[[4, 0], [1, 1, 2], [3]])],
+                         ids=["full", "shuffled", "replacement", "given"])
+@pytest.mark.parametrize("schedule", [dict(), dict(schedule="inverse_time", lr_decay=0.01),
+                                      dict(schedule="step", gamma=0.5, step_size=50)],
+                         ids=["constant", "inverse_time", "step"])
+def test_plain_sgd_takes_the_small_path_with_every_batching_and_schedule(monkeypatch, kwargs,
+                                                                         schedule):
+    X, Y, init = tiny()
+    results = []
+    for path in ("general", "small"):
+        monkeypatch.setenv("RETROPROP_TRAINER", path)
+        net = rp.MLP.from_arrays([w.copy() for w in init.weights],
+                                 [b.copy() for b in init.biases], lr=0.5, **schedule)
+        h = net.fit(X, Y, epochs=200, **kwargs)
+        results.append([*net.weights, *net.biases, h])
+    for g, s in zip(*results):
+        assert g.tobytes() == s.tobytes()
+    twin = ref.MLP.from_arrays([w.copy() for w in init.weights], [b.copy() for b in init.biases],
+                               lr=0.5, **schedule)
+    np.testing.assert_allclose(twin.fit(X, Y, epochs=200, **kwargs), results[1][-1], rtol=1e-9)
+
+
+@pytest.mark.parametrize("settings", [OPTIMIZER_CASES[name] for name in sorted(OPTIMIZER_CASES)
+                                      if name != "sgd"] + [dict(l2=1e-3), dict(alpha=0.1),
+                                                           dict(weight_decay=1e-3)])
+def test_every_other_optimizer_takes_the_general_path(monkeypatch, settings):
+    X, Y, init = tiny()
+    monkeypatch.setenv("RETROPROP_TRAINER", "small")
+    net = rp.MLP.from_arrays([w.copy() for w in init.weights], [b.copy() for b in init.biases],
+                             **dict(dict(lr=0.5), **settings))
+    with pytest.raises(RuntimeError, match="does not take the small-network path"):
+        net.fit(X, Y, epochs=2)
+    monkeypatch.setenv("RETROPROP_TRAINER", "general")
+    net.fit(X, Y, epochs=2)

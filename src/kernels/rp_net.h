@@ -23,7 +23,13 @@ typedef enum {
 /* eps inside the logarithms of both cross-entropies (seed 000's value). */
 #define RP_LOSS_EPS 1e-8
 
-enum { RP_OK = 0, RP_NOMEM = 1, RP_INTERRUPTED = 2 };
+enum { RP_OK = 0, RP_NOMEM = 1, RP_INTERRUPTED = 2, RP_UNSUPPORTED = 3 };
+
+/* A fit takes the small-network path (rp_net_small_impl.h) when the network
+ * and the batch are small enough, else the general one; both give the same
+ * bits. RP_PATH_GENERAL always takes the general one, RP_PATH_SMALL the
+ * small one or fails with RP_UNSUPPORTED (for tests comparing them). */
+typedef enum { RP_PATH_AUTO = 0, RP_PATH_GENERAL = 1, RP_PATH_SMALL = 2 } rp_path;
 
 /* The update rule of every step (g the gradient, lr the step's learning rate).
  * Each names whose formula it is; the momentum of both SGD forms is zero-able. */
@@ -63,6 +69,7 @@ typedef struct {
     double l2, l2_per_batch;
     double weight_decay;   /* decoupled (AdamW): p *= 1 - lr*weight_decay before the step */
     int decay_biases;      /* l2, l2_per_batch and weight_decay apply to b too */
+    rp_path path;          /* which of the fit's two paths to take (tests force one) */
 } rp_net;
 
 /* True when every update is p -= lr*g and no penalty touches the gradient:
@@ -145,8 +152,9 @@ double rp_fit_lr(const rp_fit *fit, double lr, rp_index epoch, rp_index updates)
  * net's optimiser; history[e] gets each epoch's loss (with the L2 penalty of
  * each batch), summed over its batches before their updates (divided by the
  * number of samples the epoch's batches hold if net->average). Returns RP_OK,
- * RP_NOMEM, or RP_INTERRUPTED (the parameters and counters then hold the
- * last complete update). */
+ * RP_NOMEM, RP_INTERRUPTED (the parameters and counters then hold the last
+ * complete update), or RP_UNSUPPORTED (net->path RP_PATH_SMALL on a fit that
+ * path does not take). */
 int rp_net_fit_f32(const rp_net *net, rp_cview X, rp_cview Y, const rp_fit *fit);
 int rp_net_fit_f64(const rp_net *net, rp_cview X, rp_cview Y, const rp_fit *fit);
 

@@ -71,7 +71,7 @@ static rp_view *RP_NAME(scratch_activations)(const rp_net *net, rp_net_work *w, 
 }
 
 /* f'(z) written from the activation a = f(z), as the seeds write a*(1-a). */
-static double RP_NAME(prime_from_activation)(rp_activation act, double a)
+RP_FORCE_INLINE double RP_NAME(prime_from_activation)(rp_activation act, double a)
 {
     switch (act) {
     case RP_ACT_SIGMOID:
@@ -85,9 +85,41 @@ static double RP_NAME(prime_from_activation)(rp_activation act, double a)
     }
 }
 
+/* One output element's share of the loss, subtracted from or added to
+ * *loss in the order the terms are written, and its delta dL/dz returned:
+ * a - y for sigmoid+BCE and softmax+CE, (a - y) * f'(a) for the half
+ * squared error. The general path and the small-network path
+ * (rp_net_small_impl.h) both use it, the latter with `loss` a constant. */
+RP_FORCE_INLINE double RP_NAME(loss_delta)(rp_loss loss_kind, rp_activation output, double a,
+                                           double y, double *loss)
+{
+    double delta = a - y;
+    switch (loss_kind) {
+    /* a term whose weight y or 1 - y is zero adds nothing: skip its log
+     * (with one-hot targets that is most of them) */
+    case RP_LOSS_BCE:
+        if (y != 1.0) {
+            *loss -= (1.0 - y) * log(1.0 - a + RP_LOSS_EPS);
+        }
+        if (y != 0.0) {
+            *loss -= y * log(a + RP_LOSS_EPS);
+        }
+        break;
+    case RP_LOSS_CE:
+        if (y != 0.0) {
+            *loss -= y * log(a + RP_LOSS_EPS);
+        }
+        break;
+    case RP_LOSS_MSE:
+        *loss += 0.5 * delta * delta;
+        delta *= RP_NAME(prime_from_activation)(output, a);
+        break;
+    }
+    return delta;
+}
+
 /* The loss of the batch, summed (not averaged), and the output delta
- * dL/dZ into D: A - Y for sigmoid+BCE and softmax+CE, (A - Y) * f'(A) for
- * the half squared error. */
+ * dL/dZ into D (RP_NAME(loss_delta) for each element). */
 static double RP_NAME(output_delta)(const rp_net *net, rp_cview Y, rp_view A, rp_view D)
 {
     double loss = 0.0;
@@ -95,29 +127,7 @@ static double RP_NAME(output_delta)(const rp_net *net, rp_cview Y, rp_view A, rp
     for (i = 0; i < D.rows; i++) {
         for (j = 0; j < D.cols; j++) {
             const double a = (double)RP_AT2(A, i, j), y = (double)RP_AT2(Y, i, j);
-            double delta = a - y;
-            switch (net->loss) {
-            /* a term whose weight y or 1 - y is zero adds nothing: skip its log
-             * (with one-hot targets that is most of them) */
-            case RP_LOSS_BCE:
-                if (y != 1.0) {
-                    loss -= (1.0 - y) * log(1.0 - a + RP_LOSS_EPS);
-                }
-                if (y != 0.0) {
-                    loss -= y * log(a + RP_LOSS_EPS);
-                }
-                break;
-            case RP_LOSS_CE:
-                if (y != 0.0) {
-                    loss -= y * log(a + RP_LOSS_EPS);
-                }
-                break;
-            case RP_LOSS_MSE:
-                loss += 0.5 * delta * delta;
-                delta *= RP_NAME(prime_from_activation)(net->output, a);
-                break;
-            }
-            RP_REF2(D, i, j) = (RP_T)delta;
+            RP_REF2(D, i, j) = (RP_T)RP_NAME(loss_delta)(net->loss, net->output, a, y, &loss);
         }
     }
     return loss;
@@ -191,16 +201,17 @@ static double RP_NAME(backward)(const rp_net *net, rp_cview X, const rp_view *A,
             rp_view below = RP_NAME(scratch)(w->delta[1 - cur], n, net->sizes[l]);
             rp_index i, j;
             RP_NAME(rp_gemm)(1.0, rp_const(D), rp_transposed(rp_const(net->W[l])), below);
-            /* one loop per activation, so the switch is not inside it */
+            /* one loop per activation, so the switch is not inside it
+             * (prime_from_activation with a constant folds to its formula) */
             switch (net->hidden) {
             case RP_ACT_SIGMOID:
-                RP_PRIME_LOOP(a * (1.0 - a));
+                RP_PRIME_LOOP(RP_NAME(prime_from_activation)(RP_ACT_SIGMOID, a));
                 break;
             case RP_ACT_TANH:
-                RP_PRIME_LOOP(1.0 - a * a);
+                RP_PRIME_LOOP(RP_NAME(prime_from_activation)(RP_ACT_TANH, a));
                 break;
             case RP_ACT_RELU:
-                RP_PRIME_LOOP(isgreater(a, 0.0) ? 1.0 : 0.0);
+                RP_PRIME_LOOP(RP_NAME(prime_from_activation)(RP_ACT_RELU, a));
                 break;
             default:
                 break; /* identity: f' = 1 */
@@ -350,14 +361,18 @@ static rp_cview RP_NAME(gather)(rp_cview M, const rp_index *perm, rp_index start
     return rp_const(out);
 }
 
+#include "rp_net_small_impl.h"
+
 int RP_NAME(rp_net_fit)(const rp_net *net, rp_cview X, rp_cview Y, const rp_fit *fit)
 {
     const rp_index n = X.rows;
     const rp_batching mode = fit->batching;
     const int shuffled = mode == RP_BATCH_SHUFFLED, drawn = mode == RP_BATCH_REPLACEMENT;
     rp_net cur = *net; /* the configuration of each update: its lr and number */
-    rp_net_work *w;
-    rp_index *perm = NULL, e, i, k, per_sample = 0, batch = fit->batch, nbatches;
+    rp_net_work *w = NULL;
+    RP_NAME(rp_small) small;
+    int use_small;
+    rp_index *perm = NULL, e = 0, i, k, per_sample = 0, batch = fit->batch, nbatches;
     rp_index updates = fit->counters != NULL ? fit->counters[0] : 0;
     const rp_index epoch0 = fit->counters != NULL ? fit->counters[1] : 0;
     uint64_t state = fit->resume != NULL ? fit->resume[0] : fit->seed;
@@ -376,15 +391,25 @@ int RP_NAME(rp_net_fit)(const rp_net *net, rp_cview X, rp_cview Y, const rp_fit 
         }
         nbatches = n / batch + (n % batch != 0);
     }
-    w = rp_net_work_new(net, batch, mode != RP_BATCH_IN_ORDER, sizeof(RP_T) == 4);
+    /* small networks with plain SGD take their own path, chosen here once */
+    use_small = rp_net_small_fits(net, n, batch) ?
+                RP_NAME(small_new)(net, X, Y, batch, mode != RP_BATCH_IN_ORDER, &small) : -1;
+    if (use_small == 0) {
+        return RP_NOMEM;
+    }
+    if (use_small < 0 && net->path == RP_PATH_SMALL) {
+        return RP_UNSUPPORTED;
+    }
+    if (use_small < 0) {
+        w = rp_net_work_new(net, batch, mode != RP_BATCH_IN_ORDER, sizeof(RP_T) == 4);
+    }
     if (shuffled || drawn) {
         const rp_index size = shuffled ? n : batch;
         perm = (rp_index *)malloc((size_t)(size > 0 ? size : 1) * sizeof(rp_index));
     }
-    if (w == NULL || ((shuffled || drawn) && perm == NULL)) {
-        rp_net_work_free(w);
-        free(perm);
-        return RP_NOMEM;
+    if ((use_small < 0 && w == NULL) || ((shuffled || drawn) && perm == NULL)) {
+        status = RP_NOMEM;
+        goto done;
     }
     for (i = 0; shuffled && i < n; i++) {
         perm[i] = fit->resume != NULL ? (rp_index)fit->resume[i + 1] : i;
@@ -399,38 +424,40 @@ int RP_NAME(rp_net_fit)(const rp_net *net, rp_cview X, rp_cview Y, const rp_fit 
             rp_shuffle(perm, n, &state);
         }
         for (k = 0; k < nbatches; k++) {
+            /* the batch: rows start .. start+nb of X, or of X[rows] */
             rp_index start = k * batch, nb = n - start < batch ? n - start : batch;
-            rp_cview Xb = X, Yb = Y;
-            switch (mode) {
-            case RP_BATCH_IN_ORDER:
-                Xb.data += start * X.s0;
-                Yb.data += start * Y.s0;
-                Xb.rows = Yb.rows = nb;
-                break;
-            case RP_BATCH_SHUFFLED:
-                Xb = RP_NAME(gather)(X, perm, start, nb, w->Xb);
-                Yb = RP_NAME(gather)(Y, perm, start, nb, w->Yb);
-                break;
-            case RP_BATCH_REPLACEMENT:
+            const rp_index *rows = perm;
+            if (drawn) {
                 /* batch indices drawn uniformly from [0, n), next() % n */
-                for (i = 0, nb = batch; i < nb; i++) {
+                for (i = 0, start = 0, nb = batch; i < nb; i++) {
                     perm[i] = (rp_index)(rp_splitmix64(&state) % (uint64_t)n);
                 }
-                Xb = RP_NAME(gather)(X, perm, 0, nb, w->Xb);
-                Yb = RP_NAME(gather)(Y, perm, 0, nb, w->Yb);
-                break;
-            case RP_BATCH_GIVEN:
+            }
+            else if (mode == RP_BATCH_GIVEN) {
+                rows = fit->indices;
                 start = fit->bounds[k];
                 nb = fit->bounds[k + 1] - start;
-                Xb = RP_NAME(gather)(X, fit->indices, start, nb, w->Xb);
-                Yb = RP_NAME(gather)(Y, fit->indices, start, nb, w->Yb);
-                break;
             }
             cur.lr = fit->schedule == RP_SCHEDULE_INVERSE_TIME
                          ? rp_fit_lr(fit, net->lr, epoch0 + e, updates)
                          : lr_epoch;
             cur.step = updates + 1;
-            total += RP_NAME(step)(&cur, Xb, Yb, w);
+            if (use_small > 0) {
+                total += RP_NAME(small_step)(&cur, &small, X, Y, rows, start, nb);
+            }
+            else {
+                rp_cview Xb = X, Yb = Y;
+                if (rows != NULL) {
+                    Xb = RP_NAME(gather)(X, rows, start, nb, w->Xb);
+                    Yb = RP_NAME(gather)(Y, rows, start, nb, w->Yb);
+                }
+                else {
+                    Xb.data += start * X.s0;
+                    Yb.data += start * Y.s0;
+                    Xb.rows = Yb.rows = nb;
+                }
+                total += RP_NAME(step)(&cur, Xb, Yb, w);
+            }
             updates++;
             seen += (double)nb;
             /* look for Ctrl-C every few million multiply-adds, between steps */
@@ -446,11 +473,14 @@ int RP_NAME(rp_net_fit)(const rp_net *net, rp_cview X, rp_cview Y, const rp_fit 
         fit->history[e] = net->average ? total / seen : total;
     }
 done:
-    if (fit->counters != NULL) {
+    if (use_small > 0) {
+        RP_NAME(small_free)(&small);
+    }
+    if (status != RP_NOMEM && fit->counters != NULL) {
         fit->counters[0] = updates;
         fit->counters[1] = epoch0 + e;
     }
-    if (fit->resume != NULL && (shuffled || drawn)) {
+    if (status != RP_NOMEM && fit->resume != NULL && (shuffled || drawn)) {
         fit->resume[0] = state;
         for (i = 0; shuffled && i < n; i++) {
             fit->resume[i + 1] = (uint64_t)perm[i];
