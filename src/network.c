@@ -175,6 +175,43 @@ static int config_choice(PyObject *config, const char *fn, const char *key, cons
     return -1;
 }
 
+/* The configuration's keys checked against net_keys, and its names: the
+ * layout, the activations and (but for net_forward) the loss. */
+static int config_names(PyObject *config, const char *fn, int calls, const char **layout,
+                        const char **activation, const char **output_activation,
+                        const char **loss)
+{
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(config, &pos, &key, &value)) {
+        const char *name = PyUnicode_Check(key) ? PyUnicode_AsUTF8(key) : NULL;
+        int k;
+        if (name == NULL) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "%s: the configuration's keys must be str", fn);
+            return -1;
+        }
+        for (k = 0; net_keys[k] != NULL && strcmp(name, net_keys[k]) != 0; k++) {
+        }
+        if (net_keys[k] == NULL) {
+            PyErr_Format(PyExc_ValueError, "%s: unknown configuration key '%s'", fn, name);
+            return -1;
+        }
+    }
+    if (config_str(config, fn, "layout", NULL, layout) < 0 ||
+        config_str(config, fn, "activation", NULL, activation) < 0 ||
+        config_str(config, fn, "output_activation", NULL, output_activation) < 0) {
+        return -1;
+    }
+    if (calls == FOR_FORWARD) {
+        /* any loss that goes with the output activation: forward does not use it */
+        *loss = strcmp(*output_activation, "softmax") == 0   ? "ce"
+                : strcmp(*output_activation, "sigmoid") == 0 ? "bce" : "mse";
+        return 0;
+    }
+    return config_str(config, fn, "loss", NULL, loss);
+}
+
 /* The optimiser, penalty, schedule and batching of the configuration into
  * na->net and na->fit (`calls`: the entry point's FOR_ flag). */
 static int net_config(net_args *na, PyObject *config, const char *fn, int calls, rp_index n)
@@ -236,20 +273,46 @@ static int net_config(net_args *na, PyObject *config, const char *fn, int calls,
     if (config_double(config, fn, "gamma", 1.0, 0.0, &fit->gamma) < 0 ||
         config_index(config, fn, "step_size", 1, 1, &fit->step_size) < 0 ||
         config_double(config, fn, "lr_decay", 0.0, 0.0, &fit->decay) < 0 ||
-        config_index(config, fn, "epochs", -1, 0, &fit->epochs) < 0 ||
-        config_index(config, fn, "batch_size", 0, 0, &fit->batch) < 0) {
+        config_index(config, fn, "epochs", -1, 0, &fit->epochs) < 0) {
         return -1;
     }
     {
-        PyObject *seed = config_item(config, fn, "seed", 0);
-        if (seed != NULL) {
-            if (!PyLong_Check(seed)) {
-                PyErr_Format(PyExc_TypeError, "%s: 'seed' must be an int, got %s", fn,
-                             Py_TYPE(seed)->tp_name);
+        /* batch_size: 0 (all n), or at least 1; more than there can be samples:
+         * one batch of all of them */
+        PyObject *b = config_item(config, fn, "batch_size", 0);
+        if (b != NULL) {
+            int overflow = 0;
+            long long v;
+            if (!PyLong_Check(b) || PyBool_Check(b)) {
+                PyErr_Format(PyExc_TypeError, "%s: batch_size must be an int, got %s", fn,
+                             Py_TYPE(b)->tp_name);
                 return -1;
             }
-            fit->seed = (uint64_t)PyLong_AsUnsignedLongLongMask(seed);
-            if (PyErr_Occurred()) {
+            v = PyLong_AsLongLongAndOverflow(b, &overflow);
+            if (v == -1 && PyErr_Occurred()) {
+                return -1;
+            }
+            if (overflow < 0 || (overflow == 0 && v < 0)) {
+                PyErr_Format(PyExc_ValueError, "%s: batch_size must be None or at least 1", fn);
+                return -1;
+            }
+            fit->batch = overflow > 0 || v > (long long)PY_SSIZE_T_MAX ? 0 : (rp_index)v;
+        }
+    }
+    {
+        /* an int, in [0, 2**64): no float truncated, nothing reduced mod 2**64 */
+        PyObject *seed = config_item(config, fn, "seed", 0);
+        if (seed != NULL) {
+            if (!PyLong_Check(seed) || PyBool_Check(seed)) {
+                PyErr_Format(PyExc_TypeError, "%s: seed must be None or an integer in "
+                             "[0, 2**64), got %s", fn, Py_TYPE(seed)->tp_name);
+                return -1;
+            }
+            fit->seed = (uint64_t)PyLong_AsUnsignedLongLong(seed);
+            if (fit->seed == (uint64_t)-1 && PyErr_Occurred()) {
+                PyErr_Clear();
+                PyErr_Format(PyExc_ValueError, "%s: seed must be None or an integer in "
+                             "[0, 2**64), got %R", fn, seed);
                 return -1;
             }
         }
@@ -324,6 +387,12 @@ static int net_array(net_args *na, PyObject *obj, const char *what, int l, int i
                      Py_TYPE(obj)->tp_name);
         return -1;
     }
+    if (rpb_is_masked(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s[%d] is a masked array (numpy.ma.MaskedArray); the "
+                     "network would train through its mask, so it is refused: pass a plain "
+                     "array (%s[%d].data, or .filled(value))", what, l, what, l);
+        return -1;
+    }
     a = (PyArrayObject *)obj;
     if (na->typenum < 0) {
         na->typenum = PyArray_TYPE(a);
@@ -375,71 +444,38 @@ static int net_array(net_args *na, PyObject *obj, const char *what, int l, int i
         }
         return -1;
     }
+    if (writeable && rpb_self_overlaps(a)) {
+        char got[64], strides[64];
+        RP_SHAPE(a, got);
+        rpb_shape_str(PyArray_NDIM(a), PyArray_STRIDES(a), strides, sizeof(strides));
+        PyErr_Format(PyExc_ValueError, "%s[%d] %s has elements that share memory (strides %s): "
+                     "training would write them in turn; pass an array of distinct elements "
+                     "(a .copy())", what, l, got, strides);
+        return -1;
+    }
     v->data = PyArray_BYTES(a);
     Py_INCREF(a);
     na->held[na->nheld++] = a;
     return 0;
 }
 
-/* A list of `L` arrays (or None when `optional`), the state or gradients
- * shaped like the weights or the biases. */
-static int net_list(PyObject *list, Py_ssize_t L, const char *what, int optional)
-{
-    if ((optional && list == Py_None) || (PyList_Check(list) && PyList_GET_SIZE(list) == L)) {
-        return 0;
-    }
-    PyErr_Format(PyExc_TypeError, "%s must be a list of %zd arrays%s", what, L,
-                 optional ? " or None" : "");
-    return -1;
-}
+/* The caller's lists, unpacked (owned items) before anything is checked. */
+typedef struct {
+    PyObject **W, **b;   /* b NULL without biases */
+    PyObject **x[4];     /* extra lists, NULL when absent: gradients or velocities of W
+                          * and b, then Adam's second moments of W and b */
+    Py_ssize_t nW, nb, nx[4];
+} net_lists;
 
-/* Everything the three entry points share, before any work: the
- * configuration (read once from the dict), the parameters, and the extra
- * arrays shaped like them: `extra` holds 0, 2 or 4 lists (gradients; or
- * velocities, then Adam's second moments), written into vW, vb, sW, sb. */
-static int net_setup(net_args *na, const char *fn, int calls, PyObject *weights,
-                     PyObject *biases, PyObject *config, PyObject *const *extra, int nextra,
-                     const char *const *extra_names)
+/* Fill na from the unpacked lists of weights and biases (and the extra
+ * lists shaped like them, into vW, vb, sW, sb). */
+static int parse_net(net_args *na, const net_lists *ls, const char *const *extra_names,
+                     const char *layout, const char *activation, const char *output_activation,
+                     const char *loss, int writeable)
 {
-    const char *layout, *activation, *output_activation, *loss = NULL;
-    Py_ssize_t L, l, pos = 0;
-    PyObject *key, *value;
-    int i, writeable = calls == FOR_FIT;
-    memset(na, 0, sizeof(*na));
+    Py_ssize_t L = ls->nW, l;
+    int i;
     na->typenum = -1;
-    if (!PyDict_Check(config)) {
-        PyErr_Format(PyExc_TypeError, "%s: config must be a dict, got %s", fn,
-                     Py_TYPE(config)->tp_name);
-        return -1;
-    }
-    while (PyDict_Next(config, &pos, &key, &value)) {
-        const char *name = PyUnicode_Check(key) ? PyUnicode_AsUTF8(key) : NULL;
-        size_t k;
-        if (name == NULL) {
-            PyErr_Clear();
-            PyErr_Format(PyExc_TypeError, "%s: the configuration's keys must be str", fn);
-            return -1;
-        }
-        for (k = 0; net_keys[k] != NULL && strcmp(name, net_keys[k]) != 0; k++) {
-        }
-        if (net_keys[k] == NULL) {
-            PyErr_Format(PyExc_ValueError, "%s: unknown configuration key '%s'", fn, name);
-            return -1;
-        }
-    }
-    if (config_str(config, fn, "layout", NULL, &layout) < 0 ||
-        config_str(config, fn, "activation", NULL, &activation) < 0 ||
-        config_str(config, fn, "output_activation", NULL, &output_activation) < 0) {
-        return -1;
-    }
-    if (calls == FOR_FORWARD) {
-        /* any loss that goes with the output activation: forward does not use it */
-        loss = strcmp(output_activation, "softmax") == 0   ? "ce"
-               : strcmp(output_activation, "sigmoid") == 0 ? "bce" : "mse";
-    }
-    else if (config_str(config, fn, "loss", NULL, &loss) < 0) {
-        return -1;
-    }
     if (rpb_parse_layout(layout, "MLP", &na->cols) < 0 ||
         rpb_parse_activation(activation, "MLP", &na->net.hidden) < 0) {
         return -1;
@@ -461,20 +497,6 @@ static int net_setup(net_args *na, const char *fn, int calls, PyObject *weights,
                      "'softmax'", loss, output_activation);
         return -1;
     }
-    if (!PyList_Check(weights) || PyList_GET_SIZE(weights) < 1) {
-        PyErr_SetString(PyExc_TypeError, "weights must be a non-empty list of arrays");
-        return -1;
-    }
-    L = PyList_GET_SIZE(weights);
-    if (biases != Py_None && (!PyList_Check(biases) || PyList_GET_SIZE(biases) != L)) {
-        PyErr_Format(PyExc_TypeError, "biases must be None or a list of %zd arrays", L);
-        return -1;
-    }
-    for (i = 0; i < nextra; i++) {
-        if (net_list(extra[i], L, extra_names[i], i % 2 == 1) < 0) {
-            return -1;
-        }
-    }
     na->net.nlayers = (int)L;
     na->sizes = PyMem_Calloc((size_t)L + 1, sizeof(rp_index));
     na->views = PyMem_Calloc(6 * (size_t)L, sizeof(rp_view));
@@ -491,29 +513,44 @@ static int net_setup(net_args *na, const char *fn, int calls, PyObject *weights,
     na->net.sW = na->views + 4 * L;
     na->net.sb = na->views + 5 * L;
     for (l = 0; l < L; l++) {
-        PyObject *w = PyList_GET_ITEM(weights, l);
-        rp_index n_in;
-        if (!PyArray_Check(w) || PyArray_NDIM((PyArrayObject *)w) != 2) {
+        PyObject *w = ls->W[l];
+        rp_index n_in, n_out;
+        if (!PyArray_Check(w)) {
+            PyErr_Format(PyExc_TypeError, "weights[%zd] must be a NumPy array (it is trained in "
+                         "place), got %s", l, Py_TYPE(w)->tp_name);
+            return -1;
+        }
+        if (PyArray_NDIM((PyArrayObject *)w) != 2) {
             PyErr_Format(PyExc_ValueError, "weights[%zd] must be a 2-D array", l);
             return -1;
         }
         n_in = PyArray_DIM((PyArrayObject *)w, na->cols ? 1 : 0);
+        n_out = PyArray_DIM((PyArrayObject *)w, na->cols ? 0 : 1);
         if (l > 0 && n_in != na->sizes[l]) {
             char prev[64], cur[64];
-            RP_SHAPE((PyArrayObject *)PyList_GET_ITEM(weights, l - 1), prev);
+            RP_SHAPE((PyArrayObject *)ls->W[l - 1], prev);
             RP_SHAPE((PyArrayObject *)w, cur);
             PyErr_Format(PyExc_ValueError, "the sizes do not chain: weights[%zd] %s has %zd "
                          "outputs but weights[%zd] %s has %zd inputs (layout='%s')", l - 1,
                          prev, (Py_ssize_t)na->sizes[l], l, cur, (Py_ssize_t)n_in, layout);
             return -1;
         }
+        if (n_in == 0 || n_out == 0) {
+            char cur[64];
+            RP_SHAPE((PyArrayObject *)w, cur);
+            PyErr_Format(PyExc_ValueError, "weights[%zd] has shape %s: layer %zd has %s; every "
+                         "layer needs at least one input and one output (layout='%s')", l, cur,
+                         l, n_in == 0 ? "no inputs" : "no outputs", layout);
+            return -1;
+        }
         na->sizes[l] = n_in;
-        na->sizes[l + 1] = PyArray_DIM((PyArrayObject *)w, na->cols ? 0 : 1);
+        na->sizes[l + 1] = n_out;
     }
     for (l = 0; l < L; l++) {
-        PyObject *b = biases == Py_None ? Py_None : PyList_GET_ITEM(biases, l);
+        PyObject *b = ls->b == NULL ? Py_None : ls->b[l];
+        /* the inputs of a layer are the outputs of the one before */
         const rp_index in = na->sizes[l], out = na->sizes[l + 1];
-        if (net_array(na, PyList_GET_ITEM(weights, l), "weights", (int)l, 0, in, out, writeable,
+        if (net_array(na, ls->W[l], "weights", (int)l, 0, in, out, writeable,
                       &na->net.W[l]) < 0) {
             return -1;
         }
@@ -521,20 +558,15 @@ static int net_setup(net_args *na, const char *fn, int calls, PyObject *weights,
                                       &na->net.b[l]) < 0) {
             return -1;
         }
-        for (i = 0; i < nextra; i += 2) {
-            rp_view *vw = i == 0 ? na->net.vW : na->net.sW, *vb = i == 0 ? na->net.vb : na->net.sb;
-            if (net_array(na, PyList_GET_ITEM(extra[i], l), extra_names[i], (int)l, 0, in, out,
-                          1, &vw[l]) < 0) {
-                return -1;
-            }
+        for (i = 0; i < 4; i++) {
+            rp_view *views = i == 0 ? na->net.vW : i == 1 ? na->net.vb : i == 2 ? na->net.sW
+                                                                                 : na->net.sb;
             /* without biases (seeds 001, 002) there are no bias gradients or state */
-            if (b != Py_None && extra[i + 1] == Py_None) {
-                PyErr_Format(PyExc_TypeError, "%s must be a list of %zd arrays", extra_names[i + 1],
-                             L);
-                return -1;
+            if (ls->x[i] == NULL || (i % 2 == 1 && b == Py_None)) {
+                continue;
             }
-            if (b != Py_None && net_array(na, PyList_GET_ITEM(extra[i + 1], l), extra_names[i + 1],
-                                          (int)l, 1, in, out, 1, &vb[l]) < 0) {
+            if (net_array(na, ls->x[i][l], extra_names[i], (int)l, i % 2, in, out, 1,
+                          &views[l]) < 0) {
                 return -1;
             }
         }
@@ -552,10 +584,10 @@ static int net_setup(net_args *na, const char *fn, int calls, PyObject *weights,
     return 0;
 }
 
-/* X and Y of the data set as rows-views of the network's dtype (a cast copy
- * for other dtypes), checked against the network's sizes; held in `in`. */
-static int net_data(net_args *na, PyObject *X_obj, PyObject *Y_obj, PyArrayObject **in,
-                    rp_cview *X, rp_cview *Y)
+/* X and Y (already arrays, in[0] and in[1]; in[1] NULL without Y) as
+ * rows-views of the network's dtype (a cast copy for other dtypes), checked
+ * against the network's sizes. */
+static int net_data(net_args *na, PyArrayObject **in, rp_cview *X, rp_cview *Y)
 {
     const rp_index n_in = na->sizes[0], n_out = na->sizes[na->net.nlayers];
     const char *names[2] = {"X", "Y"};
@@ -566,10 +598,9 @@ static int net_data(net_args *na, PyObject *X_obj, PyObject *Y_obj, PyArrayObjec
     views[1] = Y;
     widths[0] = n_in;
     widths[1] = n_out;
-    for (k = 0; k < (Y_obj != NULL ? 2 : 1); k++) {
+    for (k = 0; k < (in[1] != NULL ? 2 : 1); k++) {
         PyArrayObject *a;
-        if ((in[k] = rpb_to_array(k == 0 ? X_obj : Y_obj, "MLP", names[k])) == NULL ||
-            rpb_cast_in_place(&in[k], na->typenum) < 0) {
+        if (rpb_cast_in_place(&in[k], na->typenum) < 0) {
             return -1;
         }
         a = in[k];
@@ -613,46 +644,91 @@ static int net_data(net_args *na, PyObject *X_obj, PyObject *Y_obj, PyArrayObjec
     return 0;
 }
 
-/* With the GIL released, take it back now and then to look for Ctrl-C. */
-static int check_signals(void *ctx)
-{
-    PyThreadState **tstate = (PyThreadState **)ctx;
-    int interrupted;
-    PyEval_RestoreThread(*tstate);
-    interrupted = PyErr_CheckSignals() < 0;
-    *tstate = PyEval_SaveThread();
-    return interrupted;
-}
-
 /* What every network entry point takes: the caller's lists and config. */
 typedef struct {
-    const char *fn;              /* "MLP.fit", "MLP" ...: for messages */
+    const char *fn;              /* "MLP.fit", "MLP": for messages */
     int calls;                   /* FOR_FORWARD, FOR_GRADIENTS or FOR_FIT */
     PyObject *weights, *biases;  /* lists of arrays (biases may be None) */
-    PyObject *config;            /* the dict of settings */
-    PyObject *extra[4];          /* lists shaped like weights, biases (gradients; or
-                                  * velocities then second moments) */
-    int nextra;                  /* how many of extra are given: 0, 2 or 4 */
-    const char *const *extra_names;
+    PyObject *config;            /* the dict of settings (net_keys) */
+    PyObject *extra[4];          /* NULL, or lists shaped like the weights and biases
+                                  * (gradients; or velocities, then second moments) */
+    const char *const *extra_names; /* what the extra lists are, for messages */
+    const char *extra_msg;       /* the error when they are not shaped like them */
     PyObject *X, *Y;             /* the data; Y NULL when not needed */
 } net_spec;
 
 /* What every network entry point holds between net_begin and net_end. */
 typedef struct {
+    net_lists lists;      /* the unpacked lists: owned references */
     net_args na;
     PyArrayObject *in[2]; /* X and Y, as the network's dtype */
     rp_cview X, Y;        /* their rows-views */
 } net_call;
 
-/* The one setup of net_fit, net_gradients and net_forward: the
- * configuration's names, the parameters, the data, then the configuration's
- * numbers, checked; -1 with an error set. Call net_end either way. */
+/* The one setup of net_fit, net_gradients and net_forward. First every
+ * argument becomes what it is used as (the lists' items as owned references,
+ * X and Y as arrays), so that all the Python code they can run (__array__, a
+ * list subclass) has run; then the configuration's names, the parameters,
+ * the data and the configuration's numbers are checked. -1 with an error
+ * set; call net_end either way. */
 static int net_begin(net_call *c, const net_spec *s)
 {
+    net_lists *ls = &c->lists;
+    const char *layout, *activation, *output_activation, *loss = NULL;
+    int i;
     memset(c, 0, sizeof(*c));
-    if (net_setup(&c->na, s->fn, s->calls, s->weights, s->biases, s->config, s->extra,
-                  s->nextra, s->extra_names) < 0 ||
-        net_data(&c->na, s->X, s->Y, c->in, &c->X, &c->Y) < 0) {
+    ls->W = rpb_unpack(s->weights, -1, "MLP", "weights", "a non-empty list of arrays", &ls->nW);
+    if (ls->W == NULL) {
+        return -1;
+    }
+    if (ls->nW < 1 || ls->nW > INT_MAX / 4) {
+        PyErr_Format(PyExc_TypeError, "weights must be a non-empty list of arrays, got %zd "
+                     "of them", ls->nW);
+        return -1;
+    }
+    if (s->biases != Py_None) {
+        char expected[64];
+        snprintf(expected, sizeof(expected), "None or a list of %zd arrays", ls->nW);
+        if ((ls->b = rpb_unpack(s->biases, ls->nW, "MLP", "biases", expected, &ls->nb)) == NULL) {
+            return -1;
+        }
+    }
+    for (i = 0; i < 4; i += 2) {
+        PyObject *ew = s->extra[i], *eb = s->extra[i + 1];
+        if (ew == NULL) {
+            continue;
+        }
+        if (!(PyTuple_Check(ew) || PyList_Check(ew)) ||
+            (s->biases != Py_None && eb != NULL && !(PyTuple_Check(eb) || PyList_Check(eb)))) {
+            PyErr_SetString(PyExc_ValueError, s->extra_msg);
+            return -1;
+        }
+        ls->x[i] = rpb_unpack(ew, -1, "MLP", s->extra_names[i], "a list", &ls->nx[i]);
+        if (ls->x[i] == NULL) {
+            return -1;
+        }
+        if (s->biases != Py_None && eb != NULL) {
+            ls->x[i + 1] = rpb_unpack(eb, -1, "MLP", s->extra_names[i + 1], "a list",
+                                      &ls->nx[i + 1]);
+            if (ls->x[i + 1] == NULL) {
+                return -1;
+            }
+        }
+        if (ls->nx[i] != ls->nW || (s->biases != Py_None && ls->nx[i + 1] != ls->nW)) {
+            PyErr_SetString(PyExc_ValueError, s->extra_msg);
+            return -1;
+        }
+    }
+    if ((c->in[0] = rpb_to_array(s->X, "MLP", "X")) == NULL ||
+        (s->Y != NULL && (c->in[1] = rpb_to_array(s->Y, "MLP", "Y")) == NULL)) {
+        return -1;
+    }
+    /* no Python code from here on: check what was converted */
+    if (config_names(s->config, s->fn, s->calls, &layout, &activation, &output_activation,
+                     &loss) < 0 ||
+        parse_net(&c->na, ls, s->extra_names, layout, activation, output_activation, loss,
+                  s->calls == FOR_FIT) < 0 ||
+        net_data(&c->na, c->in, &c->X, &c->Y) < 0) {
         return -1;
     }
     return net_config(&c->na, s->config, s->fn, s->calls, c->X.rows);
@@ -666,6 +742,50 @@ static void net_end(net_call *c)
     c->in[0] = c->in[1] = NULL;
     net_args_free(&c->na);
     memset(&c->na, 0, sizeof(c->na));
+    rpb_unpack_free(c->lists.W, c->lists.nW);
+    rpb_unpack_free(c->lists.b, c->lists.nb);
+    rpb_unpack_free(c->lists.x[0], c->lists.nx[0]);
+    rpb_unpack_free(c->lists.x[1], c->lists.nx[1]);
+    rpb_unpack_free(c->lists.x[2], c->lists.nx[2]);
+    rpb_unpack_free(c->lists.x[3], c->lists.nx[3]);
+    memset(&c->lists, 0, sizeof(c->lists));
+}
+
+/* Attach history[:done], the losses of the epochs a fit finished, to the
+ * pending exception as its attribute `history` (MLP.fit reads it). */
+static void interrupted_history(PyObject *history, rp_index done)
+{
+    PyObject *type, *value, *tb, *part;
+    npy_intp n = done;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    part = PyArray_SimpleNew(1, &n, NPY_DOUBLE);
+    if (part != NULL && value != NULL) {
+        memcpy(PyArray_DATA((PyArrayObject *)part), PyArray_DATA((PyArrayObject *)history),
+               (size_t)n * sizeof(double));
+        if (PyObject_SetAttrString(value, "history", part) < 0) {
+            PyErr_Clear(); /* an exception that takes no attributes: leave it as it is */
+        }
+    }
+    else {
+        PyErr_Clear();
+    }
+    Py_XDECREF(part);
+    if (tb != NULL && value != NULL) {
+        PyException_SetTraceback(value, tb);
+    }
+    PyErr_Restore(type, value, tb);
+}
+
+/* With the GIL released, take it back now and then to look for Ctrl-C. */
+static int check_signals(void *ctx)
+{
+    PyThreadState **tstate = (PyThreadState **)ctx;
+    int interrupted;
+    PyEval_RestoreThread(*tstate);
+    interrupted = PyErr_CheckSignals() < 0;
+    *tstate = PyEval_SaveThread();
+    return interrupted;
 }
 
 /* A small state array of the fit (counters: [updates, epochs]; shuffle_state:
@@ -713,6 +833,7 @@ static PyObject *py_net_fit(PyObject *self, PyObject *args)
     int status, i;
     npy_intp hdim;
     void *counters, *resume;
+    rp_index done = 0;
     (void)self;
     memset(&s, 0, sizeof(s));
     memset(&c, 0, sizeof(c));
@@ -722,10 +843,11 @@ static PyObject *py_net_fit(PyObject *self, PyObject *args)
     }
     for (i = 0; i < 4; i++) {
         s.extra[i] = PyDict_GetItemString(state, state_keys[i]);
-        s.extra[i] = s.extra[i] != NULL ? s.extra[i] : Py_None;
+        s.extra[i] = s.extra[i] != Py_None ? s.extra[i] : NULL;
     }
-    s.nextra = s.extra[2] != Py_None ? 4 : s.extra[0] != Py_None ? 2 : 0;
     s.extra_names = extra_names;
+    s.extra_msg = "MLP.fit: the optimiser's state must be lists shaped like the weights and "
+                  "biases";
     s.fn = "MLP.fit";
     s.calls = FOR_FIT;
     if (net_begin(&c, &s) < 0 ||
@@ -734,8 +856,8 @@ static PyObject *py_net_fit(PyObject *self, PyObject *args)
                         &resume) < 0) {
         goto error;
     }
-    if (((c.na.net.momentum != 0.0 || c.na.net.optimizer == RP_OPT_ADAM) && s.nextra < 2) ||
-        (c.na.net.optimizer == RP_OPT_ADAM && s.nextra < 4)) {
+    if (((c.na.net.momentum != 0.0 || c.na.net.optimizer == RP_OPT_ADAM) && s.extra[0] == NULL) ||
+        (c.na.net.optimizer == RP_OPT_ADAM && s.extra[2] == NULL)) {
         PyErr_SetString(PyExc_ValueError, "MLP.fit: the optimiser needs its state: velocity "
                         "(and for Adam second-moment) lists shaped like the weights and biases");
         goto error;
@@ -769,6 +891,7 @@ static PyObject *py_net_fit(PyObject *self, PyObject *args)
         goto error;
     }
     c.na.fit.history = (double *)PyArray_DATA((PyArrayObject *)history);
+    c.na.fit.epochs_done = &done;
     {
         PyThreadState *tstate = PyEval_SaveThread();
         c.na.fit.stop = check_signals;
@@ -779,13 +902,23 @@ static PyObject *py_net_fit(PyObject *self, PyObject *args)
     }
     if (status == RP_NOMEM) {
         const rp_index batch = c.na.fit.batch;
-        PyErr_Format(PyExc_MemoryError, "MLP.fit: out of memory for the scratch arrays of "
-                     "a batch of %zd samples",
-                     (Py_ssize_t)(batch > 0 && batch < c.X.rows ? batch : c.X.rows));
+        const Py_ssize_t nb = (Py_ssize_t)(batch > 0 && batch < c.X.rows ? batch : c.X.rows);
+        if (c.na.fit.batching == RP_BATCH_SHUFFLED) {
+            PyErr_Format(PyExc_MemoryError, "MLP.fit: out of memory for the shuffled order of "
+                         "the %zd samples and the scratch arrays of a batch of %zd",
+                         (Py_ssize_t)c.X.rows, nb);
+        }
+        else {
+            PyErr_Format(PyExc_MemoryError, "MLP.fit: out of memory for the scratch arrays of "
+                         "a batch of %zd samples", nb);
+        }
         goto error;
     }
     if (status == RP_INTERRUPTED) {
-        goto error; /* KeyboardInterrupt is set; the last update was complete */
+        /* KeyboardInterrupt (or what the SIGINT handler raised) is set; the last
+         * update was complete. The exception carries the finished epochs' losses. */
+        interrupted_history(history, done);
+        goto error;
     }
     if (status == RP_UNSUPPORTED) {
         PyErr_SetString(PyExc_RuntimeError, "MLP.fit: RETROPROP_TRAINER=small, but this fit "
@@ -817,8 +950,11 @@ static PyObject *py_net_gradients(PyObject *self, PyObject *args)
     }
     /* the gradients take the velocities' place */
     grads = s.extra[0] != Py_None;
-    s.nextra = grads ? 2 : 0;
+    if (!grads) {
+        s.extra[0] = s.extra[1] = NULL;
+    }
     s.extra_names = extra_names;
+    s.extra_msg = "dweights and dbiases must be lists shaped like the weights and biases";
     s.fn = "MLP";
     s.calls = FOR_GRADIENTS;
     if (net_begin(&c, &s) < 0) {
@@ -907,11 +1043,11 @@ error:
 /* This file's functions (module.c adds them to the module)                  */
 
 PyMethodDef rpb_network_methods[] = {
-    {"net_forward", (PyCFunction)(void (*)(void))py_net_forward, METH_VARARGS,
+    {"net_forward", (PyCFunction)(void (*)(void))py_net_forward, METH_VARARGS | METH_KEYWORDS,
      "Private: the activations of every layer of an MLP (see retroprop.MLP.forward)."},
-    {"net_gradients", (PyCFunction)(void (*)(void))py_net_gradients, METH_VARARGS,
+    {"net_gradients", (PyCFunction)(void (*)(void))py_net_gradients, METH_VARARGS | METH_KEYWORDS,
      "Private: an MLP's loss and gradients (see retroprop.MLP.backward)."},
-    {"net_fit", (PyCFunction)(void (*)(void))py_net_fit, METH_VARARGS,
+    {"net_fit", (PyCFunction)(void (*)(void))py_net_fit, METH_VARARGS | METH_KEYWORDS,
      "Private: an MLP's whole training loop in C (see retroprop.MLP.fit)."},
     {NULL, NULL, 0, NULL},
 };

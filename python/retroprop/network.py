@@ -17,7 +17,11 @@ OUTPUT_ACTIVATIONS = ACTIVATIONS + ("softmax",)
 LOSSES = ("bce", "mse", "ce")
 
 
-def _check_config(activation, output_activation, loss, layout, dtype):
+def _check_config(activation, output_activation, loss, layout, dtype, average=True):
+    """The settings' rules, in one place: the constructors check them, and so
+    does every call that uses them (MLP._check_settings), since attributes can
+    be reassigned. dtype None: not checked (it is then the weights'). The
+    optimiser's settings have theirs in retroprop.optim.check."""
     if activation not in ACTIVATIONS:
         raise ValueError(f"MLP: unknown activation {activation!r}; expected one of "
                          f"{', '.join(map(repr, ACTIVATIONS))}")
@@ -37,8 +41,19 @@ def _check_config(activation, output_activation, loss, layout, dtype):
     if layout not in ("rows", "cols"):
         raise ValueError(f"MLP: unknown layout {layout!r}; expected 'rows' (samples are rows, "
                          f"Z = X @ W + b) or 'cols' (samples are columns, Z = W @ X + b)")
-    if np.dtype(dtype) not in (np.float32, np.float64):
+    if not (isinstance(average, (bool, np.bool_))
+            or (isinstance(average, numbers.Integral) and average in (0, 1))):
+        raise ValueError(f"MLP: average must be True or False, got {average!r}")
+    if dtype is not None and np.dtype(dtype) not in (np.float32, np.float64):
         raise TypeError(f"MLP: dtype must be float32 or float64, got {np.dtype(dtype)}")
+
+
+def _refuse_masked(name, value):
+    """np.asarray would drop a mask silently: refuse it, as the C calls do."""
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(f"MLP: {name} is a masked array (numpy.ma.MaskedArray); the network "
+                        f"would ignore its mask, so it refuses it: pass {name}.filled(value), or "
+                        f"drop the masked samples first")
 
 
 @contextlib.contextmanager
@@ -179,7 +194,7 @@ class MLP:
                         weight_decay=weight_decay, decay_biases=decay_biases,
                         schedule=schedule, gamma=gamma, step_size=step_size,
                         lr_decay=lr_decay)
-        _check_config(activation, output_activation, loss, layout, dtype)
+        _check_config(activation, output_activation, loss, layout, dtype, average)
         optim.check("MLP", **settings)
         init = parameters.check_init("MLP", init)
         bias_init = parameters.check_init("MLP", bias_init, "bias_init")
@@ -255,7 +270,7 @@ class MLP:
             raise ValueError("MLP.from_arrays: weights must be a non-empty list of arrays")
         dtype = getattr(weights[0], "dtype", np.dtype(object))
         _check_config(activation, output_activation, loss, layout,
-                      dtype if dtype in (np.float32, np.float64) else np.float64)
+                      dtype if dtype in (np.float32, np.float64) else np.float64, average)
         optim.check("MLP", **settings)
         for i, W in enumerate(weights):
             if not isinstance(W, np.ndarray) or W.dtype != dtype \
@@ -335,6 +350,28 @@ class MLP:
         config.update(optim.check(where, **{name: getattr(self, name) for name in _SETTINGS}))
         return config
 
+    def _check_settings(self, where):
+        """Every setting the constructor checks, checked again by each call
+        that uses it: ``net.momentum = 5.0`` or ``net.weights[0] = [[...]]``
+        after construction is refused here, not trained with."""
+        with _named(where):
+            weights, biases = self.weights, self.biases
+            if not isinstance(weights, (list, tuple)) or not weights:
+                raise TypeError(f"MLP: weights must be a non-empty list of arrays, got "
+                                f"{type(weights).__name__}")
+            if biases is not None and not isinstance(biases, (list, tuple)):
+                raise TypeError(f"MLP: biases must be None or a list of arrays, got "
+                                f"{type(biases).__name__}")
+            for name, arrays in (("weights", weights), ("biases", biases or ())):
+                for i, a in enumerate(arrays):
+                    if not isinstance(a, np.ndarray) and not (name == "biases" and a is None):
+                        raise TypeError(f"MLP: {name}[{i}] must be a NumPy array (it is "
+                                        f"trained in place), got {type(a).__name__}: assign "
+                                        f"np.array(...) of the network's dtype")
+            _check_config(self.activation, self.output_activation, self.loss_name, self.layout,
+                          None, self.average)
+        self._config(where)
+
     def _check_arrays(self, where):
         """The parameters chain and have the layout's shapes (a dry forward)."""
         rows = self.layout == "rows"
@@ -359,6 +396,7 @@ class MLP:
         1-D Y of a one-output net as a column (views; one-hot is a copy)."""
         if Y is None:
             raise TypeError("Y must be an array, got None")
+        _refuse_masked("Y", Y)
         Y = np.asarray(Y)
         n_out = self.sizes[-1]
         if Y.ndim == 1 and self.loss_name == "ce" and Y.dtype.kind in "iub":
@@ -378,6 +416,7 @@ class MLP:
         """X as a 2-D batch; a 1-D X is one sample (returns the flag)."""
         if X is None:
             raise TypeError("X must be an array, got None")
+        _refuse_masked("X", X)
         X = np.asarray(X)
         if X.ndim == 1:
             return (X[None, :] if self.layout == "rows" else X[:, None]), True
@@ -422,6 +461,7 @@ class MLP:
     def forward(self, X):
         """The network's output for X; every layer's activation is kept in
         ``net.activations`` (A1, ..., AL). A 1-D X is one sample."""
+        self._check_settings("MLP.forward")
         with _named("MLP.forward"):
             X2, one = self._inputs(X)
             self.activations = self._backend.net_forward(self.weights, self.biases, X2,
@@ -446,6 +486,7 @@ class MLP:
     def loss(self, X, Y):
         """The loss on (X, Y), divided by the number of samples if average,
         plus the L2 penalty of l2 and alpha (see MLP)."""
+        self._check_settings("MLP.loss")
         with _named("MLP.loss"):
             X2, Y2 = self._inputs(X)[0], self._targets(Y)
             return self._backend.net_gradients(self.weights, self.biases, X2, Y2, None, None,
@@ -455,6 +496,7 @@ class MLP:
         """Gradients of the loss on (X, Y) (with the L2 penalty's, as ``loss``):
         ``(dWs, dbs)``, lists shaped like ``weights`` and ``biases`` (dbs is
         None without biases)."""
+        self._check_settings("MLP.backward")
         with _named("MLP.backward"):
             X2, Y2 = self._inputs(X)[0], self._targets(Y)
             dWs = [np.empty_like(W) for W in self.weights]
@@ -537,7 +579,7 @@ class MLP:
 
     def _prepare(self, where, X, Y):
         """(X, Y) as the C trainer takes them, the settings checked."""
-        self._config(where)
+        self._check_settings(where)
         with _named(where):
             return self._inputs(X)[0], self._targets(Y)
 

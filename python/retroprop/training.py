@@ -155,6 +155,11 @@ def fit(net, X, Y, epochs, batch_size, shuffle, seed, replace, batches, validati
         raise ValueError(f"{where}: monitor must be 'loss' or 'val_loss', got {monitor!r}")
     if monitor == "val_loss" and validation is None and patience is not None:
         raise ValueError(f"{where}: monitor='val_loss' needs validation_data=(X_val, Y_val)")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
+                             or not 0 <= seed < 2**64):
+        raise (ValueError if isinstance(seed, numbers.Integral) and not isinstance(seed, bool)
+               else TypeError)(
+            f"{where}: seed must be None or an integer in [0, 2**64), got {seed!r}")
     run = net._batching(where, batch_size, shuffle, replace, batches, seed)
     # a Python learning-rate schedule: one C run per epoch, at the lr it gives
     python_schedule = callable(net.schedule)
@@ -162,7 +167,12 @@ def fit(net, X, Y, epochs, batch_size, shuffle, seed, replace, batches, validati
     display = progress_wanted(progress)
     if validation is None and patience is None and callback is None and display is None \
             and not python_schedule:
-        losses = net._epochs(X2, Y2, epochs, run)  # one C call, as fit always was
+        try:
+            losses = net._epochs(X2, Y2, epochs, run)  # one C call, as fit always was
+        except KeyboardInterrupt as e:
+            # the C loop hands over the losses of the epochs it finished
+            net.history = History(getattr(e, "history", np.zeros(0)))
+            raise
         net.history = History(losses)
         return net.history
 
@@ -170,7 +180,7 @@ def fit(net, X, Y, epochs, batch_size, shuffle, seed, replace, batches, validati
     shuffle_state = None
     if run["batching"] in ("shuffled", "replacement"):
         shuffle_state = np.empty(n + 1, dtype=np.uint64)
-        shuffle_state[0] = np.uint64(run["seed"] % 2**64)
+        shuffle_state[0] = np.uint64(run["seed"])
         shuffle_state[1:] = np.arange(n, dtype=np.uint64)
     per_epoch = validation is not None or patience is not None or python_schedule
     losses = np.zeros(epochs)
@@ -220,7 +230,12 @@ def fit(net, X, Y, epochs, batch_size, shuffle, seed, replace, batches, validati
             if stop:
                 stopped_epoch = done - 1 if done < epochs else None
                 break
-    except BaseException:
+    except BaseException as e:
+        finished = getattr(e, "history", None) if isinstance(e, KeyboardInterrupt) else None
+        if finished is not None:  # the epochs the interrupted run of the C loop finished
+            losses[done:done + len(finished)] = finished
+            net.history = _history(losses[:done + len(finished)], logs_by_name, best_epoch,
+                                   None)
         if bar is not None:
             bar.close(interrupted=True)
         raise

@@ -117,7 +117,9 @@ typedef enum {
     RP_SCHEDULE_INVERSE_TIME = 3  /* lr / (1 + decay * t), t the updates before (nnfs) */
 } rp_schedule;
 
-/* Called now and then during a fit; a non-zero return stops it. */
+/* Called now and then during a fit (at least every RP_STOP_CHECK_STEPS steps,
+ * and more often when steps are large); a non-zero return stops it. */
+#define RP_STOP_CHECK_STEPS 4000
 typedef int (*rp_stop_check)(void *ctx);
 
 typedef struct {
@@ -141,6 +143,7 @@ typedef struct {
      * (each order[i] must be in [0, n)) */
     uint64_t *resume;
     double *history;         /* epochs values, see rp_net_fit */
+    rp_index *epochs_done;   /* NULL, or gets the number of finished epochs */
     rp_stop_check stop;      /* NULL: never stops */
     void *ctx;
 } rp_fit;

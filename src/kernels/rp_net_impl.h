@@ -378,6 +378,9 @@ int RP_NAME(rp_net_fit)(const rp_net *net, rp_cview X, rp_cview Y, const rp_fit 
     uint64_t state = fit->resume != NULL ? fit->resume[0] : fit->seed;
     double work_since_check = 0.0;
     int l, status = RP_OK;
+    if (fit->epochs_done != NULL) {
+        *fit->epochs_done = 0;
+    }
     if (mode == RP_BATCH_GIVEN) {
         nbatches = fit->nbatches;
         for (k = 0, batch = 1; k < nbatches; k++) {
@@ -460,8 +463,10 @@ int RP_NAME(rp_net_fit)(const rp_net *net, rp_cview X, rp_cview Y, const rp_fit 
             }
             updates++;
             seen += (double)nb;
-            /* look for Ctrl-C every few million multiply-adds, between steps */
-            work_since_check += (double)nb * (double)per_sample;
+            /* look for Ctrl-C every few million multiply-adds, between steps; a
+             * step costs a share of that whatever its size (RP_STOP_CHECK_STEPS) */
+            work_since_check += (double)nb * (double)per_sample +
+                                RP_STOP_CHECK_WORK / RP_STOP_CHECK_STEPS;
             if (fit->stop != NULL && work_since_check > RP_STOP_CHECK_WORK) {
                 work_since_check = 0.0;
                 if (fit->stop(fit->ctx)) {
@@ -471,6 +476,9 @@ int RP_NAME(rp_net_fit)(const rp_net *net, rp_cview X, rp_cview Y, const rp_fit 
             }
         }
         fit->history[e] = net->average ? total / seen : total;
+        if (fit->epochs_done != NULL) {
+            *fit->epochs_done = e + 1;
+        }
     }
 done:
     if (use_small > 0) {
