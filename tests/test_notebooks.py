@@ -530,7 +530,7 @@ def test_005_digits_training_loop(executed):
     # The same run again outside the notebook: the same numbers.
     import retroprop as rp
     net = rp.MLP([64, 32, 10], activation="relu", output_activation="softmax", loss="ce",
-                 lr=0.02, momentum=0.9, seed=0)
+                 optimizer="adam", lr=0.002, seed=0)
     history = net.fit(ns["X_train"], ns["y_train"], epochs=200, batch_size=32, shuffle=True,
                       seed=1, validation_data=(ns["X_val"], ns["y_val"]), patience=15,
                       progress=False)
