@@ -853,7 +853,9 @@ def _loop_index(uf, dtype):
 # Building the program
 
 _KIND = {"loop": 0, "gemm_f32": 1, "gemm_f64": 2, "copy": 3, "sum_f32": 4, "sum_f64": 5,
-         "cast_f64_f32": 6, "cast_f32_f64": 7}
+         "cast_f64_f32": 6, "cast_f32_f64": 7, "arith": 8}
+# IEEE arithmetic the interpreter does itself (the same bits as NumPy's loops)
+_ARITH = {np.add: 0, np.subtract: 1, np.multiply: 2, np.true_divide: 3, np.negative: 4}
 _SUM_SEQUENTIAL, _SUM_PAIRWISE = 0, 1
 
 
@@ -977,6 +979,13 @@ class _Program:
         self.bindings = bindings
         entry = rec.loop.entry     # name -> object at the iteration's start
         # loop-carried names: rebound, and their entry value is read
+        used = set()     # the nodes the operations read (through views too)
+        for op in rec.ops:
+            for x in op[1:]:
+                for n in (x if isinstance(x, list) else [x]):
+                    while isinstance(n, _Node):
+                        used.add(n.id)
+                        n = n.base
         names_of = {}
         for name, obj in entry.items():
             names_of.setdefault(id(obj), []).append(name)
@@ -992,7 +1001,7 @@ class _Program:
                                default=None)
                 raise
             enode = rec.inputs.get(id(old))
-            if enode is None or enode is node:
+            if enode is None or enode is node or enode.id not in used:
                 continue
             # name is rebound; its entry object is a value of the previous iteration
             for other in names_of.get(id(old), []):
@@ -1067,7 +1076,12 @@ class _Program:
                 if a.ndim and np.shares_memory(a, target) and not _same_view(a, target):
                     raise CaptureError("an in-place operation reads an overlapping view of "
                                        "its own output")
-            self.emit_elementwise("loop", arrays + [target], loop=(uf, index))
+            if uf in _ARITH:
+                outer, inner, strides = _plan(target, arrays + [target])
+                self.row("arith", arrays + [target], (outer, inner, _ARITH[uf]), strides,
+                         itemsize=target.itemsize)
+            else:
+                self.emit_elementwise("loop", arrays + [target], loop=(uf, index))
         elif kind == "dot":
             _, a, b, dtype, out = op
             A = self.operand_array(a, dtype)
