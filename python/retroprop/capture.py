@@ -1373,7 +1373,7 @@ class _Runner:
         """Fill the buffers from the namespace (iteration 0 ran in Python)."""
         p, ns = self.p, self.ns
         for enode, name in p.carries:
-            np.copyto(enode.carry, enode.obj)
+            np.copyto(enode.carry, ns[name])
         # the buffers the variables are materialised from hold iteration 0's
         # values until the program writes them (a replay or an early Ctrl-C)
         for name, node in p.final.items():
@@ -1407,6 +1407,8 @@ class _Runner:
         chunk = 16
         k = 1
         report = self.loop.report
+        if self.loop.check:
+            k = self.check(min(5, int(stops[0]) - 1))
         for stop in stops:
             stop = int(stop)
             while k < stop:
@@ -1439,6 +1441,44 @@ class _Runner:
                 return
             k = stop + 1
         self.materialize(self.points[-1], n - 1)
+
+    def check(self, count):
+        """--check: iterations 1..count run captured, then again in Python
+        from the same state; prints how they compare. Returns the next
+        iteration to run."""
+        stream = self.loop.stream
+        if count < 1:
+            print("retroprop --check: no iteration to compare before the first Python "
+                  "statement runs", file=stream)
+            return 1
+        p = self.p
+        snap = self.snapshot()
+        flags = _core._program_run(p.prog, 0, p.nops, 1, count)
+        copies = {}
+        captured = {name: np.copy(self.value(node, copies)) for name, node in p.final.items()}
+        self.restore(snap)
+        for k in range(1, count + 1):
+            self.loop.run_statements(self.statements, self.it[k])
+        worst, worst_name, equal = 0.0, None, 0
+        for name, value in captured.items():
+            a, b = np.asarray(value), np.asarray(self.ns[name])
+            if a.shape == b.shape and np.array_equal(a, b, equal_nan=True):
+                equal += 1
+                continue
+            with np.errstate(all="ignore"):
+                rel = float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
+            if not rel <= worst:
+                worst, worst_name = rel, name
+        line = ("retroprop --check: iterations 1 to %d run both ways: %d of %d variables "
+                "bit for bit equal" % (count, equal, len(captured)))
+        if worst_name is not None:
+            line += ", the largest relative difference %.1e (%s)" % (worst, worst_name)
+        if flags & self.flag_mask:
+            line += "; " + _flag_reason(flags)
+        print(line, file=stream)
+        self.loop.report.check = line
+        self.bind()
+        return count + 1
 
     def iteration_with_python(self, k):
         """Run iteration k statement by statement; False if it fell back."""
