@@ -702,6 +702,8 @@ class _Recorder:
 
     def _check_code(self, code, frame):
         import dis
+        if code in _CHECKED_CODE:
+            return
         for ins in dis.get_instructions(code):
             if ins.opname in ("STORE_SUBSCR", "DELETE_SUBSCR"):
                 raise CaptureError("the function %s assigns into a container or array "
@@ -709,6 +711,9 @@ class _Recorder:
             if ins.opname in ("STORE_DEREF", "DELETE_DEREF", "DELETE_GLOBAL", "DELETE_ATTR"):
                 raise CaptureError("the function %s changes a variable outside it"
                                    % code.co_name, self._user_line(frame))
+        if len(_CHECKED_CODE) > 4096:
+            _CHECKED_CODE.clear()
+        _CHECKED_CODE.add(code)
 
     def _user_line(self, frame):
         """The cell line of the innermost frame of the cell."""
@@ -719,22 +724,26 @@ class _Recorder:
         return self.lineno
 
     def record(self, statements, index_value):
-        """Run the array statements on proxies; returns the bindings after each."""
+        """Run the array statements on proxies. Returns, for each statement,
+        the names bound to proxies before it if it runs in Python (None for
+        the others), and last the bindings at the end of the body."""
         ns = self.ns
         loop = self.loop
         saved = dict(ns)
         self.written_lines = set()
         bindings = []
+        states = _random_states(saved)
         try:
             for k, v in saved.items():
                 if type(v) is np.ndarray:
                     ns[k] = self.input_proxy(v)
             ns[loop.var] = _LoopIndex(index_value)
             self.stmt_op_ends = []
-            states = _random_states(saved)
-            current = self._bindings(saved)
+            current = None
             for stmt in statements:
                 if stmt.python:
+                    if current is None:
+                        current = self._bindings(saved)
                     bindings.append(current)
                     self.stmt_op_ends.append(len(self.ops))
                     continue
@@ -747,7 +756,6 @@ class _Recorder:
                         sys.setprofile(None)
                 except CaptureError as e:
                     if not _same_states(_random_states(ns), states):
-                        _restore_states(states)
                         raise CaptureError("draws random numbers in the loop", stmt.lineno)
                     if e.lineno is None:
                         e.lineno = self._error_line(e) or stmt.lineno
@@ -755,17 +763,24 @@ class _Recorder:
                 except Exception as e:
                     raise CaptureError("raised %s while recording (%s)" % (type(e).__name__, e),
                                        self._error_line(e) or stmt.lineno)
-                current = self._bindings(saved)
-                bindings.append(current)
+                current = None
+                bindings.append(None)
                 self.stmt_op_ends.append(len(self.ops))
-                if not _same_states(_random_states(ns), states):
-                    _restore_states(states)
-                    raise CaptureError("draws random numbers in the loop", stmt.lineno)
+            final = self._bindings(saved)
+            if not _same_states(_random_states(ns), states):
+                line = next((s.lineno for s in statements if not s.python and
+                             "random" in ast.unparse(s.node)), loop.node.lineno)
+                raise CaptureError("draws random numbers in the loop", line)
         finally:
-            after = dict(ns)
-            ns.clear()
-            ns.update(saved)
-        self.after = after
+            # put the namespace back as it was (recording changed nothing else)
+            for k in [k for k in ns if k not in saved]:
+                del ns[k]
+            for k, v in saved.items():
+                if ns.get(k, _MISSING) is not v:
+                    ns[k] = v
+            if not _same_states(_random_states(ns), states):
+                _restore_states(states)
+        bindings.append(final)
         return bindings
 
     def _error_line(self, e):
@@ -793,14 +808,19 @@ class _Recorder:
             if type(v) in (int, float, bool, str, complex, type(None)) and type(old) is type(v) \
                     and v == old:
                 continue
+            line = next((s.lineno for s in self.loop.statements
+                         if k in _stored_names([s.node])), self.lineno)
             if isinstance(v, _LoopIndex):
-                raise CaptureError("binds %s to the loop variable" % k, self.lineno)
+                raise CaptureError("binds %s to the loop variable" % k, line)
             raise CaptureError("changes the Python value %s (a %s) from one iteration to the "
-                               "next" % (k, type(v).__name__), self.lineno)
+                               "next" % (k, type(v).__name__), line)
         return out
 
 
 _MISSING = object()
+
+# Code objects of user functions whose bytecode passed _check_code.
+_CHECKED_CODE = set()
 
 
 def _random_states(ns):
@@ -976,7 +996,7 @@ class _Program:
         rec = self.rec
         final = bindings[-1]
         self.final = final
-        self.bindings = bindings
+        self.bindings = bindings[:-1]
         entry = rec.loop.entry     # name -> object at the iteration's start
         # loop-carried names: rebound, and their entry value is read
         used = set()     # the nodes the operations read (through views too)
@@ -1267,7 +1287,7 @@ class _Loop:
         try:
             self._static(it)
             self.report.iterations = len(it)
-            statements = self._classify(it)
+            statements = self.statements = self._classify(it)
         except CaptureError as e:
             self.notice(e)
             return self.plain(it)
@@ -1330,7 +1350,10 @@ class _Runner:
         entry_nodes = {name: rec.inputs.get(id(obj)) for name, obj in loop.entry.items()
                        if isinstance(obj, np.ndarray)}
         self.points = []
-        for b in program.bindings:
+        for b in program.bindings + [program.final]:
+            if b is None:
+                self.points.append(None)
+                continue
             point = {}
             for name, node in b.items():
                 fin = program.final.get(name)
