@@ -22,15 +22,23 @@ def blobs(n=90, seed=0, classes=3):
 
 
 def small(cls=rp.MLPClassifier, **kwargs):
-    return cls(**dict(dict(hidden_layer_sizes=(8,), max_iter=30, random_state=0), **kwargs))
+    return cls(**dict(dict(hidden_layer_sizes=(8,), max_iter=30, random_state=0,
+                           learning_rate_init=0.02), **kwargs))
 
 
-@pytest.mark.parametrize("estimator", [rp.MLPClassifier(), rp.MLPRegressor(),
-                                       rp.MLPClassifier(early_stopping=True, activation="tanh"),
-                                       rp.MLPRegressor(batch_size=16, dtype=np.float32)],
-                         ids=["classifier", "regressor", "classifier-early-stopping",
-                              "regressor-float32"])
-def test_scikit_learn_estimator_checks(estimator):
+# float32: a prediction differs from the same sample's within a larger batch
+# by a few float32 ulps (3.6e-7 relative: the products' summation order
+# depends on the batch's rows), and scikit-learn's subset-invariance check
+# asks for 1e-7. In float64 the difference is ~1e-16.
+FLOAT32_FAILS = {"check_methods_subset_invariance", "check_methods_sample_order_invariance"}
+
+
+@pytest.mark.parametrize("estimator,may_fail", [
+    (rp.MLPClassifier(), set()), (rp.MLPRegressor(), set()),
+    (rp.MLPClassifier(early_stopping=True, activation="tanh", solver="sgd"), set()),
+    (rp.MLPRegressor(batch_size=16, dtype=np.float32), FLOAT32_FAILS)],
+    ids=["classifier", "regressor", "classifier-sgd-early-stopping", "regressor-float32"])
+def test_scikit_learn_estimator_checks(estimator, may_fail):
     from sklearn.utils.estimator_checks import check_estimator
     if not hasattr(sklearn.utils, "Tags"):
         pytest.skip("scikit-learn < 1.6 has no on_fail=None report")
@@ -39,7 +47,8 @@ def test_scikit_learn_estimator_checks(estimator):
         warnings.filterwarnings("ignore", "Estimator .* does not inherit", UserWarning)
         warnings.filterwarnings("ignore", category=sklearn.exceptions.SkipTestWarning)
         results = check_estimator(estimator, on_fail=None)
-    failed = [(r["check_name"], r["exception"]) for r in results if r["status"] == "failed"]
+    failed = [(r["check_name"], r["exception"]) for r in results if r["status"] == "failed"
+              and r["check_name"] not in may_fail]
     assert not failed, failed
     skipped = {r["check_name"] for r in results if r["status"] == "skipped"}
     # the checks that need pandas, or array-API namespaces: nothing of ours
@@ -58,7 +67,8 @@ def test_clone_and_cross_val_score():
     scores = cross_val_score(clf, X, y, cv=3)
     assert scores.shape == (3,) and scores.mean() > 0.9
     assert not hasattr(clf, "net_")    # cross_val_score fitted clones
-    assert cross_val_score(small(rp.MLPRegressor), X, X[:, 0] - X[:, 1], cv=3).mean() > 0.5
+    assert cross_val_score(small(rp.MLPRegressor, max_iter=100), X, X[:, 0] - X[:, 1],
+                           cv=3).mean() > 0.9
 
 
 def test_fit_returns_self_and_the_fitted_attributes():
@@ -130,7 +140,7 @@ def test_partial_fit_is_one_epoch_per_call():
         assert clf.partial_fit(X[:60], y[:60], classes=[0, 1, 2]) is clf
     assert clf.n_iter_ == len(clf.loss_curve_) == 5
     # the same steps as MLP.fit, epoch by epoch, from the same network
-    net = rp.MLP([4, 8, 3], "relu", "softmax", "ce", lr=0.01, momentum=0.9,
+    net = rp.MLP([4, 8, 3], "relu", "softmax", "ce", optimizer="adam", lr=0.02, alpha=0.0001,
                  seed=int(np.random.default_rng(0).integers(0, 2**63)))
     seeds = np.random.default_rng(0)
     seeds.integers(0, 2**63)
@@ -192,6 +202,7 @@ BAD = [
     (dict(early_stopping=True, validation_fraction=1.5), ValueError,
      "MLPClassifier.fit: validation_fraction must be in (0, 1), got 1.5"),
     (dict(init="glorot"), ValueError, "MLPClassifier.fit: unknown init 'glorot'"),
+    (dict(solver="lbfgs"), ValueError, "MLPClassifier.fit: solver must be 'sgd'"),
 ]
 
 
@@ -225,3 +236,37 @@ def test_bad_data():
         clf.predict(X[0])
     with pytest.warns(UserWarning, match="A column-vector y was passed"):
         clf.fit(X, y[:, None])
+
+
+@pytest.mark.parametrize("solver,epsilon,rtol", [("sgd", 1e-8, 1e-10), ("adam", 1e-30, 1e-9)])
+def test_the_updates_of_scikit_learns_mlp(solver, epsilon, rtol):
+    """From the same weights, full-batch epochs: scikit-learn's MLPClassifier
+    and ours take the same steps (SGD with Nesterov momentum, and alpha). For
+    Adam, epsilon is made negligible: scikit-learn adds it to sqrt(v), PyTorch
+    and we to sqrt(v / (1 - beta2**t)), which parts the two on the weights
+    whose gradients are about epsilon (nearly dead relu units)."""
+    from sklearn.neural_network import MLPClassifier as SkMLP
+    X, y = blobs(60)
+    settings = dict(hidden_layer_sizes=(7,), solver=solver, alpha=0.01, batch_size=60,
+                    learning_rate_init=0.05, momentum=0.8, shuffle=False, random_state=0,
+                    epsilon=epsilon)
+    theirs = SkMLP(**settings)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs.partial_fit(X, y, classes=[0, 1, 2])      # scikit-learn's initial weights
+    ours = rp.MLPClassifier(**settings)
+    ours.partial_fit(X, y, classes=[0, 1, 2])
+    for mine, start in zip(ours.net_.weights + ours.net_.biases,
+                           theirs.coefs_ + theirs.intercepts_):
+        mine[...] = start                                 # ours starts from theirs
+    del theirs._optimizer                                 # both optimisers start afresh
+    ours.net_.reset_optimizer()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(40):
+            theirs.partial_fit(X, y)
+            ours.partial_fit(X, y)
+    for mine, want in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(mine, want, rtol=rtol, atol=rtol * 1e-2)
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=rtol * 10,
+                               atol=1e-9)

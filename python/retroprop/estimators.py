@@ -7,12 +7,16 @@
     clf.classes_, clf.loss_curve_, clf.n_iter_, clf.net_      # net_: the retroprop.MLP
     sklearn.model_selection.cross_val_score(clf, X, y)       # clone() works
 
-The names of the settings are scikit-learn's MLPClassifier's where they mean
-the same (hidden_layer_sizes, activation, batch_size, learning_rate_init,
-momentum, max_iter, shuffle, random_state, tol, n_iter_no_change,
-early_stopping, validation_fraction, verbose), with retroprop's own beside
-them (init, dtype). The training is retroprop's MLP.fit: minibatch SGD with
-momentum (``v = momentum * v + g; p -= learning_rate_init * v``) in C.
+The settings are scikit-learn's MLPClassifier's, with its defaults, where
+they mean the same (hidden_layer_sizes, activation, solver "adam" or "sgd",
+alpha, batch_size, learning_rate_init, momentum, nesterovs_momentum,
+beta_1, beta_2, epsilon, max_iter, shuffle, random_state, tol,
+n_iter_no_change, early_stopping, validation_fraction, verbose), with
+retroprop's own beside them (init, dtype). The training is retroprop's
+MLP.fit in C: solver "sgd" is MLP's optimizer="sgd_keras" (scikit-learn's
+``v = momentum * v - lr * g; p += v``, Nesterov by default), "adam" its
+optimizer="adam" (PyTorch's placement of epsilon, which scikit-learn adds
+to sqrt(v) instead); alpha is MLP's alpha, scikit-learn's L2 term.
 
 scikit-learn is not needed to use these classes (only its tag objects are
 imported, by scikit-learn itself, when it asks for them).
@@ -133,15 +137,23 @@ class _Estimator:
     _mlp_output = None  # (output_activation, loss) of the subclass
     _mlp = MLP          # the network class (the tests put retroprop.reference.MLP here)
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, batch_size="auto",
-                 learning_rate_init=0.01, momentum=0.9, max_iter=200, shuffle=True,
-                 random_state=None, tol=1e-4, n_iter_no_change=10, early_stopping=False,
-                 validation_fraction=0.1, init=None, dtype=np.float64, verbose=False):
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate_init=0.001, max_iter=200,
+                 shuffle=True, random_state=None, tol=1e-4, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, init=None,
+                 dtype=np.float64, verbose=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
         self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
         self.max_iter = max_iter
         self.shuffle = shuffle
         self.random_state = random_state
@@ -238,6 +250,9 @@ class _Estimator:
         if isinstance(self.tol, bool) or not isinstance(self.tol, numbers.Real) \
                 or not self.tol >= 0:
             raise ValueError(f"{where}: tol must be a number >= 0, got {self.tol!r}")
+        if self.solver not in ("sgd", "adam"):
+            raise ValueError(f"{where}: solver must be 'sgd' (scikit-learn's SGD with momentum) "
+                             f"or 'adam', got {self.solver!r}")
         return [int(s) for s in sizes], activation
 
     def _new_net(self, n_in, n_out, rng):
@@ -245,9 +260,15 @@ class _Estimator:
         sizes, activation = self._check_settings(where)
         output_activation, loss = self._mlp_output
         try:
+            if self.solver == "adam":
+                update = dict(optimizer="adam", beta1=self.beta_1, beta2=self.beta_2,
+                              adam_eps=self.epsilon)
+            else:  # scikit-learn's SGD: v = momentum * v - lr * g; p += v
+                update = dict(optimizer="sgd_keras", momentum=self.momentum,
+                              nesterov=bool(self.nesterovs_momentum) and self.momentum > 0)
             return self._mlp([n_in, *sizes, n_out], activation, output_activation, loss,
-                       lr=self.learning_rate_init, momentum=self.momentum, dtype=self.dtype,
-                       seed=int(rng.integers(0, 2**63)), init=self.init)
+                             lr=self.learning_rate_init, alpha=self.alpha, dtype=self.dtype,
+                             seed=int(rng.integers(0, 2**63)), init=self.init, **update)
         except (ValueError, TypeError) as e:
             message = str(e)
             raise type(e)(f"{where}: {message[5:] if message.startswith('MLP: ') else message}"
@@ -309,12 +330,13 @@ def _equal(a, b):
 
 class MLPClassifier(_Estimator):
     """A multilayer perceptron classifier with scikit-learn's protocol, trained by
-    retroprop's C loop (softmax output, cross-entropy, minibatch SGD with momentum).
+    retroprop's C loop (softmax output, cross-entropy, Adam or SGD).
 
     ``MLPClassifier(hidden_layer_sizes=(100,), activation="relu", *,
-    batch_size="auto", learning_rate_init=0.01, momentum=0.9, max_iter=200,
-    shuffle=True, random_state=None, tol=1e-4, n_iter_no_change=10,
-    early_stopping=False, validation_fraction=0.1, init=None,
+    solver="adam", alpha=0.0001, batch_size="auto", learning_rate_init=0.001,
+    max_iter=200, shuffle=True, random_state=None, tol=1e-4, momentum=0.9,
+    nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+    beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, init=None,
     dtype=np.float64, verbose=False)``
 
     activation : "relu", "tanh", "logistic" (or "sigmoid"), "identity".
@@ -429,7 +451,7 @@ class MLPClassifier(_Estimator):
 class MLPRegressor(_Estimator):
     """A multilayer perceptron regressor with scikit-learn's protocol, trained by
     retroprop's C loop (identity output, half the squared error averaged over
-    the samples, minibatch SGD with momentum). The settings are MLPClassifier's.
+    the samples, Adam or SGD). The settings are MLPClassifier's.
 
     After fit: ``n_features_in_``, ``n_outputs_``, ``loss_curve_``,
     ``n_iter_``, ``best_loss_``, ``net_``, ``coefs_``, ``intercepts_``; with
