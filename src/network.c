@@ -354,9 +354,13 @@ static int net_begin(net_call *c, const net_spec *s)
         return -1;
     }
     if (s->biases != Py_None) {
-        char expected[64];
-        snprintf(expected, sizeof(expected), "None or a list of %zd arrays", ls->nW);
-        if ((ls->b = rpb_unpack(s->biases, ls->nW, "MLP", "biases", expected, &ls->nb)) == NULL) {
+        ls->b = rpb_unpack(s->biases, -1, "MLP", "biases", "None or a list of arrays", &ls->nb);
+        if (ls->b == NULL) {
+            return -1;
+        }
+        if (ls->nb != ls->nW) {
+            PyErr_Format(PyExc_TypeError, "biases must be None or a list of %zd arrays, got %zd",
+                         ls->nW, ls->nb);
             return -1;
         }
     }
