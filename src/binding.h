@@ -138,5 +138,6 @@ const char *rpb_register_numpy_gemm(void);
 
 extern PyMethodDef rpb_layer_methods[];   /* layers.c */
 extern PyMethodDef rpb_network_methods[]; /* network.c */
+extern PyMethodDef rpb_program_methods[]; /* program.c: the capture interpreter */
 
 #endif /* RP_BINDING_H */

@@ -10,7 +10,7 @@ import numbers
 
 import numpy as np
 
-from . import _core, training
+from . import _core, parameters, training
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity")
 OUTPUT_ACTIVATIONS = ACTIVATIONS + ("softmax",)
@@ -91,6 +91,13 @@ class MLP:
         1/m); False sums them over the batch (seeds 001, 003).
     dtype : np.float64 or np.float32 for every parameter.
     seed : seeds the initial weights (and shuffling when fit gets no seed).
+    init : how the weights are drawn, by name: "glorot_uniform" (Xavier),
+        "glorot_normal", "he_uniform", "he_normal" (Kaiming), "lecun_uniform",
+        "lecun_normal", "uniform_minus_one_to_one" (the seeds'
+        ``2 * np.random.random((n_in, n_out)) - 1`` from np.random.RandomState(seed))
+        or "zeros"; None: He normal for relu, Glorot uniform otherwise.
+        ``retroprop.parameters.INIT_DOC`` gives each formula.
+    bias_init : "zeros" (the default) or one of the names above.
 
     ``net.weights`` and ``net.biases`` are lists of plain NumPy arrays in the
     layout's shapes (``net.biases`` is None without bias). Change them in
@@ -118,8 +125,10 @@ class MLP:
 
     def __init__(self, sizes, activation="sigmoid", output_activation="sigmoid", loss="bce",
                  *, layout="rows", bias=True, lr=0.5, average=True, momentum=0.0,
-                 dtype=np.float64, seed=None):
+                 dtype=np.float64, seed=None, init=None, bias_init="zeros"):
         _check_config(activation, output_activation, loss, layout, lr, momentum, dtype)
+        init = parameters.check_init("MLP", init)
+        bias_init = parameters.check_init("MLP", bias_init, "bias_init")
         sizes = list(sizes)
         if len(sizes) < 2 or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool)
                                      and s >= 1 for s in sizes):
@@ -128,17 +137,21 @@ class MLP:
         self._configure(activation, output_activation, loss, layout, lr, average, momentum,
                         seed)
         dtype = np.dtype(dtype)
+        if init is None:
+            init = "he_normal" if activation == "relu" else "glorot_uniform"
+        draw = parameters.Initializer(self._rng, seed).draw
         self.weights, biases = [], []
         for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-            if activation == "relu":   # He
-                W = self._rng.normal(0.0, math.sqrt(2.0 / n_in), size=(n_in, n_out))
-            else:                      # Glorot uniform
-                limit = math.sqrt(6.0 / (n_in + n_out))
-                W = self._rng.uniform(-limit, limit, size=(n_in, n_out))
-            if layout == "cols":
-                W = W.T
+            if init == "uniform_minus_one_to_one":  # drawn in the layout's shape, as the seeds
+                W = draw(init, n_in, n_out, (n_in, n_out) if layout == "rows" else (n_out, n_in))
+            else:
+                W = draw(init, n_in, n_out, (n_in, n_out))
+                W = W.T if layout == "cols" else W
             self.weights.append(np.ascontiguousarray(W, dtype=dtype))
-            biases.append(np.zeros((n_out,) if layout == "rows" else (n_out, 1), dtype=dtype))
+            if bias:
+                b = draw(bias_init, n_in, n_out, (n_out,))
+                biases.append(np.array(b.reshape((n_out,) if layout == "rows" else (n_out, 1)),
+                                       dtype=dtype))
         self.biases = biases if bias else None
 
     def _configure(self, activation, output_activation, loss, layout, lr, average, momentum,
@@ -162,10 +175,18 @@ class MLP:
             net = MLP.from_arrays([sinapsis0, sinapsis1], loss="mse", average=False, lr=1.0)
             net.fit(X, y, epochs=10000)     # sinapsis0 and sinapsis1 are trained
 
-        weights : list of 2-D float32/float64 arrays in the layout's shapes.
+        weights : list of 2-D float32/float64 arrays in the layout's shapes;
+            or a dict in deeplearning.ai's naming ``{"W1": W1, "b1": b1, "W2":
+            ...}`` (its W are (out, in) and b (out, 1): layout="cols"), whose
+            arrays are adopted and trained in place the same way.
         biases : None, or a list of arrays like the weights (rows: (out,) or
-            (1, out); cols: (out, 1) or (out,)).
+            (1, out); cols: (out, 1) or (out,)). None with a dict.
         """
+        if isinstance(weights, dict):
+            if biases is not None:
+                raise TypeError("MLP.from_arrays: with a parameter dict the biases are its b1, "
+                                "b2, ...: pass biases=None")
+            weights, biases = parameters.from_dict(weights)
         weights = list(weights)
         if not weights:
             raise ValueError("MLP.from_arrays: weights must be a non-empty list of arrays")
@@ -185,6 +206,48 @@ class MLP:
         net.biases = None if biases is None else list(biases)
         net._check_arrays("MLP.from_arrays")
         return net
+
+    # ------------------------------------------------------------ in and out
+
+    def _settings(self):
+        """The keywords of from_arrays that rebuild this network on its arrays."""
+        return dict(activation=self.activation, output_activation=self.output_activation,
+                    loss=self.loss_name, layout=self.layout, lr=self.lr, average=self.average,
+                    momentum=self.momentum)
+
+    def to_dict(self):
+        """``{"W1": weights[0], "b1": biases[0], "W2": ...}``, deeplearning.ai's
+        ``parameters``: the network's own arrays (no copy)."""
+        return parameters.to_dict(self)
+
+    def save(self, file):
+        """Write the parameters and the configuration to an ``.npz`` file
+        (``np.savez``: a path gets ".npz" appended if it has no such suffix).
+        ``MLP.load`` reads it back without pickle (``allow_pickle=False``)."""
+        parameters.save(self, file)
+
+    @classmethod
+    def load(cls, file):
+        """The network ``save`` wrote, on fresh arrays, ready to predict or train on."""
+        return parameters.load(cls, file)
+
+    def to_torch(self, output_activation=True):
+        """A ``torch.nn.Sequential`` with copies of the weights, computing what
+        ``forward`` computes on rows of samples: ``Linear, Sigmoid, Linear,
+        Softmax(dim=1)``... (an identity activation adds no module). Its
+        ``state_dict()`` keys are PyTorch's: "0.weight", "0.bias", "2.weight"...
+        ``output_activation=False`` leaves the last activation out (logits,
+        for ``nn.CrossEntropyLoss`` / ``nn.BCEWithLogitsLoss``). Needs torch."""
+        return parameters.to_torch(self, output_activation)
+
+    @classmethod
+    def from_torch(cls, model, **settings):
+        """A network with copies of the weights of an ``nn.Sequential`` of
+        ``Linear`` layers and activations (Sigmoid, Tanh, ReLU, Identity, and
+        Softmax(dim=1) last). ``settings`` are from_arrays' keywords (lr,
+        layout, loss...); the loss defaults to "bce" after Sigmoid, "ce" after
+        Softmax, "mse" otherwise."""
+        return parameters.from_torch(cls, model, **settings)
 
     # ------------------------------------------------------------ helpers
 

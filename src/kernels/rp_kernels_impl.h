@@ -325,7 +325,7 @@ void RP_NAME(rp_bias_activate)(rp_view Z, rp_cview bias, rp_activation act, rp_v
 /* Pairwise sum of x[0..n) (strided): error grows as log(n), not n. */
 static double RP_NAME(rp_pairwise_sum)(const char *x, rp_index xs, rp_index n)
 {
-    if (n <= 64) {
+    if (n <= RP_PAIRWISE_BLOCK) {
         double s = 0.0;
         rp_index i;
         for (i = 0; i < n; i++) {
@@ -355,7 +355,7 @@ void RP_NAME(rp_colsum)(double scale, rp_cview M, char *out, rp_index os)
     static double RP_NAME(fname)(const char *a, rp_index as, const char *y,       \
                                  rp_index ys, rp_index n, double eps)             \
     {                                                                             \
-        if (n <= 64) {                                                            \
+        if (n <= RP_PAIRWISE_BLOCK) {                                             \
             double s = 0.0;                                                       \
             rp_index i;                                                           \
             for (i = 0; i < n; i++) {                                             \

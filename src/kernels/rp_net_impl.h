@@ -71,7 +71,7 @@ static rp_view *RP_NAME(scratch_activations)(const rp_net *net, rp_net_work *w, 
 }
 
 /* f'(z) written from the activation a = f(z), as the seeds write a*(1-a). */
-static double RP_NAME(prime_from_activation)(rp_activation act, double a)
+RP_FORCE_INLINE double RP_NAME(prime_from_activation)(rp_activation act, double a)
 {
     switch (act) {
     case RP_ACT_SIGMOID:
@@ -85,9 +85,41 @@ static double RP_NAME(prime_from_activation)(rp_activation act, double a)
     }
 }
 
+/* One output element's share of the loss, subtracted from or added to
+ * *loss in the order the terms are written, and its delta dL/dz returned:
+ * a - y for sigmoid+BCE and softmax+CE, (a - y) * f'(a) for the half
+ * squared error. The general path and the small-network path
+ * (rp_net_small_impl.h) both use it, the latter with `loss` a constant. */
+RP_FORCE_INLINE double RP_NAME(loss_delta)(rp_loss loss_kind, rp_activation output, double a,
+                                           double y, double *loss)
+{
+    double delta = a - y;
+    switch (loss_kind) {
+    /* a term whose weight y or 1 - y is zero adds nothing: skip its log
+     * (with one-hot targets that is most of them) */
+    case RP_LOSS_BCE:
+        if (y != 1.0) {
+            *loss -= (1.0 - y) * log(1.0 - a + RP_LOSS_EPS);
+        }
+        if (y != 0.0) {
+            *loss -= y * log(a + RP_LOSS_EPS);
+        }
+        break;
+    case RP_LOSS_CE:
+        if (y != 0.0) {
+            *loss -= y * log(a + RP_LOSS_EPS);
+        }
+        break;
+    case RP_LOSS_MSE:
+        *loss += 0.5 * delta * delta;
+        delta *= RP_NAME(prime_from_activation)(output, a);
+        break;
+    }
+    return delta;
+}
+
 /* The loss of the batch, summed (not averaged), and the output delta
- * dL/dZ into D: A - Y for sigmoid+BCE and softmax+CE, (A - Y) * f'(A) for
- * the half squared error. */
+ * dL/dZ into D (RP_NAME(loss_delta) for each element). */
 static double RP_NAME(output_delta)(const rp_net *net, rp_cview Y, rp_view A, rp_view D)
 {
     double loss = 0.0;
@@ -95,29 +127,7 @@ static double RP_NAME(output_delta)(const rp_net *net, rp_cview Y, rp_view A, rp
     for (i = 0; i < D.rows; i++) {
         for (j = 0; j < D.cols; j++) {
             const double a = (double)RP_AT2(A, i, j), y = (double)RP_AT2(Y, i, j);
-            double delta = a - y;
-            switch (net->loss) {
-            /* a term whose weight y or 1 - y is zero adds nothing: skip its log
-             * (with one-hot targets that is most of them) */
-            case RP_LOSS_BCE:
-                if (y != 1.0) {
-                    loss -= (1.0 - y) * log(1.0 - a + RP_LOSS_EPS);
-                }
-                if (y != 0.0) {
-                    loss -= y * log(a + RP_LOSS_EPS);
-                }
-                break;
-            case RP_LOSS_CE:
-                if (y != 0.0) {
-                    loss -= y * log(a + RP_LOSS_EPS);
-                }
-                break;
-            case RP_LOSS_MSE:
-                loss += 0.5 * delta * delta;
-                delta *= RP_NAME(prime_from_activation)(net->output, a);
-                break;
-            }
-            RP_REF2(D, i, j) = (RP_T)delta;
+            RP_REF2(D, i, j) = (RP_T)RP_NAME(loss_delta)(net->loss, net->output, a, y, &loss);
         }
     }
     return loss;
@@ -154,16 +164,17 @@ static void RP_NAME(backward)(const rp_net *net, rp_cview X, const rp_view *A, r
             rp_view below = RP_NAME(scratch)(w->delta[1 - cur], n, net->sizes[l]);
             rp_index i, j;
             RP_NAME(rp_gemm)(1.0, rp_const(D), rp_transposed(rp_const(net->W[l])), below);
-            /* one loop per activation, so the switch is not inside it */
+            /* one loop per activation, so the switch is not inside it
+             * (prime_from_activation with a constant folds to its formula) */
             switch (net->hidden) {
             case RP_ACT_SIGMOID:
-                RP_PRIME_LOOP(a * (1.0 - a));
+                RP_PRIME_LOOP(RP_NAME(prime_from_activation)(RP_ACT_SIGMOID, a));
                 break;
             case RP_ACT_TANH:
-                RP_PRIME_LOOP(1.0 - a * a);
+                RP_PRIME_LOOP(RP_NAME(prime_from_activation)(RP_ACT_TANH, a));
                 break;
             case RP_ACT_RELU:
-                RP_PRIME_LOOP(isgreater(a, 0.0) ? 1.0 : 0.0);
+                RP_PRIME_LOOP(RP_NAME(prime_from_activation)(RP_ACT_RELU, a));
                 break;
             default:
                 break; /* identity: f' = 1 */
@@ -250,12 +261,16 @@ static rp_cview RP_NAME(gather)(rp_cview M, const rp_index *perm, rp_index start
     return rp_const(out);
 }
 
+#include "rp_net_small_impl.h"
+
 int RP_NAME(rp_net_fit)(const rp_net *net, rp_cview X, rp_cview Y, rp_index epochs,
                         rp_index batch, int shuffle, uint64_t seed, uint64_t *resume,
                         double *history, rp_stop_check stop, void *ctx)
 {
     const rp_index n = X.rows;
-    rp_net_work *w;
+    rp_net_work *w = NULL;
+    RP_NAME(rp_small) small;
+    int use_small;
     rp_index *perm = NULL, e, i, per_sample = 0;
     uint64_t state = resume != NULL ? resume[0] : seed;
     double work_since_check = 0.0;
@@ -263,14 +278,24 @@ int RP_NAME(rp_net_fit)(const rp_net *net, rp_cview X, rp_cview Y, rp_index epoc
     if (batch < 1 || batch > n) {
         batch = n;
     }
-    w = rp_net_work_new(net, batch, shuffle, sizeof(RP_T) == 4);
+    /* small networks take their own path, chosen here once for the fit */
+    use_small = rp_net_small_fits(net, n, batch) ?
+                RP_NAME(small_new)(net, X, Y, batch, shuffle, &small) : -1;
+    if (use_small == 0) {
+        return RP_NOMEM;
+    }
+    if (use_small < 0 && net->path == RP_PATH_SMALL) {
+        return RP_UNSUPPORTED;
+    }
+    if (use_small < 0) {
+        w = rp_net_work_new(net, batch, shuffle, sizeof(RP_T) == 4);
+    }
     if (shuffle) {
         perm = (rp_index *)malloc((size_t)(n > 0 ? n : 1) * sizeof(rp_index));
     }
-    if (w == NULL || (shuffle && perm == NULL)) {
-        rp_net_work_free(w);
-        free(perm);
-        return RP_NOMEM;
+    if ((use_small < 0 && w == NULL) || (shuffle && perm == NULL)) {
+        status = RP_NOMEM;
+        goto done;
     }
     for (i = 0; shuffle && i < n; i++) {
         perm[i] = resume != NULL ? (rp_index)resume[i + 1] : i;
@@ -287,16 +312,21 @@ int RP_NAME(rp_net_fit)(const rp_net *net, rp_cview X, rp_cview Y, rp_index epoc
         for (start = 0; start < n; start += batch) {
             const rp_index nb = n - start < batch ? n - start : batch;
             rp_cview Xb = X, Yb = Y;
-            if (shuffle) {
-                Xb = RP_NAME(gather)(X, perm, start, nb, w->Xb);
-                Yb = RP_NAME(gather)(Y, perm, start, nb, w->Yb);
+            if (use_small > 0) {
+                total += RP_NAME(small_step)(net, &small, X, Y, perm, start, nb);
             }
             else {
-                Xb.data += start * X.s0;
-                Yb.data += start * Y.s0;
-                Xb.rows = Yb.rows = nb;
+                if (shuffle) {
+                    Xb = RP_NAME(gather)(X, perm, start, nb, w->Xb);
+                    Yb = RP_NAME(gather)(Y, perm, start, nb, w->Yb);
+                }
+                else {
+                    Xb.data += start * X.s0;
+                    Yb.data += start * Y.s0;
+                    Xb.rows = Yb.rows = nb;
+                }
+                total += RP_NAME(step)(net, Xb, Yb, w);
             }
-            total += RP_NAME(step)(net, Xb, Yb, w);
             /* look for Ctrl-C every few million multiply-adds, between steps */
             work_since_check += (double)nb * (double)per_sample;
             if (stop != NULL && work_since_check > RP_STOP_CHECK_WORK) {
@@ -310,7 +340,10 @@ int RP_NAME(rp_net_fit)(const rp_net *net, rp_cview X, rp_cview Y, rp_index epoc
         history[e] = net->average ? total / (double)n : total;
     }
 done:
-    if (resume != NULL && shuffle) {
+    if (use_small > 0) {
+        RP_NAME(small_free)(&small);
+    }
+    if (status != RP_NOMEM && resume != NULL && shuffle) {
         resume[0] = state;
         for (i = 0; i < n; i++) {
             resume[i + 1] = (uint64_t)perm[i];
