@@ -15,7 +15,8 @@
  *     "overflow" on NaN, infinities or large inputs (NumPy's ufuncs read
  *     these flags and warn: clang needs -ftrapping-math to keep them as the
  *     code is written);
- *   - the trainer: a small network's loss goes down and stays finite;
+ *   - the trainer: a small network's loss goes down and stays finite, and
+ *     the small-network path gives the general path's bits;
  * and prints one digest of the bits of every result. The digest is the same
  * for every instruction set (checked here) and must be the same for every
  * compiler and architecture (run.sh prints it; .ci/run compares gcc, clang
@@ -358,6 +359,52 @@ static void check_deltas(int single)
 /* ------------------------------------------------------------------------ */
 /* the trainer                                                               */
 
+/* 300 full-batch epochs of net on (X, Y); the general path, then the
+ * small-network path from the same start, which must give the same bits. */
+static int fit(rp_net *net, int single, rp_cview X, rp_cview Y, double *history)
+{
+    enum { MAXP = 64 };
+    char start[2][2][MAXP * sizeof(double)], general[2][2][MAXP * sizeof(double)];
+    double small_history[300];
+    rp_index done = 0;
+    size_t item = single ? sizeof(float) : sizeof(double);
+    int l, status, small_status;
+    /* the parameters are contiguous (rows of W, then b): save them whole */
+    for (l = 0; l < net->nlayers; l++) {
+        memcpy(start[l][0], net->W[l].data, (size_t)(net->W[l].rows * net->W[l].cols) * item);
+        memcpy(start[l][1], net->b[l].data, (size_t)net->b[l].cols * item);
+    }
+    net->path = RP_PATH_GENERAL;
+    status = single ? rp_net_fit_f32(net, X, Y, 300, 4, 0, 0, NULL, history, NULL, NULL, &done)
+                    : rp_net_fit_f64(net, X, Y, 300, 4, 0, 0, NULL, history, NULL, NULL, &done);
+    CHECK(done == 300, "fit ran %ld epochs of 300", (long)done);
+    for (l = 0; l < net->nlayers; l++) {
+        memcpy(general[l][0], net->W[l].data, (size_t)(net->W[l].rows * net->W[l].cols) * item);
+        memcpy(general[l][1], net->b[l].data, (size_t)net->b[l].cols * item);
+        memcpy(net->W[l].data, start[l][0], (size_t)(net->W[l].rows * net->W[l].cols) * item);
+        memcpy(net->b[l].data, start[l][1], (size_t)net->b[l].cols * item);
+    }
+    net->path = RP_PATH_SMALL;
+    small_status = single
+        ? rp_net_fit_f32(net, X, Y, 300, 4, 0, 0, NULL, small_history, NULL, NULL, NULL)
+        : rp_net_fit_f64(net, X, Y, 300, 4, 0, 0, NULL, small_history, NULL, NULL, NULL);
+    CHECK(small_status == RP_OK, "the small-network path returned %d", small_status);
+    if (small_status == RP_OK) {
+        CHECK(memcmp(small_history, history, sizeof small_history) == 0,
+              "fit %s: the small-network path's losses differ from the general path's",
+              single ? "f32" : "f64");
+        for (l = 0; l < net->nlayers; l++) {
+            CHECK(memcmp(general[l][0], net->W[l].data,
+                         (size_t)(net->W[l].rows * net->W[l].cols) * item) == 0 &&
+                      memcmp(general[l][1], net->b[l].data, (size_t)net->b[l].cols * item) == 0,
+                  "fit %s: layer %d's parameters differ between the two paths",
+                  single ? "f32" : "f64", l);
+        }
+    }
+    net->path = RP_PATH_AUTO;
+    return status;
+}
+
 static void check_fit(int single)
 {
     /* seed 000's XOR, rows layout: 2-4-1, tanh hidden, sigmoid output, bce */
@@ -421,8 +468,7 @@ static void check_fit(int single)
     net.average = 1;
     net.lr = 0.5;
     net.momentum = 0.0;
-    status = single ? rp_net_fit_f32(&net, Xv, Yv, 300, 4, 0, 0, NULL, history, NULL, NULL)
-                    : rp_net_fit_f64(&net, Xv, Yv, 300, 4, 0, 0, NULL, history, NULL, NULL);
+    status = fit(&net, single, Xv, Yv, history);
     CHECK(status == RP_OK, "fit %s returned %d", single ? "f32" : "f64", status);
     for (i = 0; i < 300; i++) {
         CHECK(history[i] == history[i] && history[i] >= 0, "fit history[%d] = %g", i, history[i]);
