@@ -56,6 +56,7 @@ from ._core import (
 )
 
 from .network import MLP, RedNeuronal
+from .estimators import MLPClassifier, MLPRegressor
 
 __version__ = "0.1.0"
 
