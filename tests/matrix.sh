@@ -12,8 +12,19 @@
 #   newest NumPy:                whatever pip picks for "numpy>=1.24"
 set -uo pipefail
 cd "$(dirname "$0")/.."
-root="$(pwd)"
 tmp="$(mktemp -d)"
+# A snapshot of the checkout (its tracked files as they are now, edits
+# included): the cells build and test it, whatever happens to the checkout
+# meanwhile.
+root="$tmp/src"
+mkdir "$root"
+if git rev-parse --git-dir >/dev/null 2>&1; then
+    git ls-files -z | xargs -0 cp --parents -t "$root"
+else
+    cp -r . "$root"
+    rm -rf "$root"/build "$root"/python/retroprop/*.so
+fi
+cd "$root"
 pytest_args=("$@")
 [ ${#pytest_args[@]} -eq 0 ] && pytest_args=(-q)
 

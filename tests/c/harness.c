@@ -359,6 +359,20 @@ static void check_deltas(int single)
 /* ------------------------------------------------------------------------ */
 /* the trainer                                                               */
 
+/* 300 full-batch epochs of plain SGD (the fit's defaults: zeros) */
+static int fit300(const rp_net *net, int single, rp_cview X, rp_cview Y, double *history,
+                  rp_index *done)
+{
+    rp_fit f;
+    memset(&f, 0, sizeof f);
+    f.epochs = 300;
+    f.batch = 4;
+    f.batching = RP_BATCH_IN_ORDER;
+    f.history = history;
+    f.epochs_done = done;
+    return single ? rp_net_fit_f32(net, X, Y, &f) : rp_net_fit_f64(net, X, Y, &f);
+}
+
 /* 300 full-batch epochs of net on (X, Y); the general path, then the
  * small-network path from the same start, which must give the same bits. */
 static int fit(rp_net *net, int single, rp_cview X, rp_cview Y, double *history)
@@ -375,8 +389,7 @@ static int fit(rp_net *net, int single, rp_cview X, rp_cview Y, double *history)
         memcpy(start[l][1], net->b[l].data, (size_t)net->b[l].cols * item);
     }
     net->path = RP_PATH_GENERAL;
-    status = single ? rp_net_fit_f32(net, X, Y, 300, 4, 0, 0, NULL, history, NULL, NULL, &done)
-                    : rp_net_fit_f64(net, X, Y, 300, 4, 0, 0, NULL, history, NULL, NULL, &done);
+    status = fit300(net, single, X, Y, history, &done);
     CHECK(done == 300, "fit ran %ld epochs of 300", (long)done);
     for (l = 0; l < net->nlayers; l++) {
         memcpy(general[l][0], net->W[l].data, (size_t)(net->W[l].rows * net->W[l].cols) * item);
@@ -385,9 +398,7 @@ static int fit(rp_net *net, int single, rp_cview X, rp_cview Y, double *history)
         memcpy(net->b[l].data, start[l][1], (size_t)net->b[l].cols * item);
     }
     net->path = RP_PATH_SMALL;
-    small_status = single
-        ? rp_net_fit_f32(net, X, Y, 300, 4, 0, 0, NULL, small_history, NULL, NULL, NULL)
-        : rp_net_fit_f64(net, X, Y, 300, 4, 0, 0, NULL, small_history, NULL, NULL, NULL);
+    small_status = fit300(net, single, X, Y, small_history, NULL);
     CHECK(small_status == RP_OK, "the small-network path returned %d", small_status);
     if (small_status == RP_OK) {
         CHECK(memcmp(small_history, history, sizeof small_history) == 0,
@@ -412,7 +423,7 @@ static void check_fit(int single)
     const rp_index sizes[3] = {2, 4, 1};
     double w[2][8], bias[2][4], X[8], Y[4], history[300];
     float wf[2][8], bf[2][4], Xf[8], Yf[4];
-    rp_view W[2], b[2], vW[2], vb[2];
+    rp_view W[2], b[2], vW[2], vb[2], sW[2], sb[2];
     rp_cview Xv, Yv;
     rp_net net;
     size_t item = single ? sizeof(float) : sizeof(double);
@@ -443,8 +454,11 @@ static void check_fit(int single)
         b[l].cols = sizes[l + 1];
         b[l].s0 = sizes[l + 1] * (rp_index)item;
         b[l].s1 = (rp_index)item;
+        /* the optimisers' state: unused by plain SGD (empty views) */
         memset(&vW[l], 0, sizeof vW[l]);
         memset(&vb[l], 0, sizeof vb[l]);
+        memset(&sW[l], 0, sizeof sW[l]);
+        memset(&sb[l], 0, sizeof sb[l]);
     }
     Xv.data = single ? (const char *)Xf : (const char *)X;
     Xv.rows = 4;
@@ -462,12 +476,13 @@ static void check_fit(int single)
     net.b = b;
     net.vW = vW;
     net.vb = vb;
+    net.sW = sW;
+    net.sb = sb;
     net.hidden = RP_ACT_TANH;
     net.output = RP_ACT_SIGMOID;
     net.loss = RP_LOSS_BCE;
     net.average = 1;
-    net.lr = 0.5;
-    net.momentum = 0.0;
+    net.lr = 0.5; /* the other fields zero: plain SGD, no penalty */
     status = fit(&net, single, Xv, Yv, history);
     CHECK(status == RP_OK, "fit %s returned %d", single ? "f32" : "f64", status);
     for (i = 0; i < 300; i++) {

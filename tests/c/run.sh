@@ -16,6 +16,6 @@ if "$cc" --version 2>/dev/null | grep -qi clang; then
     flags+=(-ftrapping-math)
 fi
 out="$(mktemp -d)/harness"
-"$cc" "${flags[@]}" -I"$src" "$here/harness.c" "$src/rp_kernels.c" "$src/rp_net.c" -lm -o "$out"
+"$cc" "${flags[@]}" -I"$src" "$here/harness.c" "$src"/*.c -lm -o "$out"
 # shellcheck disable=SC2086
 ${RUN:-} "$out"
