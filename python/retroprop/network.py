@@ -10,30 +10,10 @@ import numbers
 
 import numpy as np
 
-from . import _core
-
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity")
-OUTPUT_ACTIVATIONS = ACTIVATIONS + ("softmax",)
-LOSSES = ("bce", "mse", "ce")
+from . import _core, registry
 
 
-def _check_config(activation, output_activation, loss, layout, lr, momentum, dtype):
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"MLP: unknown activation {activation!r}; expected one of "
-                         f"{', '.join(map(repr, ACTIVATIONS))}")
-    if output_activation not in OUTPUT_ACTIVATIONS:
-        raise ValueError(f"MLP: unknown output_activation {output_activation!r}; expected one "
-                         f"of {', '.join(map(repr, OUTPUT_ACTIVATIONS))}")
-    if loss not in LOSSES:
-        raise ValueError(f"MLP: unknown loss {loss!r}; expected 'bce' (binary cross-entropy, "
-                         f"sigmoid output), 'ce' (cross-entropy, softmax output) or 'mse' "
-                         f"(half the summed squared error)")
-    if not ((loss == "bce" and output_activation == "sigmoid")
-            or (loss == "ce" and output_activation == "softmax")
-            or (loss == "mse" and output_activation != "softmax")):
-        raise ValueError(f"MLP: loss {loss!r} does not go with output_activation "
-                         f"{output_activation!r}: 'bce' needs 'sigmoid', 'ce' needs 'softmax', "
-                         f"'mse' takes any but 'softmax'")
+def _check_config(layout, lr, momentum, dtype):
     if layout not in ("rows", "cols"):
         raise ValueError(f"MLP: unknown layout {layout!r}; expected 'rows' (samples are rows, "
                          f"Z = X @ W + b) or 'cols' (samples are columns, Z = W @ X + b)")
@@ -49,6 +29,25 @@ def _check_rate(name, value):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) \
             or not math.isfinite(value) or value < 0:
         raise ValueError(f"MLP: {name} must be a finite number >= 0, got {value!r}")
+
+
+def _parameter_list(params, what, where):
+    """weights or biases as a list; a dict (or a lone array) gets a message
+    saying what to pass instead."""
+    if isinstance(params, dict):
+        keys = list(params)
+        raise TypeError(f"{where}: {what} is a dict (keys {', '.join(map(repr, keys[:4]))}"
+                        f"{', ...' if len(keys) > 4 else ''}); pass a list of arrays, one per "
+                        f"layer from the input to the output: weights=[W1, W2, ...], "
+                        f"biases=[b1, b2, ...] (None for a layer without bias)")
+    if isinstance(params, np.ndarray):
+        raise TypeError(f"{where}: {what} is one array of shape {params.shape}; pass a list "
+                        f"of arrays, one per layer from the input to the output: "
+                        f"{what}=[{'W' if what == 'weights' else 'b'}1, ...]")
+    params = list(params)
+    if not params and what == "weights":
+        raise ValueError(f"{where}: weights must be a non-empty list of arrays")
+    return params
 
 
 @contextlib.contextmanager
@@ -69,43 +68,59 @@ def _named(where):
 class MLP:
     """A multilayer perceptron trained by backpropagation, in C.
 
-    ``MLP(sizes, activation="sigmoid", output_activation="sigmoid", loss="bce",
-    *, layout="rows", bias=True, lr=0.5, average=True, momentum=0.0,
+    ``MLP(sizes, activation="sigmoid", output_activation=None, loss="bce",
+    *, layout="rows", bias=True, lr=0.5, average=None, eps=None, momentum=0.0,
     dtype=np.float64, seed=None)``
 
     sizes : the widths, inputs first: ``[3, 4, 1]`` is seed 001's 3-4-1 net.
-    activation : of the hidden layers, "sigmoid", "tanh", "relu" or "identity".
-    output_activation : the same, or "softmax" (with loss "ce").
-    loss : "bce"  binary cross-entropy -sum(y log(a+eps) + (1-y) log(1-a+eps))
-                  with a sigmoid output; output delta A - Y (seed 000).
-           "ce"   categorical cross-entropy -sum(y log(a+eps)) with softmax;
+    activation : of every hidden layer, "sigmoid", "tanh", "relu" or
+        "identity"; or a list of one name per layer, the output's last
+        (``["relu", "tanh", "softmax"]``), output_activation then left out.
+    output_activation : the output layer's, the same or "softmax" (with
+        loss "ce"); None is "sigmoid".
+    loss : the names of ``retroprop.registry.LOSSES``, which mean what they
+        mean in Keras, PyTorch and scikit-learn:
+           "bce"  binary cross-entropy, sigmoid output, the mean over every
+                  entry of -(y log(a+eps) + (1-y) log(1-a+eps)) (seed 000);
                   output delta A - Y.
-           "mse"  half the summed squared error 0.5 * sum((a - y)**2), the
-                  loss behind seeds 001, 002, 003; output delta (A - Y) * f'(Z).
-           eps is 1e-8, seed 000's.
+           "ce"   categorical cross-entropy, softmax output, the mean over the
+                  samples of -sum(y log(a+eps)); Y one-hot or integer labels;
+                  output delta A - Y.
+           "mse"  the mean squared error np.mean((A - Y)**2); always a mean;
+                  output delta 2 * (A - Y) * f'(Z) / (entries).
+           "sum_squared_error"  np.sum((A - Y)**2), seed 004's cost.
+           "half_sum_squared_error"  0.5 * np.sum((A - Y)**2), THE SEEDS'
+                  LOSS (001, 002, 003); output delta (A - Y) * f'(Z).
     layout : "rows" (X is (n, in), W (in, out), b (out,)) or "cols" (X is
-        (in, n), W (out, in), b (out, 1)), as dense_forward.
+        (in, n), W (out, in), b (out, 1)), as dense_forward. A square X
+        (say 4 samples of 4 inputs in columns) fits both: nothing can tell,
+        so say layout="cols" when your samples are columns.
     bias : False for nets without biases (seeds 001, 002).
     lr, momentum : SGD; with momentum v = momentum * v + g; p -= lr * v.
-    average : divide the loss and the gradients by the batch size (seed 000's
-        1/m); False sums them over the batch (seeds 001, 003).
+    average : None (the loss's own: "bce", "ce", "mse" average; the summed
+        squared errors sum), True to divide the loss and the gradients by the
+        batch (by its samples, or its every entry for "mse" and "bce": seed
+        000's 1/m), False to sum them (seeds 001, 003; not for "mse").
+    eps : inside the logarithms of "bce" and "ce"; None is 1e-8 (seed 000's),
+        0 is allowed (deeplearning.ai's compute_cost).
     dtype : np.float64 or np.float32 for every parameter.
     seed : seeds the initial weights (and shuffling when fit gets no seed).
 
     ``net.weights`` and ``net.biases`` are lists of plain NumPy arrays in the
-    layout's shapes (``net.biases`` is None without bias). Change them in
-    place, or assign new arrays of the same shapes: every call reads them.
+    layout's shapes (``net.biases`` is None without bias, and may hold None
+    for a layer without one). Change them in place, or assign new arrays of
+    the same shapes: every call reads them.
 
     The seeds' training, exactly (``from_arrays`` adopts their arrays)::
 
         # seed 000: columns, BCE, averaged, lr = tasa
         MLP.from_arrays([pesos1, pesos2], [sesgo1, sesgo2], layout="cols",
-                        loss="bce", average=True, lr=tasa)
-        # seed 001: rows, no bias, half squared error, summed, lr 1
-        MLP.from_arrays([sinapsis0, sinapsis1], None, loss="mse",
-                        average=False, lr=1.0)
-        # seed 003: rows, biases, half squared error, summed, lr 0.5
-        MLP.from_arrays([wh, w_out], [bh, b_out], loss="mse", average=False, lr=0.5)
+                        loss="bce", lr=tasa)
+        # seed 001: rows, no bias, half the summed squared error, lr 1
+        MLP.from_arrays([sinapsis0, sinapsis1], None, loss="half_sum_squared_error",
+                        lr=1.0)
+        # seed 003: rows, biases, half the summed squared error, lr 0.5
+        MLP.from_arrays([wh, w_out], [bh, b_out], loss="half_sum_squared_error", lr=0.5)
 
     A fresh network::
 
@@ -116,21 +131,21 @@ class MLP:
 
     _backend = _core  # the C calls; retroprop.reference.MLP runs on NumPy twins
 
-    def __init__(self, sizes, activation="sigmoid", output_activation="sigmoid", loss="bce",
-                 *, layout="rows", bias=True, lr=0.5, average=True, momentum=0.0,
+    def __init__(self, sizes, activation="sigmoid", output_activation=None, loss="bce",
+                 *, layout="rows", bias=True, lr=0.5, average=None, eps=None, momentum=0.0,
                  dtype=np.float64, seed=None):
-        _check_config(activation, output_activation, loss, layout, lr, momentum, dtype)
+        _check_config(layout, lr, momentum, dtype)
         sizes = list(sizes)
         if len(sizes) < 2 or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool)
                                      and s >= 1 for s in sizes):
             raise ValueError(f"MLP: sizes must be at least two positive integers (inputs, ..., "
                              f"outputs), got {sizes!r}")
-        self._configure(activation, output_activation, loss, layout, lr, average, momentum,
-                        seed)
+        self._configure(activation, output_activation, len(sizes) - 1, loss, layout, lr,
+                        average, eps, momentum, seed)
         dtype = np.dtype(dtype)
         self.weights, biases = [], []
-        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-            if activation == "relu":   # He
+        for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            if registry.ACTIVATIONS[self.activation_names[l]].init == "he":
                 W = self._rng.normal(0.0, math.sqrt(2.0 / n_in), size=(n_in, n_out))
             else:                      # Glorot uniform
                 limit = math.sqrt(6.0 / (n_in + n_out))
@@ -141,47 +156,44 @@ class MLP:
             biases.append(np.zeros((n_out,) if layout == "rows" else (n_out, 1), dtype=dtype))
         self.biases = biases if bias else None
 
-    def _configure(self, activation, output_activation, loss, layout, lr, average, momentum,
-                   seed):
-        self.activation, self.output_activation, self.loss_name = (activation,
-                                                                   output_activation, loss)
-        self.layout, self.lr, self.average, self.momentum = layout, lr, bool(average), momentum
+    def _configure(self, activation, output_activation, n_layers, loss, layout, lr, average,
+                   eps, momentum, seed):
+        names = registry.activation_names(activation, output_activation, n_layers)
+        _, average, eps = registry.network_config(names, loss, average, eps)
+        self.activation, self.output_activation = activation, output_activation
+        self.activation_names, self.loss_name, self.eps = names, loss, eps
+        self.layout, self.lr, self.average, self.momentum = layout, lr, average, momentum
         self._rng = np.random.default_rng(seed)
         self._velocity = None
         self.activations = None
 
     @classmethod
     def from_arrays(cls, weights, biases=None, *, activation="sigmoid",
-                    output_activation="sigmoid", loss="bce", layout="rows", lr=0.5,
-                    average=True, momentum=0.0, seed=None):
+                    output_activation=None, loss="bce", layout="rows", lr=0.5,
+                    average=None, eps=None, momentum=0.0, seed=None):
         """A network on the caller's own arrays, adopted in place (no copy).
 
         After ``fit`` or ``step``, the caller's arrays hold the trained values::
 
-            net = MLP.from_arrays([sinapsis0, sinapsis1], loss="mse", average=False, lr=1.0)
+            net = MLP.from_arrays([sinapsis0, sinapsis1], loss="half_sum_squared_error",
+                                  lr=1.0)
             net.fit(X, y, epochs=10000)     # sinapsis0 and sinapsis1 are trained
 
-        weights : list of 2-D float32/float64 arrays in the layout's shapes.
-        biases : None, or a list of arrays like the weights (rows: (out,) or
-            (1, out); cols: (out, 1) or (out,)).
+        weights : list of 2-D float32/float64 arrays in the layout's shapes,
+            all of one dtype (weights[0]'s is the network's).
+        biases : None, or a list of one array (or None: no bias) per layer,
+            shaped as the layout says (rows: (out,) or (1, out); cols: (out, 1)
+            or (out,)).
         """
-        weights = list(weights)
-        if not weights:
-            raise ValueError("MLP.from_arrays: weights must be a non-empty list of arrays")
-        dtype = getattr(weights[0], "dtype", np.dtype(object))
-        _check_config(activation, output_activation, loss, layout, lr, momentum,
-                      dtype if dtype in (np.float32, np.float64) else np.float64)
-        for i, W in enumerate(weights):
-            if not isinstance(W, np.ndarray) or W.dtype != dtype \
-                    or W.dtype not in (np.float32, np.float64):
-                raise TypeError(f"MLP.from_arrays: weights[{i}] must be a float32 or float64 "
-                                f"NumPy array of the same dtype as weights[0] (it is trained "
-                                f"in place), got {type(W).__name__} "
-                                f"{getattr(W, 'dtype', '')}")
+        weights = _parameter_list(weights, "weights", "MLP.from_arrays")
+        biases = None if biases is None else _parameter_list(biases, "biases",
+                                                             "MLP.from_arrays")
+        _check_config(layout, lr, momentum, np.float64)
         net = cls.__new__(cls)
-        net._configure(activation, output_activation, loss, layout, lr, average, momentum, seed)
+        net._configure(activation, output_activation, len(weights), loss, layout, lr, average,
+                       eps, momentum, seed)
         net.weights = weights
-        net.biases = None if biases is None else list(biases)
+        net.biases = biases
         net._check_arrays("MLP.from_arrays")
         return net
 
@@ -199,23 +211,20 @@ class MLP:
         return self.weights[0].dtype
 
     def _config(self):
-        return dict(layout=self.layout, activation=self.activation,
-                    output_activation=self.output_activation)
+        return dict(layout=self.layout, activations=self.activation_names)
+
+    def _loss_config(self):
+        return dict(loss=self.loss_name, average=self.average, eps=self.eps)
 
     def _check_arrays(self, where):
-        """The parameters chain and have the layout's shapes (a dry forward)."""
-        rows = self.layout == "rows"
-        for i, W in enumerate(self.weights):
-            if W.ndim != 2:
-                raise ValueError(f"{where}: weights[{i}] must be 2-D, got shape {W.shape}")
-        for i, (W, V) in enumerate(zip(self.weights[:-1], self.weights[1:])):
-            n_out, n_in = W.shape[1 if rows else 0], V.shape[0 if rows else 1]
-            if n_out != n_in:
-                raise ValueError(f"{where}: the sizes do not chain: weights[{i}] {W.shape} has "
-                                 f"{n_out} outputs but weights[{i + 1}] {V.shape} has {n_in} "
-                                 f"inputs (layout={self.layout!r})")
-        n_in = self.weights[0].shape[0 if rows else 1]
-        probe = np.zeros((1, n_in) if rows else (n_in, 1), dtype=self.dtype)
+        """The parameters chain and have the layout's shapes: the binding
+        checks them (the one place), on a batch of one sample."""
+        W = self.weights[0]
+        if not isinstance(W, np.ndarray) or W.ndim != 2 or W.dtype.kind not in "biuf":
+            probe = np.zeros((1, 1))  # the binding names what is wrong with W first
+        else:
+            n_in = W.shape[0 if self.layout == "rows" else 1]
+            probe = np.zeros((1, n_in) if self.layout == "rows" else (n_in, 1), dtype=W.dtype)
         try:
             self._backend.net_forward(self.weights, self.biases, probe, **self._config())
         except (ValueError, TypeError) as e:
@@ -228,6 +237,13 @@ class MLP:
             raise TypeError("Y must be an array, got None")
         Y = np.asarray(Y)
         n_out = self.sizes[-1]
+        if self.loss_name == "ce" and n_out > 1 and Y.ndim == 2 and 1 in Y.shape \
+                and Y.shape[0 if self.layout == "cols" else 1] == 1:
+            n = Y.shape[1 if self.layout == "cols" else 0]
+            onehot = f"({n_out}, {n})" if self.layout == "cols" else f"({n}, {n_out})"
+            raise ValueError(f"MLP: Y has shape {Y.shape}; loss='ce' takes one-hot targets, "
+                             f"{onehot} here (layout={self.layout!r}), or integer labels as "
+                             f"a 1-D array of {n} (y.ravel())")
         if Y.ndim == 1 and self.loss_name == "ce" and Y.dtype.kind in "iub":
             labels = Y.astype(np.intp)
             if labels.size and (labels.min() < 0 or labels.max() >= n_out):
@@ -255,10 +271,11 @@ class MLP:
         params = [*self.weights, *(self.biases or [])]
         v = self._velocity
         if v is None or len(v) != len(params) or any(
-                a.shape != p.shape or a.dtype != p.dtype for a, p in zip(v, params)):
-            v = self._velocity = [np.zeros_like(p) for p in params]
+                (a is None) != (p is None) or a is not None and (
+                    a.shape != p.shape or a.dtype != p.dtype) for a, p in zip(v, params)):
+            v = self._velocity = [None if p is None else np.zeros_like(p) for p in params]
         L = len(self.weights)
-        return v[:L], v[L:]
+        return v[:L], (v[L:] if self.biases is not None else None)
 
     # ------------------------------------------------------------ the API
 
@@ -277,34 +294,36 @@ class MLP:
 
         loss "ce": the index of the largest output (argmax over classes);
         loss "bce": 1 where the output is >= 0.5, else 0, shaped like the
-        output; loss "mse": the output itself (seed 001's "predicciones").
+        output; the squared errors: the output itself (seed 001's
+        "predicciones"). The registry's ``Loss.predict`` says which.
         """
         A = self.forward(X)
-        if self.loss_name == "ce":
+        kind = registry.LOSSES[self.loss_name].predict
+        if kind == "argmax":
             return np.argmax(A, axis=-1 if self.layout == "rows" or A.ndim == 1 else 0)
-        if self.loss_name == "bce":
+        if kind == "threshold":
             return (A >= 0.5).astype(np.intp)
         return A
 
     def loss(self, X, Y):
-        """The loss on (X, Y), divided by the number of samples if average."""
+        """The loss on (X, Y), averaged if average (see the class)."""
         with _named("MLP.loss"):
             X2, Y2 = self._inputs(X)[0], self._targets(Y)
             return self._backend.net_gradients(self.weights, self.biases, X2, Y2, None, None,
-                                               loss=self.loss_name, average=self.average,
-                                               **self._config())
+                                               **self._loss_config(), **self._config())
 
     def backward(self, X, Y):
         """Gradients of the loss on (X, Y): ``(dWs, dbs)``, lists shaped like
-        ``weights`` and ``biases`` (dbs is None without biases)."""
+        ``weights`` and ``biases`` (dbs is None without biases, and holds None
+        for a layer without a bias)."""
         with _named("MLP.backward"):
             X2, Y2 = self._inputs(X)[0], self._targets(Y)
             dWs = [np.empty_like(W) for W in self.weights]
-            dbs = None if self.biases is None else [np.empty_like(b) for b in self.biases]
+            dbs = None if self.biases is None else \
+                [None if b is None else np.empty_like(b) for b in self.biases]
             self._backend.net_gradients(self.weights, self.biases, X2, Y2, dWs,
                                         dbs if dbs is not None else [None] * len(dWs),
-                                        loss=self.loss_name, average=self.average,
-                                        **self._config())
+                                        **self._loss_config(), **self._config())
         return dWs, dbs
 
     def step(self, X, Y):
@@ -350,16 +369,19 @@ class MLP:
                 seed = int(self._rng.integers(0, 2**63)) if shuffle else 0
             vW, vb = self._velocities() if self.momentum else (None, None)
             return self._backend.net_fit(
-                self.weights, self.biases, vW, vb, X2, Y2, loss=self.loss_name,
-                lr=float(self.lr), momentum=float(self.momentum), average=self.average,
+                self.weights, self.biases, vW, vb, X2, Y2, **self._loss_config(),
+                lr=float(self.lr), momentum=float(self.momentum),
                 epochs=int(epochs), batch_size=None if batch_size is None else int(batch_size),
                 shuffle=bool(shuffle), seed=int(seed), **self._config())
 
     def __repr__(self):
-        return (f"MLP({self.sizes}, activation={self.activation!r}, "
-                f"output_activation={self.output_activation!r}, loss={self.loss_name!r}, "
+        names = self.activation_names
+        acts = (f"activation={names[0]!r}, output_activation={names[-1]!r}"
+                if len(set(names[:-1])) <= 1 and len(names) > 1 else f"activation={names!r}")
+        eps = f", eps={self.eps!r}" if self.eps is not None else ""
+        return (f"MLP({self.sizes}, {acts}, loss={self.loss_name!r}, "
                 f"layout={self.layout!r}, bias={self.biases is not None}, lr={self.lr!r}, "
-                f"average={self.average}, momentum={self.momentum!r}, dtype={self.dtype})")
+                f"average={self.average}{eps}, momentum={self.momentum!r}, dtype={self.dtype})")
 
 
 class RedNeuronal:
@@ -393,7 +415,7 @@ class RedNeuronal:
     def _red(self):
         # rebuilt on each call, so that reassigned attributes are used
         return MLP.from_arrays([self.pesos1, self.pesos2], [self.sesgo1, self.sesgo2],
-                               layout="cols", loss="bce", average=True, lr=self.tasa)
+                               layout="cols", loss="bce", lr=self.tasa)
 
     def forward(self, X):
         """Y_pred = sigmoide(pesos2 @ sigmoide(pesos1 @ X + sesgo1) + sesgo2)."""

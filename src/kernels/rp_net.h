@@ -13,15 +13,7 @@
 #include <stdint.h>
 
 #include "rp_kernels.h"
-
-typedef enum {
-    RP_LOSS_BCE = 0, /* -sum(y*log(a+eps) + (1-y)*log(1-a+eps)), sigmoid output */
-    RP_LOSS_CE = 1,  /* -sum(y*log(a+eps)), softmax output */
-    RP_LOSS_MSE = 2  /* 0.5*sum((a-y)^2), the seeds' half squared error */
-} rp_loss;
-
-/* eps inside the logarithms of both cross-entropies (seed 000's value). */
-#define RP_LOSS_EPS 1e-8
+#include "rp_registry.h"
 
 enum { RP_OK = 0, RP_NOMEM = 1, RP_INTERRUPTED = 2 };
 
@@ -31,10 +23,11 @@ typedef struct {
     rp_view *W;            /* nlayers weights, each (sizes[l], sizes[l+1]) */
     rp_view *b;            /* nlayers biases, each (1, sizes[l+1]); data NULL: no bias */
     rp_view *vW, *vb;      /* momentum's velocities like W and b; unused when momentum == 0 */
-    rp_activation hidden;  /* sigmoid, tanh, relu or identity */
-    rp_activation output;  /* the same, or softmax */
-    rp_loss loss;
-    int average;           /* divide the loss and the gradients by the batch size */
+    const rp_activation *act; /* nlayers activations, one per layer; softmax only last */
+    const rp_loss_info *loss; /* an entry of rp_losses (rp_registry.h) */
+    double eps;               /* inside the cross-entropies' logarithms */
+    int average;              /* divide the loss and the gradients by the batch size (or,
+                               * loss->mean_over_entries, by its every entry) */
     double lr, momentum;
 } rp_net;
 
@@ -45,7 +38,7 @@ typedef struct rp_net_work rp_net_work;
 rp_net_work *rp_net_work_new(const rp_net *net, rp_index batch, int gather, int f32);
 void rp_net_work_free(rp_net_work *work);
 
-/* The loss of the batch (X, Y) (divided by n if net->average) and, when dW is
+/* The loss of the batch (X, Y) (averaged if net->average) and, when dW is
  * not NULL, its gradients into dW[l], db[l] (db[l].data NULL: skipped). */
 double rp_net_gradients_f32(const rp_net *net, rp_cview X, rp_cview Y, rp_view *dW,
                             rp_view *db, rp_net_work *work);
@@ -63,7 +56,7 @@ typedef int (*rp_stop_check)(void *ctx);
 /* Trains for `epochs` passes over (X, Y) in batches of `batch` samples
  * (shuffled with splitmix64 from `seed` when `shuffle`); history[e] gets each
  * epoch's loss, summed over its batches before their updates (divided by the
- * number of samples if net->average). Returns RP_OK, RP_NOMEM, or
+ * number of samples, or of entries, if net->average). Returns RP_OK, RP_NOMEM, or
  * RP_INTERRUPTED (the parameters then hold the last complete update). */
 int rp_net_fit_f32(const rp_net *net, rp_cview X, rp_cview Y, rp_index epochs, rp_index batch,
                    int shuffle, uint64_t seed, double *history, rp_stop_check stop, void *ctx);

@@ -25,7 +25,7 @@ static void RP_NAME(forward)(const rp_net *net, rp_cview X, rp_view *A)
     rp_cview in = X;
     int l;
     for (l = 0; l < net->nlayers; l++) {
-        const rp_activation act = l == net->nlayers - 1 ? net->output : net->hidden;
+        const rp_activation act = net->act[l];
         const rp_view Al = A[l];
         RP_NAME(rp_gemm)(1.0, in, rp_const(net->W[l]), Al);
         if (act != RP_ACT_SOFTMAX && Al.s1 == (rp_index)sizeof(RP_T) &&
@@ -70,52 +70,23 @@ static rp_view *RP_NAME(scratch_activations)(const rp_net *net, rp_net_work *w, 
     return w->Av;
 }
 
-/* f'(z) written from the activation a = f(z), as the seeds write a*(1-a). */
-static double RP_NAME(prime_from_activation)(rp_activation act, double a)
-{
-    switch (act) {
-    case RP_ACT_SIGMOID:
-        return a * (1.0 - a);
-    case RP_ACT_TANH:
-        return 1.0 - a * a;
-    case RP_ACT_RELU:
-        return isgreater(a, 0.0) ? 1.0 : 0.0;
-    default:
-        return 1.0;
-    }
-}
-
 /* The loss of the batch, summed (not averaged), and the output delta
- * dL/dZ into D: A - Y for sigmoid+BCE and softmax+CE, (A - Y) * f'(A) for
- * the half squared error. */
+ * dL/dZ into D: A - Y for the cross-entropies (sigmoid + "bce", softmax +
+ * "ce"), squared_factor * (A - Y) * f'(Z) for the squared errors. */
 static double RP_NAME(output_delta)(const rp_net *net, rp_cview Y, rp_view A, rp_view D)
 {
+    const rp_loss loss_id = net->loss->id;
+    const double factor = net->loss->squared_factor, eps = net->eps;
+    const rp_activation out = net->act[net->nlayers - 1];
     double loss = 0.0;
     rp_index i, j;
     for (i = 0; i < D.rows; i++) {
         for (j = 0; j < D.cols; j++) {
             const double a = (double)RP_AT2(A, i, j), y = (double)RP_AT2(Y, i, j);
             double delta = a - y;
-            switch (net->loss) {
-            /* a term whose weight y or 1 - y is zero adds nothing: skip its log
-             * (with one-hot targets that is most of them) */
-            case RP_LOSS_BCE:
-                if (y != 1.0) {
-                    loss -= (1.0 - y) * log(1.0 - a + RP_LOSS_EPS);
-                }
-                if (y != 0.0) {
-                    loss -= y * log(a + RP_LOSS_EPS);
-                }
-                break;
-            case RP_LOSS_CE:
-                if (y != 0.0) {
-                    loss -= y * log(a + RP_LOSS_EPS);
-                }
-                break;
-            case RP_LOSS_MSE:
-                loss += 0.5 * delta * delta;
-                delta *= RP_NAME(prime_from_activation)(net->output, a);
-                break;
+            loss += rp_loss_term(loss_id, a, y, eps);
+            if (factor != 0.0) {
+                delta *= factor * rp_prime_from_activation(out, a);
             }
             RP_REF2(D, i, j) = (RP_T)delta;
         }
@@ -123,14 +94,25 @@ static double RP_NAME(output_delta)(const rp_net *net, rp_cview Y, rp_view A, rp
     return loss;
 }
 
-/* below[i,j] *= f'(a) with a = in[i,j], the activation of the layer below. */
-#define RP_PRIME_LOOP(fprime)                                                     \
+/* The divisor of an averaged loss of a batch of n samples (1 if not averaged). */
+static double RP_NAME(divisor)(const rp_net *net, rp_index n)
+{
+    if (!net->average) {
+        return 1.0;
+    }
+    return net->loss->mean_over_entries ? (double)n * (double)net->sizes[net->nlayers]
+                                        : (double)n;
+}
+
+/* below[i,j] *= f'(a) with a = in[i,j], the activation of the layer below
+ * (rp_prime_from_activation; a constant `act` lets the compiler drop its switch). */
+#define RP_PRIME_LOOP(act)                                                        \
     for (i = 0; i < n; i++) {                                                     \
         const char *arow = in.data + i * in.s0;                                   \
         RP_T *brow = (RP_T *)(below.data + i * below.s0);                         \
         for (j = 0; j < below.cols; j++) {                                        \
             const double a = (double)RP_AT(arow, j, in.s1);                       \
-            brow[j] = (RP_T)((double)brow[j] * (fprime));                         \
+            brow[j] = (RP_T)((double)brow[j] * rp_prime_from_activation(act, a)); \
         }                                                                         \
     }
 
@@ -154,19 +136,22 @@ static void RP_NAME(backward)(const rp_net *net, rp_cview X, const rp_view *A, r
             rp_view below = RP_NAME(scratch)(w->delta[1 - cur], n, net->sizes[l]);
             rp_index i, j;
             RP_NAME(rp_gemm)(1.0, rp_const(D), rp_transposed(rp_const(net->W[l])), below);
-            /* one loop per activation, so the switch is not inside it */
-            switch (net->hidden) {
+            /* the common activations get loops of their own, without a switch */
+            switch (net->act[l - 1]) {
             case RP_ACT_SIGMOID:
-                RP_PRIME_LOOP(a * (1.0 - a));
+                RP_PRIME_LOOP(RP_ACT_SIGMOID);
                 break;
             case RP_ACT_TANH:
-                RP_PRIME_LOOP(1.0 - a * a);
+                RP_PRIME_LOOP(RP_ACT_TANH);
                 break;
             case RP_ACT_RELU:
-                RP_PRIME_LOOP(isgreater(a, 0.0) ? 1.0 : 0.0);
+                RP_PRIME_LOOP(RP_ACT_RELU);
                 break;
+            case RP_ACT_IDENTITY:
+                break; /* f' = 1 */
             default:
-                break; /* identity: f' = 1 */
+                RP_PRIME_LOOP(net->act[l - 1]);
+                break;
             }
             cur = 1 - cur;
         }
@@ -210,7 +195,7 @@ static double RP_NAME(forward_loss)(const rp_net *net, rp_cview X, rp_cview Y, r
 double RP_NAME(rp_net_gradients)(const rp_net *net, rp_cview X, rp_cview Y, rp_view *dW,
                                  rp_view *db, rp_net_work *w)
 {
-    const double scale = net->average ? 1.0 / (double)X.rows : 1.0;
+    const double scale = 1.0 / RP_NAME(divisor)(net, X.rows);
     rp_view *A;
     const double loss = RP_NAME(forward_loss)(net, X, Y, w, &A);
     if (dW != NULL) {
@@ -222,7 +207,7 @@ double RP_NAME(rp_net_gradients)(const rp_net *net, rp_cview X, rp_cview Y, rp_v
 /* One step on a batch: forward, backward, update. Returns the summed loss. */
 static double RP_NAME(step)(const rp_net *net, rp_cview X, rp_cview Y, rp_net_work *w)
 {
-    const double scale = net->average ? 1.0 / (double)X.rows : 1.0;
+    const double scale = 1.0 / RP_NAME(divisor)(net, X.rows);
     rp_view *A;
     const double loss = RP_NAME(forward_loss)(net, X, Y, w, &A);
     int l;
@@ -307,7 +292,7 @@ int RP_NAME(rp_net_fit)(const rp_net *net, rp_cview X, rp_cview Y, rp_index epoc
                 }
             }
         }
-        history[e] = net->average ? total / (double)n : total;
+        history[e] = net->average ? total / RP_NAME(divisor)(net, n) : total;
     }
 done:
     rp_net_work_free(w);
