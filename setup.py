@@ -1,6 +1,7 @@
-"""Build the retroprop C extension: pure kernels in src/kernels, one binding in src/."""
+"""Build the retroprop C extension: pure kernels in src/kernels, the binding in src/."""
 import os
 import sys
+from pathlib import Path
 
 import numpy as np
 from setuptools import Extension, setup
@@ -42,7 +43,10 @@ if openblas is not None and not os.environ.get("RETROPROP_NO_BLAS"):
 
 ext = Extension(
     "retroprop._core",
-    sources=["src/binding.c", "src/kernels/rp_kernels.c", "src/kernels/rp_net.c"],
+    sources=["src/args.c", "src/layers.c", "src/losses.c", "src/network.c", "src/module.c",
+             "src/kernels/rp_kernels.c", "src/kernels/rp_net.c", "src/kernels/rp_registry.c"],
+    # the headers: a change to one rebuilds the extension
+    depends=["src/binding.h"] + sorted(str(p) for p in Path("src/kernels").glob("*.h")),
     include_dirs=[np.get_include(), "src/kernels"] + blas.get("include_dirs", []),
     library_dirs=blas.get("library_dirs", []),
     libraries=blas.get("libraries", []),

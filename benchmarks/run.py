@@ -197,7 +197,7 @@ def w1_kernels(iterations):
 
 def w1_fused(iterations):
     weights = list(seed_001_weights())
-    rp.MLP.from_arrays(weights, None, loss="mse", average=False, lr=1.0).fit(X1, Y1, iterations)
+    rp.MLP.from_arrays(weights, None, loss="half_sum_squared_error", lr=1.0).fit(X1, Y1, iterations)
     return weights
 
 

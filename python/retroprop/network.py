@@ -214,7 +214,9 @@ class MLP:
         return dict(layout=self.layout, activations=self.activation_names)
 
     def _loss_config(self):
-        return dict(loss=self.loss_name, average=self.average, eps=self.eps)
+        # eps is None for a loss without logarithm; the C calls take a number
+        return dict(loss=self.loss_name, average=self.average,
+                    eps=0.0 if self.eps is None else float(self.eps))
 
     def _check_arrays(self, where):
         """The parameters chain and have the layout's shapes: the binding

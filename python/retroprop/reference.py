@@ -372,7 +372,7 @@ def network_pass(weights, biases, X, Y=None, *, layout, activations, loss=None, 
         def derivative(layer, Z, A):
             return _prime_from_activation(activations[layer], A)
     out["error"] = error = A - Y
-    delta = error
+    delta = A - Y  # the cross-entropies' delta: its own array, not error's
     if entry.squared:
         delta = entry.squared_factor * error * derivative(L - 1, out["z%d" % L], A)
     deltas, grads = {}, {}

@@ -174,8 +174,9 @@ def activation_names(activation, output_activation, n_layers, where="MLP"):
                              f"{output_activation!r})")
         names = list(activation)
         if len(names) != n_layers:
-            raise ValueError(f"{where}: activation has {len(names)} names for {n_layers} "
-                             f"layers; give one per layer, the output's last")
+            raise ValueError(f"{where}: activation has {len(names)} name"
+                             f"{'' if len(names) == 1 else 's'} for {n_layers} layers; give "
+                             f"one per layer, the output's last")
         return [_activation(n, f"activation[{i}]", where, i == n_layers - 1)
                 for i, n in enumerate(names)]
     hidden = _activation(activation, "activation", where, False)
@@ -193,8 +194,9 @@ def network_config(activations, loss, average=None, eps=None, where="MLP"):
     Raises ValueError (TypeError for a non-number eps) saying what to pass.
     """
     if not isinstance(loss, str) or loss not in LOSSES:
-        raise ValueError(f"{where}: unknown loss {loss!r}; expected "
-                         + "; ".join(f"{l.name!r} ({l.description})" for l in LOSSES.values()))
+        raise ValueError(f"{where}: unknown loss {loss!r}; expected {_names(LOSSES)} (the "
+                         f"seeds' loss, half the summed squared error, is "
+                         f"'half_sum_squared_error'; 'mse' is the mean squared error)")
     entry = LOSSES[loss]
     output = activations[-1]
     if entry.outputs is not None and output not in entry.outputs:

@@ -5,7 +5,7 @@
  * strided view (a base pointer plus byte strides), so transposes, slices and
  * negative strides are read in place. Each kernel comes in a float32 (_f32)
  * and a float64 (_f64) version; float32 kernels accumulate in double.
- * The binding (src/binding.c) checks every argument before calling a kernel:
+ * The binding (src/binding.h and its .c files) checks every argument before calling a kernel:
  * kernels trust their inputs (shapes agree, outputs do not overlap inputs).
  */
 #ifndef RP_KERNELS_H
@@ -121,10 +121,6 @@ void rp_bias_activate_f64(rp_view Z, rp_cview bias, rp_activation act, rp_view A
 /* out[j] = scale * sum_i M[i, j]: the column sums of M, into a strided vector. */
 void rp_colsum_f32(double scale, rp_cview M, char *out, rp_index os);
 void rp_colsum_f64(double scale, rp_cview M, char *out, rp_index os);
-
-/* M *= scale */
-void rp_scale_f32(double scale, rp_view M);
-void rp_scale_f64(double scale, rp_view M);
 
 /* The sum over every entry of rp_loss_term(loss, A, Y, eps) (rp_registry.h),
  * summed pairwise; A and Y the same shape. The loss functions divide it. */

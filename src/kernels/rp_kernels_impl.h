@@ -4,7 +4,10 @@
  *   RP_T      the element type (float or double)
  *   RP_NAME   pastes the dtype suffix: RP_NAME(rp_gemm) -> rp_gemm_f64
  *   RP_SINGLE 1 for float, 0 for double: the accuracy rp_math.h aims at
- * Arithmetic is done in double; results are rounded once to RP_T on store.
+ * Products, sums and the elementwise maths accumulate in double and round once
+ * to RP_T on store. Two steps are done in RP_T on purpose, as NumPy does them:
+ * the bias add (Z = X @ W + b rounds the product, then adds b in RP_T) and
+ * the SGD step (lr is rounded to RP_T and lr * grad computed in RP_T).
  * No include guard: this file is meant to be included more than once.
  */
 
@@ -363,16 +366,6 @@ void RP_NAME(rp_colsum)(double scale, rp_cview M, char *out, rp_index os)
     for (j = 0; j < M.cols; j++) {
         double s = RP_NAME(rp_pairwise_sum)(M.data + j * M.s1, M.s0, M.rows);
         RP_SET(out, j, os) = (RP_T)(scale * s);
-    }
-}
-
-void RP_NAME(rp_scale)(double scale, rp_view M)
-{
-    rp_index i, j;
-    for (i = 0; i < M.rows; i++) {
-        for (j = 0; j < M.cols; j++) {
-            RP_SET2(M, i, j) = (RP_T)(scale * (double)RP_AT2(M, i, j));
-        }
     }
 }
 

@@ -47,12 +47,48 @@ const rp_activation_info rp_activations[] = {
 const int rp_nactivations = (int)(sizeof(rp_activations) / sizeof(rp_activations[0]));
 
 const rp_loss_info rp_losses[] = {
-    /* name, id, squared_factor, mean_over_entries, eps */
-    {"bce", RP_LOSS_BCE, 0.0, 1, 1e-8},
-    {"ce", RP_LOSS_CE, 0.0, 0, 1e-8},
-    {"mse", RP_LOSS_MSE, 2.0, 1, -1.0},
-    {"sum_squared_error", RP_LOSS_SUM_SQUARED_ERROR, 2.0, 0, -1.0},
-    {"half_sum_squared_error", RP_LOSS_HALF_SUM_SQUARED_ERROR, 1.0, 0, -1.0},
+    /* name, function, id, squared_factor, mean_over_entries, eps, doc */
+    {"bce", "bce", RP_LOSS_BCE, 0.0, 1, 1e-8,
+     "Mean binary cross-entropy of predictions A against targets Y (seed 000), the loss\n"
+     "MLP calls \"bce\".\n\n"
+     "NumPy: -np.mean(Y * np.log(A + eps) + (1 - Y) * np.log(1 - A + eps))\n\n"
+     "The mean over every entry, as Keras and PyTorch take it; for one output unit this\n"
+     "is seed 000's -(1/m) * np.sum(...), m the number of samples. eps keeps log away\n"
+     "from 0; eps=0 gives deeplearning.ai's compute_cost. A term whose weight Y or 1 - Y\n"
+     "is 0 adds 0 (0 log 0 is 0). A and Y have the same shape (at most 2-D); the result\n"
+     "is a Python float. An empty A gives nan, as np.mean does (no warning).\n"
+     "Output delta of a sigmoid output: sigmoid_bce_delta(A, Y) = A - Y."},
+    {"ce", "cross_entropy", RP_LOSS_CE, 0.0, 0, 1e-8,
+     "Categorical cross-entropy of softmax outputs A against targets Y, averaged over\n"
+     "the samples: the loss MLP calls \"ce\".\n\n"
+     "NumPy: -np.sum(Y * np.log(A + eps)) / n   (n samples)\n\n"
+     "axis is the classes' axis of A: -1 (layout 'rows', A is (n, classes)) or 0\n"
+     "(layout 'cols', A is (classes, n)); a 1-D A is one sample. Y is one-hot, A's\n"
+     "shape, or integer labels, one per sample (a 1-D array of n; for one sample a\n"
+     "number). eps=0 is allowed. Terms where Y is 0 add 0 (0 log 0 is 0).\n"
+     "Output delta: softmax_cross_entropy_delta(A, Y) = A - Y."},
+    {"mse", "mse", RP_LOSS_MSE, 2.0, 1, -1.0,
+     "Mean squared error, as Keras, PyTorch and scikit-learn define it: the loss MLP\n"
+     "calls \"mse\".\n\n"
+     "NumPy: np.mean((A - Y) ** 2)\n\n"
+     "The mean over every entry of A. Its gradient with respect to A is\n"
+     "2 * (A - Y) / A.size. The seeds' loss is half_sum_squared_error, not this one.\n"
+     "An empty A gives nan, as np.mean does (no warning)."},
+    {"sum_squared_error", "sum_squared_error", RP_LOSS_SUM_SQUARED_ERROR, 2.0, 0, -1.0,
+     "Summed squared error, seed 004's cost (y_pred - y_act)**2: the loss MLP calls\n"
+     "\"sum_squared_error\".\n\n"
+     "NumPy: np.sum((A - Y) ** 2)\n\n"
+     "Its gradient with respect to A is 2 * (A - Y). Half of it,\n"
+     "half_sum_squared_error, is the loss of seeds 001, 002 and 003."},
+    {"half_sum_squared_error", "half_sum_squared_error", RP_LOSS_HALF_SUM_SQUARED_ERROR, 1.0,
+     0, -1.0,
+     "Half the summed squared error, the loss behind seeds 001, 002 and 003: the loss\n"
+     "MLP calls \"half_sum_squared_error\".\n\n"
+     "NumPy: 0.5 * np.sum((A - Y) ** 2)\n\n"
+     "Its gradient with respect to A is A - Y, so with a sigmoid output\n"
+     "dL/dZ = (A - Y) * A * (1 - A) = sigmoid_squared_error_delta(A, Y); the\n"
+     "seeds write the same thing with the opposite sign, (Y - A) * A * (1 - A),\n"
+     "and add it to the weights."},
 };
 
 const int rp_nlosses = (int)(sizeof(rp_losses) / sizeof(rp_losses[0]));

@@ -57,7 +57,8 @@ extern const int rp_nactivations;
 const rp_activation_info *rp_activation_find(const char *name);
 
 typedef struct {
-    const char *name; /* as Python spells it: "mse" */
+    const char *name;     /* as Python spells it: "mse" (MLP's loss=) */
+    const char *function; /* the function computing it: retroprop.mse(A, Y) */
     rp_loss id;
     /* The squared errors: L = sum of 0.5 * squared_factor * (a - y)^2, so
      * dL/dA = squared_factor * (A - Y) and the output delta is that times
@@ -70,6 +71,7 @@ typedef struct {
     /* The eps inside the logarithms by default (seed 000's 1e-8); -1: the
      * loss has no logarithm. */
     double eps;
+    const char *doc; /* the function's docstring (after its signature) */
 } rp_loss_info;
 
 extern const rp_loss_info rp_losses[];

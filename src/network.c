@@ -1,0 +1,627 @@
+/*
+ * network.c - the network entry points behind retroprop.MLP (network.py):
+ * net_fit, net_gradients and net_forward marshal the lists of parameters
+ * into an rp_net (rp_net.h) and run its C loops.
+ */
+#include "binding.h" /* first: it includes Python.h */
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------ */
+/* The network entry points behind retroprop.MLP (network.py). Private: the  */
+/* class validates and documents; these check again before touching memory. */
+
+/* A network's parameters as rp_views with samples as rows, and the
+ * references that keep its arrays alive while the GIL is released. */
+typedef struct {
+    rp_net net;
+    rp_index *sizes;
+    rp_view *views; /* W, b, vW, vb: 4 * nlayers */
+    rp_activation *acts; /* nlayers */
+    PyArrayObject **held;
+    int nheld;
+    int typenum;
+    int cols;
+} net_args;
+
+static void net_args_free(net_args *na)
+{
+    int i;
+    for (i = 0; i < na->nheld; i++) {
+        Py_DECREF(na->held[i]);
+    }
+    PyMem_Free(na->sizes);
+    PyMem_Free(na->views);
+    PyMem_Free(na->acts);
+    PyMem_Free(na->held);
+}
+
+/* The registry's entry of a loss (the rules of which loss goes with which
+ * output live in python/retroprop/registry.py, the one place; here only the
+ * name is looked up). */
+static int parse_loss(const char *name, const rp_loss_info **loss)
+{
+    *loss = rp_loss_find(name);
+    if (*loss == NULL) {
+        PyErr_Format(PyExc_ValueError, "unknown loss '%s' (the losses are those of "
+                     "retroprop.registry.LOSSES)", name);
+        return -1;
+    }
+    return 0;
+}
+
+/* 1 if every weight is 2-D and each layer's outputs are the next one's
+ * inputs in the layout `cols` (0 rows, 1 cols). */
+static int weights_chain(PyObject *weights, int cols)
+{
+    Py_ssize_t l;
+    for (l = 0; l < PyList_GET_SIZE(weights); l++) {
+        PyObject *w = PyList_GET_ITEM(weights, l);
+        if (!PyArray_Check(w) || PyArray_NDIM((PyArrayObject *)w) != 2) {
+            return 0;
+        }
+        if (l > 0 && PyArray_DIM((PyArrayObject *)w, cols ? 1 : 0) !=
+                         PyArray_DIM((PyArrayObject *)PyList_GET_ITEM(weights, l - 1),
+                                     cols ? 0 : 1)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* "; did you mean layout='cols'?" when the weights chain in the other layout. */
+static const char *other_layout_hint(PyObject *weights, int cols)
+{
+    if (!weights_chain(weights, !cols)) {
+        return "";
+    }
+    return cols ? "; they would chain with samples as rows (W (in, out)): did you mean "
+                  "layout='rows'?"
+                : "; they would chain with samples as columns (W (out, in)): did you mean "
+                  "layout='cols'?";
+}
+
+/* One parameter (or gradient, velocity) array: 2-D, or 1-D for a bias, of the
+ * network's dtype, aligned and (when `writeable`) writeable; its rows-view. */
+static int net_array(net_args *na, PyObject *obj, const char *what, int l, int is_bias,
+                     rp_index in, rp_index out, int writeable, rp_view *v)
+{
+    PyArrayObject *a;
+    int ok;
+    if (!PyArray_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s[%d] must be a NumPy array, got %s", what, l,
+                     Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    a = (PyArrayObject *)obj;
+    if (na->typenum < 0) {
+        na->typenum = PyArray_TYPE(a);
+    }
+    if ((PyArray_TYPE(a) != NPY_FLOAT && PyArray_TYPE(a) != NPY_DOUBLE) ||
+        !PyArray_ISNOTSWAPPED(a) || !PyArray_ISALIGNED(a)) {
+        PyErr_Format(PyExc_TypeError, "%s[%d] has dtype %S; the network's arrays are trained "
+                     "in place, so each must be an aligned float32 or float64 array of native "
+                     "byte order (convert it first, e.g. W.astype(np.float64))", what, l,
+                     (PyObject *)PyArray_DESCR(a));
+        return -1;
+    }
+    if (PyArray_TYPE(a) != na->typenum) {
+        /* weights[0] sets the network's dtype; name both */
+        const char *first = na->typenum == NPY_FLOAT ? "float32" : "float64";
+        const char *mine = PyArray_TYPE(a) == NPY_FLOAT ? "float32" : "float64";
+        PyErr_Format(PyExc_TypeError, "%s[%d] has dtype %s but weights[0] has dtype %s, which "
+                     "sets the network's dtype: every parameter must be %s (convert them all "
+                     "with .astype(np.%s), or all with .astype(np.%s))", what, l, mine, first,
+                     first, first, mine);
+        return -1;
+    }
+    if (writeable && !PyArray_ISWRITEABLE(a)) {
+        PyErr_Format(PyExc_ValueError, "%s[%d] is read-only", what, l);
+        return -1;
+    }
+    if (is_bias) {
+        /* rows: (out,) or (1, out); cols: (out, 1) or (out,) */
+        ok = (PyArray_NDIM(a) == 1 && PyArray_DIM(a, 0) == out) ||
+             (PyArray_NDIM(a) == 2 && PyArray_DIM(a, na->cols ? 0 : 1) == out &&
+              PyArray_DIM(a, na->cols ? 1 : 0) == 1);
+        v->rows = 1;
+        v->cols = out;
+        v->s0 = 0;
+        v->s1 = PyArray_NDIM(a) == 1 ? PyArray_STRIDE(a, 0) : PyArray_STRIDE(a, na->cols ? 0 : 1);
+    }
+    else {
+        ok = PyArray_NDIM(a) == 2 && PyArray_DIM(a, na->cols ? 1 : 0) == in &&
+             PyArray_DIM(a, na->cols ? 0 : 1) == out;
+        v->rows = in;
+        v->cols = out;
+        v->s0 = ok ? PyArray_STRIDE(a, na->cols ? 1 : 0) : 0;
+        v->s1 = ok ? PyArray_STRIDE(a, na->cols ? 0 : 1) : 0;
+    }
+    if (!ok) {
+        char got[64];
+        RP_SHAPE(a, got);
+        if (is_bias) {
+            PyErr_Format(PyExc_ValueError, "%s[%d] has shape %s; layer %d maps %zd inputs to "
+                         "%zd outputs, so it must be (%zd,) or %s%zd, %zd%s for layout='%s'",
+                         what, l, got, l, (Py_ssize_t)in, (Py_ssize_t)out, (Py_ssize_t)out,
+                         "(", na->cols ? (Py_ssize_t)out : 1, na->cols ? 1 : (Py_ssize_t)out,
+                         ")", na->cols ? "cols" : "rows");
+        }
+        else {
+            PyErr_Format(PyExc_ValueError, "%s[%d] has shape %s; layer %d maps %zd inputs to "
+                         "%zd outputs, so it must be (%zd, %zd) for layout='%s'", what, l, got,
+                         l, (Py_ssize_t)in, (Py_ssize_t)out,
+                         na->cols ? (Py_ssize_t)out : (Py_ssize_t)in,
+                         na->cols ? (Py_ssize_t)in : (Py_ssize_t)out, na->cols ? "cols" : "rows");
+        }
+        return -1;
+    }
+    v->data = PyArray_BYTES(a);
+    Py_INCREF(a);
+    na->held[na->nheld++] = a;
+    return 0;
+}
+
+/* Fill na from the lists of weights and biases (and velocities, gradients:
+ * `extra` lists shaped like the parameters, NULL when absent). */
+static int parse_net(net_args *na, PyObject *weights, PyObject *biases, PyObject *extra_w,
+                     PyObject *extra_b, const char *extra_name, const char *layout,
+                     PyObject *activations, const char *loss, double eps, int writeable)
+{
+    Py_ssize_t L, l;
+    int i;
+    memset(na, 0, sizeof(*na));
+    na->typenum = -1;
+    if (rpb_parse_layout(layout, "MLP", &na->cols) < 0) {
+        return -1;
+    }
+    if (parse_loss(loss, &na->net.loss) < 0) {
+        return -1;
+    }
+    na->net.eps = eps;
+    if (!PyList_Check(weights) || PyList_GET_SIZE(weights) < 1) {
+        PyErr_SetString(PyExc_TypeError, "weights must be a non-empty list of arrays");
+        return -1;
+    }
+    L = PyList_GET_SIZE(weights);
+    if (biases != Py_None && (!PyList_Check(biases) || PyList_GET_SIZE(biases) != L)) {
+        PyErr_Format(PyExc_TypeError, "biases must be None or a list of %zd arrays (None for "
+                     "a layer without bias)", L);
+        return -1;
+    }
+    if (!PyList_Check(activations) || PyList_GET_SIZE(activations) != L) {
+        PyErr_Format(PyExc_TypeError, "activations must be a list of %zd names, one per layer",
+                     L);
+        return -1;
+    }
+    na->net.nlayers = (int)L;
+    na->sizes = PyMem_Calloc((size_t)L + 1, sizeof(rp_index));
+    na->views = PyMem_Calloc(4 * (size_t)L, sizeof(rp_view));
+    na->acts = PyMem_Calloc((size_t)L, sizeof(rp_activation));
+    na->held = PyMem_Calloc(4 * (size_t)L, sizeof(PyArrayObject *));
+    if (na->sizes == NULL || na->views == NULL || na->acts == NULL || na->held == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (l = 0; l < L; l++) {
+        const char *name = PyUnicode_Check(PyList_GET_ITEM(activations, l))
+                               ? PyUnicode_AsUTF8(PyList_GET_ITEM(activations, l)) : NULL;
+        if (name == NULL) {
+            if (!PyErr_Occurred()) {
+                PyErr_Format(PyExc_TypeError, "activations[%zd] must be a name", l);
+            }
+            return -1;
+        }
+        if (rpb_parse_activation(name, "MLP", &na->acts[l]) < 0) {
+            return -1;
+        }
+    }
+    na->net.act = na->acts;
+    na->net.sizes = na->sizes;
+    na->net.W = na->views;
+    na->net.b = na->views + L;
+    na->net.vW = na->views + 2 * L;
+    na->net.vb = na->views + 3 * L;
+    for (l = 0; l < L; l++) {
+        PyObject *w = PyList_GET_ITEM(weights, l);
+        rp_index n_in;
+        if (!PyArray_Check(w) || PyArray_NDIM((PyArrayObject *)w) != 2) {
+            PyErr_Format(PyExc_ValueError, "weights[%zd] must be a 2-D array", l);
+            return -1;
+        }
+        n_in = PyArray_DIM((PyArrayObject *)w, na->cols ? 1 : 0);
+        if (l > 0 && n_in != na->sizes[l]) {
+            char prev[64], cur[64];
+            RP_SHAPE((PyArrayObject *)PyList_GET_ITEM(weights, l - 1), prev);
+            RP_SHAPE((PyArrayObject *)w, cur);
+            PyErr_Format(PyExc_ValueError, "the sizes do not chain: weights[%zd] %s has %zd "
+                         "outputs but weights[%zd] %s has %zd inputs (layout='%s')%s", l - 1,
+                         prev, (Py_ssize_t)na->sizes[l], l, cur, (Py_ssize_t)n_in, layout,
+                         other_layout_hint(weights, na->cols));
+            return -1;
+        }
+        na->sizes[l] = n_in;
+        na->sizes[l + 1] = PyArray_DIM((PyArrayObject *)w, na->cols ? 0 : 1);
+    }
+    for (l = 0; l < L; l++) {
+        PyObject *b = biases == Py_None ? Py_None : PyList_GET_ITEM(biases, l);
+        rp_index in, out;
+        /* the inputs of a layer are the outputs of the one before */
+        in = l == 0 ? na->sizes[0]
+                    : PyArray_DIM((PyArrayObject *)PyList_GET_ITEM(weights, l - 1), na->cols ? 0 : 1);
+        out = na->sizes[l + 1];
+        if (net_array(na, PyList_GET_ITEM(weights, l), "weights", (int)l, 0, in, out, writeable,
+                      &na->net.W[l]) < 0) {
+            return -1;
+        }
+        if (b != Py_None && net_array(na, b, "biases", (int)l, 1, in, out, writeable,
+                                      &na->net.b[l]) < 0) {
+            return -1;
+        }
+        if (extra_w != NULL && net_array(na, PyList_GET_ITEM(extra_w, l), extra_name, (int)l, 0,
+                                         in, out, 1, &na->net.vW[l]) < 0) {
+            return -1;
+        }
+        if (extra_b != NULL && b != Py_None &&
+            net_array(na, PyList_GET_ITEM(extra_b, l), extra_name, (int)l, 1, in, out, 1,
+                      &na->net.vb[l]) < 0) {
+            return -1;
+        }
+    }
+    /* what is written must not share memory with anything else */
+    for (i = 0; i < na->nheld; i++) {
+        int j;
+        for (j = i + 1; j < na->nheld; j++) {
+            if (rpb_may_overlap(na->held[i], na->held[j])) {
+                PyErr_SetString(PyExc_ValueError, "two of the network's arrays share memory");
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* X and Y of the data set as rows-views of the network's dtype (a cast copy
+ * for other dtypes), checked against the network's sizes; held in `in`. */
+static int net_data(net_args *na, PyObject *weights, PyObject *X_obj, PyObject *Y_obj,
+                    PyArrayObject **in, rp_cview *X, rp_cview *Y)
+{
+    const rp_index n_in = na->sizes[0], n_out = na->sizes[na->net.nlayers];
+    const char *names[2] = {"X", "Y"};
+    rp_cview *views[2];
+    rp_index widths[2];
+    int k, i;
+    views[0] = X;
+    views[1] = Y;
+    widths[0] = n_in;
+    widths[1] = n_out;
+    for (k = 0; k < (Y_obj != NULL ? 2 : 1); k++) {
+        PyArrayObject *a;
+        if ((in[k] = rpb_to_array(k == 0 ? X_obj : Y_obj, "MLP", names[k])) == NULL ||
+            rpb_cast_in_place(&in[k], na->typenum) < 0) {
+            return -1;
+        }
+        a = in[k];
+        if (PyArray_NDIM(a) != 2 || PyArray_DIM(a, na->cols ? 0 : 1) != widths[k] ||
+            (k == 1 && PyArray_DIM(a, na->cols ? 1 : 0) != PyArray_DIM(in[0], na->cols ? 1 : 0))) {
+            char got[64], want[64];
+            const char *sample = na->cols ? "column" : "row";
+            const char *feature = na->cols ? "row" : "column";
+            if (k == 0) {
+                snprintf(want, sizeof(want), na->cols ? "(%zd, n)" : "(n, %zd)",
+                         (Py_ssize_t)widths[k]);
+            }
+            else {
+                const Py_ssize_t n = PyArray_DIM(in[0], na->cols ? 1 : 0);
+                snprintf(want, sizeof(want), "(%zd, %zd)", na->cols ? (Py_ssize_t)widths[k] : n,
+                         na->cols ? n : (Py_ssize_t)widths[k]);
+            }
+            /* X would fit the other layout (and the weights chain in it): say so */
+            const PyArrayObject *w0 = (PyArrayObject *)PyList_GET_ITEM(weights, 0);
+            const int other_fits = k == 0 && PyArray_NDIM(a) == 2 &&
+                                   PyArray_DIM(a, na->cols ? 1 : 0) ==
+                                       PyArray_DIM(w0, na->cols ? 0 : 1) &&
+                                   weights_chain(weights, !na->cols);
+            /* or its transpose fits this layout */
+            const int transposed_fits = k == 0 && !other_fits && PyArray_NDIM(a) == 2 &&
+                                        PyArray_DIM(a, na->cols ? 1 : 0) == widths[0];
+            RP_SHAPE(a, got);
+            PyErr_Format(PyExc_ValueError, "%s has shape %s; the network expects %s of shape %s: "
+                         "a %s per sample%s, a %s per %s (layout='%s')%s", names[k], got, names[k],
+                         want, sample, k == 1 ? " of X" : "", feature, k == 1 ? "output" : "input",
+                         na->cols ? "cols" : "rows",
+                         other_fits ? (na->cols ? "; it fits samples as rows: did you mean "
+                                                  "layout='rows'?"
+                                                : "; it fits samples as columns: did you "
+                                                  "mean layout='cols'?")
+                         : transposed_fits ? "; its transpose fits: did you mean X.T?" : "");
+            return -1;
+        }
+        *views[k] = rpb_cview_of(a, 1);
+        if (na->cols) {
+            *views[k] = rpb_transposed(*views[k]);
+        }
+        for (i = 0; i < na->nheld; i++) {
+            if (rpb_may_overlap(a, na->held[i])) {
+                PyErr_Format(PyExc_ValueError, "%s shares memory with the network's arrays",
+                             names[k]);
+                return -1;
+            }
+        }
+    }
+    if (X->rows == 0) {
+        PyErr_SetString(PyExc_ValueError, "X has no samples");
+        return -1;
+    }
+    return 0;
+}
+
+/* What every network entry point takes: the caller's lists and names. */
+typedef struct {
+    PyObject *weights, *biases;  /* lists of arrays (biases may be None) */
+    PyObject *extra_w, *extra_b; /* velocities or gradients shaped like them, or NULL */
+    const char *extra_name;      /* what the extra lists are, for messages */
+    PyObject *X, *Y;             /* the data; Y NULL when not needed */
+    const char *layout, *loss;   /* loss NULL: any (net_forward does not use it) */
+    PyObject *activations;       /* one name per layer */
+    double eps;                  /* inside the cross-entropies' logarithms */
+    int writeable;               /* the parameters are written (fit) */
+} net_spec;
+
+/* What every network entry point holds between net_begin and net_end. */
+typedef struct {
+    net_args na;
+    PyArrayObject *in[2]; /* X and Y, as the network's dtype */
+    rp_cview X, Y;        /* their rows-views */
+} net_call;
+
+/* The one setup of net_fit, net_gradients and net_forward: the parameters,
+ * then the data, checked; -1 with an error set. Call net_end either way. */
+static int net_begin(net_call *c, const net_spec *s)
+{
+    memset(c, 0, sizeof(*c));
+    if (parse_net(&c->na, s->weights, s->biases, s->extra_w, s->extra_b, s->extra_name,
+                  s->layout, s->activations, s->loss != NULL ? s->loss : rp_losses[0].name,
+                  s->eps, s->writeable) < 0) {
+        return -1;
+    }
+    return net_data(&c->na, s->weights, s->X, s->Y, c->in, &c->X, &c->Y);
+}
+
+/* The one teardown: releases what net_begin took (safe after a failure). */
+static void net_end(net_call *c)
+{
+    Py_XDECREF(c->in[0]);
+    Py_XDECREF(c->in[1]);
+    c->in[0] = c->in[1] = NULL;
+    net_args_free(&c->na);
+    memset(&c->na, 0, sizeof(c->na));
+}
+
+/* With the GIL released, take it back now and then to look for Ctrl-C. */
+static int check_signals(void *ctx)
+{
+    PyThreadState **tstate = (PyThreadState **)ctx;
+    int interrupted;
+    PyEval_RestoreThread(*tstate);
+    interrupted = PyErr_CheckSignals() < 0;
+    *tstate = PyEval_SaveThread();
+    return interrupted;
+}
+
+static PyObject *py_net_fit(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"weights", "biases", "vweights", "vbiases", "X", "Y", "layout",
+                             "activations", "loss", "lr", "momentum", "average", "eps",
+                             "epochs", "batch_size", "shuffle", "seed", NULL};
+    PyObject *vweights, *vbiases, *batch_obj = Py_None, *history = NULL;
+    net_spec s;
+    net_call c;
+    double lr, momentum;
+    int average, shuffle, status;
+    Py_ssize_t epochs;
+    unsigned long long seed = 0;
+    rp_index batch = 0;
+    npy_intp hdim;
+    (void)self;
+    memset(&s, 0, sizeof(s));
+    memset(&c, 0, sizeof(c));
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOO$sOsddpdnOpK:net_fit", kwlist,
+                                     &s.weights, &s.biases, &vweights, &vbiases, &s.X, &s.Y,
+                                     &s.layout, &s.activations, &s.loss, &lr, &momentum,
+                                     &average, &s.eps, &epochs, &batch_obj, &shuffle,
+                                     &seed)) {
+        return NULL;
+    }
+    if (!isfinite(lr) || lr < 0 || !isfinite(momentum) || momentum < 0 || epochs < 0) {
+        PyErr_SetString(PyExc_ValueError, "lr and momentum must be finite and >= 0, epochs >= 0");
+        return NULL;
+    }
+    if (batch_obj != Py_None) {
+        batch = PyLong_AsSsize_t(batch_obj);
+        if (batch == -1 && PyErr_Occurred()) {
+            return NULL;
+        }
+        if (batch < 1) {
+            PyErr_SetString(PyExc_ValueError, "batch_size must be None or at least 1");
+            return NULL;
+        }
+    }
+    /* without biases (seeds 001, 002) there are no bias velocities */
+    if (momentum != 0.0 && (!PyList_Check(s.weights) || !PyList_Check(vweights) ||
+                            PyList_GET_SIZE(vweights) != PyList_GET_SIZE(s.weights) ||
+                            (s.biases != Py_None &&
+                             (!PyList_Check(vbiases) ||
+                              PyList_GET_SIZE(vbiases) != PyList_GET_SIZE(s.weights))))) {
+        PyErr_SetString(PyExc_ValueError, "momentum needs velocity lists shaped like the weights "
+                                          "and biases");
+        return NULL;
+    }
+    s.extra_w = momentum != 0.0 ? vweights : NULL;
+    s.extra_b = momentum != 0.0 ? vbiases : NULL;
+    s.extra_name = "velocities";
+    s.writeable = 1;
+    if (net_begin(&c, &s) < 0) {
+        goto error;
+    }
+    c.na.net.lr = lr;
+    c.na.net.momentum = momentum;
+    c.na.net.average = average;
+    hdim = epochs;
+    if ((history = PyArray_ZEROS(1, &hdim, NPY_DOUBLE, 0)) == NULL) {
+        rpb_add_context("MLP.fit", "cannot allocate the loss history of every epoch");
+        goto error;
+    }
+    {
+        double *h = (double *)PyArray_DATA((PyArrayObject *)history);
+        PyThreadState *tstate = PyEval_SaveThread();
+        status = c.na.typenum == NPY_FLOAT
+                     ? rp_net_fit_f32(&c.na.net, c.X, c.Y, epochs, batch, shuffle, seed, h,
+                                      check_signals, &tstate)
+                     : rp_net_fit_f64(&c.na.net, c.X, c.Y, epochs, batch, shuffle, seed, h,
+                                      check_signals, &tstate);
+        PyEval_RestoreThread(tstate);
+    }
+    if (status == RP_NOMEM) {
+        PyErr_Format(PyExc_MemoryError, "MLP.fit: out of memory for the scratch arrays of "
+                     "a batch of %zd samples", (Py_ssize_t)(batch > 0 && batch < c.X.rows
+                                                            ? batch : c.X.rows));
+        goto error;
+    }
+    if (status == RP_INTERRUPTED) {
+        goto error; /* KeyboardInterrupt is set; the last update was complete */
+    }
+    net_end(&c);
+    return history;
+error:
+    Py_XDECREF(history);
+    net_end(&c);
+    return NULL;
+}
+
+static PyObject *py_net_gradients(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"weights", "biases", "X", "Y", "dweights", "dbiases", "layout",
+                             "activations", "loss", "average", "eps", NULL};
+    PyObject *dweights, *dbiases;
+    net_spec s;
+    net_call c;
+    int average, grads;
+    rp_net_work *w = NULL;
+    double value = 0.0;
+    (void)self;
+    memset(&s, 0, sizeof(s));
+    memset(&c, 0, sizeof(c));
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOO$sOspd:net_gradients", kwlist,
+                                     &s.weights, &s.biases, &s.X, &s.Y, &dweights, &dbiases,
+                                     &s.layout, &s.activations, &s.loss, &average, &s.eps)) {
+        return NULL;
+    }
+    grads = dweights != Py_None;
+    if (grads && (!PyList_Check(dweights) || !PyList_Check(dbiases) || !PyList_Check(s.weights) ||
+                  PyList_GET_SIZE(dweights) != PyList_GET_SIZE(s.weights) ||
+                  PyList_GET_SIZE(dbiases) != PyList_GET_SIZE(s.weights))) {
+        PyErr_SetString(PyExc_ValueError, "dweights and dbiases must be lists shaped like the "
+                                          "weights and biases");
+        return NULL;
+    }
+    /* the gradients take the velocities' place */
+    s.extra_w = grads ? dweights : NULL;
+    s.extra_b = grads ? dbiases : NULL;
+    s.extra_name = "dweights";
+    if (net_begin(&c, &s) < 0) {
+        goto error;
+    }
+    c.na.net.average = average;
+    w = rp_net_work_new(&c.na.net, c.X.rows, 0, c.na.typenum == NPY_FLOAT);
+    if (w == NULL) {
+        PyErr_Format(PyExc_MemoryError, "MLP: out of memory for the scratch arrays of a "
+                     "batch of %zd samples", (Py_ssize_t)c.X.rows);
+        goto error;
+    }
+    {
+        rp_view *dW = grads ? c.na.net.vW : NULL, *db = c.na.net.vb;
+        RP_RUN((double)c.X.rows * (double)c.na.sizes[0] * (double)c.na.sizes[1],
+               value = c.na.typenum == NPY_FLOAT
+                           ? rp_net_gradients_f32(&c.na.net, c.X, c.Y, dW, db, w)
+                           : rp_net_gradients_f64(&c.na.net, c.X, c.Y, dW, db, w));
+    }
+    rp_net_work_free(w);
+    net_end(&c);
+    return PyFloat_FromDouble(value);
+error:
+    rp_net_work_free(w);
+    net_end(&c);
+    return NULL;
+}
+
+static PyObject *py_net_forward(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"weights", "biases", "X", "layout", "activations", NULL};
+    PyObject *result = NULL;
+    net_spec s;
+    net_call c;
+    rp_view *A = NULL;
+    int l;
+    (void)self;
+    memset(&s, 0, sizeof(s));
+    memset(&c, 0, sizeof(c));
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO$sO:net_forward", kwlist, &s.weights,
+                                     &s.biases, &s.X, &s.layout, &s.activations)) {
+        return NULL;
+    }
+    if (net_begin(&c, &s) < 0) {
+        goto error;
+    }
+    A = PyMem_Calloc((size_t)c.na.net.nlayers, sizeof(rp_view));
+    result = PyList_New(c.na.net.nlayers);
+    if (A == NULL || result == NULL) {
+        PyErr_NoMemory();
+        goto error;
+    }
+    for (l = 0; l < c.na.net.nlayers; l++) {
+        npy_intp dims[2];
+        PyArrayObject *a;
+        dims[c.na.cols ? 1 : 0] = c.X.rows;
+        dims[c.na.cols ? 0 : 1] = c.na.sizes[l + 1];
+        a = rpb_new_result("MLP.forward", 2, dims, c.na.typenum);
+        if (a == NULL) {
+            goto error;
+        }
+        PyList_SET_ITEM(result, l, (PyObject *)a);
+        A[l] = rpb_view_of(a, 1);
+        if (c.na.cols) {
+            rp_index t = A[l].rows;
+            A[l].rows = A[l].cols;
+            A[l].cols = t;
+            t = A[l].s0;
+            A[l].s0 = A[l].s1;
+            A[l].s1 = t;
+        }
+    }
+    RP_RUN((double)c.X.rows * (double)c.na.sizes[0] * (double)c.na.sizes[1],
+           RP_DISPATCH(c.na.typenum, rp_net_forward, (&c.na.net, c.X, A)));
+    PyMem_Free(A);
+    net_end(&c);
+    return result;
+error:
+    PyMem_Free(A);
+    Py_XDECREF(result);
+    net_end(&c);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* This file's functions (module.c adds them to the module)                  */
+
+PyMethodDef rpb_network_methods[] = {
+    {"net_forward", (PyCFunction)(void (*)(void))py_net_forward, METH_VARARGS | METH_KEYWORDS,
+     "Private: the activations of every layer of an MLP (see retroprop.MLP.forward)."},
+    {"net_gradients", (PyCFunction)(void (*)(void))py_net_gradients, METH_VARARGS | METH_KEYWORDS,
+     "Private: an MLP's loss and gradients (see retroprop.MLP.backward)."},
+    {"net_fit", (PyCFunction)(void (*)(void))py_net_fit, METH_VARARGS | METH_KEYWORDS,
+     "Private: an MLP's whole training loop in C (see retroprop.MLP.fit)."},
+    {NULL, NULL, 0, NULL},
+};
