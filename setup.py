@@ -1,62 +1,97 @@
-"""Build the retroprop C extension: pure kernels in src/kernels, the binding in src/."""
+"""Build the retroprop C extension: pure kernels in src/kernels, the binding in src/.
+
+The extension links nothing but the C library: large products run on NumPy's
+own matmul loop, found at import (src/numpy_gemm.c), not on a BLAS of ours.
+Compiler flags are chosen per compiler (see CompilerFlags below).
+"""
 import os
-import sys
+import subprocess
 from pathlib import Path
 
 import numpy as np
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 # The oldest NumPy we run against (pyproject.toml: numpy>=1.23). Building with
 # NumPy 2 headers and this target keeps the extension importable on 1.23+.
 NPY_API = "NPY_1_23_API_VERSION"
 
-if sys.platform == "win32":
-    extra_compile_args = ["/fp:precise"]
-else:
+DEV = bool(os.environ.get("RETROPROP_DEV"))
+SANITIZE = bool(os.environ.get("RETROPROP_SANITIZE"))
+
+
+def compiler_family(compiler):
+    """"msvc", "clang" or "gcc" (MinGW's gcc included) for a distutils compiler."""
+    if compiler.compiler_type == "msvc":
+        return "msvc"
+    if compiler.compiler_type in ("mingw32", "cygwin"):
+        return "gcc"
+    try:
+        version = subprocess.run([compiler.compiler_so[0], "--version"], capture_output=True,
+                                 text=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError, IndexError):
+        version = ""
+    return "clang" if "clang" in version.lower() else "gcc"
+
+
+def compile_flags(family):
+    """The flags every retroprop source is compiled with, by compiler family."""
+    if family == "msvc":
+        # no contraction into fused multiply-adds, exceptions as written
+        return ["/fp:precise"]
     # -ffp-contract=off: no fused multiply-add unless written, so gcc, clang,
     # x86-64 and arm64 give the same bits (and the same bits as NumPy).
-    extra_compile_args = ["-std=c99", "-ffp-contract=off"]
-    if os.environ.get("RETROPROP_DEV"):
-        extra_compile_args += ["-Wall", "-Wextra", "-Wshadow", "-Werror", "-O1", "-g"]
-    if os.environ.get("RETROPROP_SANITIZE"):
-        extra_compile_args += ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g"]
+    flags = ["-std=c99", "-ffp-contract=off"]
+    if family == "clang":
+        # clang assumes by default that floating-point status flags are never
+        # read, and evaluates both sides of `z > 0 ? z : 0` or hoists a
+        # division out of a branch: NaN then raises "invalid" where the code
+        # as written does not, and NumPy's ufunc machinery, which reads the
+        # flags, warns. gcc keeps the flags as written by default.
+        flags.append("-ftrapping-math")
+    if DEV:
+        flags += ["-Wall", "-Wextra", "-Wshadow", "-Werror", "-O1", "-g"]
+    if SANITIZE:
+        flags += ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g"]
+    if not (DEV or SANITIZE):
+        # Release builds ship no debug info (Python's own CFLAGS often hold -g;
+        # the last -g option wins).
+        flags.append("-g0")
+    return flags
 
-# BLAS for large products: the OpenBLAS of the scipy-openblas32 wheel (a build
-# and run requirement in pyproject.toml). retroprop/__init__.py imports it
-# first, which loads the library that _core links against by its soname.
-# Without it the extension still builds, with every product in its own loop.
-try:
-    import scipy_openblas32 as openblas
-except ImportError:
-    openblas = None
 
-sanitize_link = ["-fsanitize=address,undefined"] if os.environ.get("RETROPROP_SANITIZE") else []
+class CompilerFlags(build_ext):
+    """build_ext that picks the flags for the compiler actually used, and
+    drops the interpreter's own runpath (pyenv and some distributions put
+    -Wl,-rpath,<their lib dir> into LDSHARED) from the extension's link: the
+    extension links no library of that directory."""
 
-blas = {}
-if openblas is not None and not os.environ.get("RETROPROP_NO_BLAS"):
-    blas = dict(
-        include_dirs=[openblas.get_include_dir()],
-        library_dirs=[openblas.get_lib_dir()],
-        libraries=[openblas.get_library()],
-        define_macros=[("RP_HAVE_CBLAS", "1"), ("BLAS_SYMBOL_PREFIX", "scipy_")],
-    )
+    def build_extensions(self):
+        family = compiler_family(self.compiler)
+        for ext in self.extensions:
+            ext.extra_compile_args = compile_flags(family) + list(ext.extra_compile_args or [])
+            if SANITIZE and family != "msvc":
+                ext.extra_link_args = ["-fsanitize=address,undefined"] + list(ext.extra_link_args or [])
+        linker = getattr(self.compiler, "linker_so", None)
+        if isinstance(linker, list):
+            self.compiler.linker_so = [arg for arg in linker
+                                       if not arg.startswith(("-Wl,-rpath", "-Wl,-R", "-Wl,--enable-new-dtags"))]
+        super().build_extensions()
+
 
 ext = Extension(
     "retroprop._core",
     sources=["src/args.c", "src/layers.c", "src/losses.c", "src/network.c", "src/module.c",
-             "src/kernels/rp_kernels.c", "src/kernels/rp_net.c", "src/kernels/rp_registry.c"],
+             "src/numpy_gemm.c", "src/kernels/rp_kernels.c", "src/kernels/rp_net.c",
+             "src/kernels/rp_registry.c"],
     # the headers: a change to one rebuilds the extension
-    depends=["src/binding.h"] + sorted(str(p) for p in Path("src/kernels").glob("*.h")),
-    include_dirs=[np.get_include(), "src/kernels"] + blas.get("include_dirs", []),
-    library_dirs=blas.get("library_dirs", []),
-    libraries=blas.get("libraries", []),
+    depends=sorted(str(p) for p in Path("src").glob("*.h")) +
+            sorted(str(p) for p in Path("src/kernels").glob("*.h")),
+    include_dirs=[np.get_include(), "src/kernels"],
     define_macros=[
         ("NPY_NO_DEPRECATED_API", NPY_API),
         ("NPY_TARGET_VERSION", NPY_API),
-    ]
-    + blas.get("define_macros", []),
-    extra_compile_args=extra_compile_args,
-    extra_link_args=sanitize_link,
+    ],
 )
 
-setup(ext_modules=[ext])
+setup(ext_modules=[ext], cmdclass={"build_ext": CompilerFlags})

@@ -7,6 +7,7 @@
  *              its output delta under the cross-entropy
  *   network.c  net_fit, net_gradients, net_forward (behind retroprop.MLP)
  *   module.c   the ufuncs, the module's init, _simd
+ *   numpy_gemm.c  large products on NumPy's own matmul loop
  *
  * Every entry point parses and checks every argument (dtype, ndim, shape,
  * writeability, overlap), allocates outputs or validates the caller's out=,
@@ -124,6 +125,17 @@ rp_cview rpb_transposed(rp_cview v);
 
 /* C = alpha * (A @ B), with the GIL released when the work is large. */
 void rpb_product(double alpha, rp_cview A, rp_cview B, rp_view C, int typenum);
+
+/* ------------------------------------------------------------------------ */
+/* numpy_gemm.c                                                              */
+
+/* Find np.matmul's float32 and float64 loops and register them with the
+ * kernels (rp_set_large_gemm) for large products. module.c calls it once,
+ * after import_array(). Returns what large products run on: "numpy.matmul",
+ * or "retroprop" when this NumPy's matmul is not the gufunc we know (every
+ * product then stays in our loop); NULL with a Python error set if
+ * numpy.matmul cannot be looked up. */
+const char *rpb_register_numpy_gemm(void);
 
 /* ------------------------------------------------------------------------ */
 /* The module's functions, one table per file (module.c adds them).          */

@@ -18,9 +18,9 @@ PyDoc_STRVAR(matmul_doc,
 "NumPy: np.matmul(A, B)  (that is, A @ B)\n\n"
 "As np.matmul: a 1-D A is a row (n,) -> (1, n) and a 1-D B a column, and the\n"
 "added dimension is removed from the result. Tiny products (the seeds' 2x2 to\n"
-"4x4) run in a plain C loop without NumPy's per-call cost; large ones are\n"
-"handed to OpenBLAS (scipy-openblas32) with the GIL released. int inputs\n"
-"are cast to float64 (a copy).\n\n"
+"4x4) run in a plain C loop without NumPy's per-call cost; large ones run\n"
+"on np.matmul's own loop (NumPy's BLAS, the same bits as A @ B) with the GIL\n"
+"released. int inputs are cast to float64 (a copy).\n\n"
 "out : array of the result's shape and dtype, written in place and returned.");
 
 static PyObject *py_matmul(PyObject *self, PyObject *args, PyObject *kwds)

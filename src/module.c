@@ -188,6 +188,7 @@ static struct PyModuleDef module_def = {
 PyMODINIT_FUNC PyInit__core(void)
 {
     PyObject *m = NULL;
+    const char *large;
     size_t i;
     import_array();
     import_umath();
@@ -214,6 +215,11 @@ PyMODINIT_FUNC PyInit__core(void)
         }
     }
     if (PyModule_AddIntConstant(m, "SMALL_GEMM_WORK", RP_SMALL_GEMM_WORK) < 0) {
+        goto error;
+    }
+    /* large products on NumPy's own matmul loop (numpy_gemm.c) */
+    large = rpb_register_numpy_gemm();
+    if (large == NULL || PyModule_AddStringConstant(m, "LARGE_GEMM", large) < 0) {
         goto error;
     }
     return m;

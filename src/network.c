@@ -415,8 +415,10 @@ static PyObject *py_net_fit(PyObject *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"weights", "biases", "vweights", "vbiases", "X", "Y", "layout",
                              "activations", "loss", "lr", "momentum", "average", "eps",
-                             "epochs", "batch_size", "shuffle", "seed", NULL};
+                             "epochs", "batch_size", "shuffle", "seed", "shuffle_state", NULL};
     PyObject *vweights, *vbiases, *batch_obj = Py_None, *history = NULL;
+    PyObject *resume_obj = Py_None;
+    uint64_t *resume = NULL;
     net_spec s;
     net_call c;
     double lr, momentum;
@@ -428,11 +430,11 @@ static PyObject *py_net_fit(PyObject *self, PyObject *args, PyObject *kwds)
     (void)self;
     memset(&s, 0, sizeof(s));
     memset(&c, 0, sizeof(c));
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOO$sOsddpdnOpK:net_fit", kwlist,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOO$sOsddpdnOpKO:net_fit", kwlist,
                                      &s.weights, &s.biases, &vweights, &vbiases, &s.X, &s.Y,
                                      &s.layout, &s.activations, &s.loss, &lr, &momentum,
                                      &average, &s.eps, &epochs, &batch_obj, &shuffle,
-                                     &seed)) {
+                                     &seed, &resume_obj)) {
         return NULL;
     }
     if (!isfinite(lr) || lr < 0 || !isfinite(momentum) || momentum < 0 || epochs < 0) {
@@ -466,6 +468,35 @@ static PyObject *py_net_fit(PyObject *self, PyObject *args, PyObject *kwds)
     if (net_begin(&c, &s) < 0) {
         goto error;
     }
+    /* shuffle_state: [generator state, order of the n samples], read and
+     * written by the loop so that a fit in several calls is one fit */
+    if (resume_obj != Py_None) {
+        PyArrayObject *r = (PyArrayObject *)resume_obj;
+        npy_intp k;
+        if (!PyArray_CheckExact(resume_obj) || PyArray_TYPE(r) != NPY_UINT64 ||
+            PyArray_NDIM(r) != 1 || PyArray_DIM(r, 0) != c.X.rows + 1 ||
+            !PyArray_IS_C_CONTIGUOUS(r) || !PyArray_ISWRITEABLE(r)) {
+            PyErr_Format(PyExc_ValueError, "shuffle_state must be a writeable C-contiguous "
+                         "uint64 array of n + 1 = %zd values", (Py_ssize_t)c.X.rows + 1);
+            goto error;
+        }
+        resume = (uint64_t *)PyArray_DATA(r);
+        for (k = 1; k <= c.X.rows; k++) {
+            if (resume[k] >= (uint64_t)c.X.rows) {
+                PyErr_Format(PyExc_ValueError, "shuffle_state[%zd] is %llu, not a sample index "
+                             "in [0, %zd)", (Py_ssize_t)k, (unsigned long long)resume[k],
+                             (Py_ssize_t)c.X.rows);
+                goto error;
+            }
+        }
+        for (k = 0; k < c.na.nheld + 2; k++) {
+            if (rpb_may_overlap(r, k < c.na.nheld ? c.na.held[k] : c.in[k - c.na.nheld])) {
+                PyErr_SetString(PyExc_ValueError, "shuffle_state shares memory with the "
+                                                  "network's arrays or the data");
+                goto error;
+            }
+        }
+    }
     c.na.net.lr = lr;
     c.na.net.momentum = momentum;
     c.na.net.average = average;
@@ -478,10 +509,10 @@ static PyObject *py_net_fit(PyObject *self, PyObject *args, PyObject *kwds)
         double *h = (double *)PyArray_DATA((PyArrayObject *)history);
         PyThreadState *tstate = PyEval_SaveThread();
         status = c.na.typenum == NPY_FLOAT
-                     ? rp_net_fit_f32(&c.na.net, c.X, c.Y, epochs, batch, shuffle, seed, h,
-                                      check_signals, &tstate)
-                     : rp_net_fit_f64(&c.na.net, c.X, c.Y, epochs, batch, shuffle, seed, h,
-                                      check_signals, &tstate);
+                     ? rp_net_fit_f32(&c.na.net, c.X, c.Y, epochs, batch, shuffle, seed,
+                                      resume, h, check_signals, &tstate)
+                     : rp_net_fit_f64(&c.na.net, c.X, c.Y, epochs, batch, shuffle, seed,
+                                      resume, h, check_signals, &tstate);
         PyEval_RestoreThread(tstate);
     }
     if (status == RP_NOMEM) {

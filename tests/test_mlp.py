@@ -441,13 +441,14 @@ def test_per_layer_activations_and_missing_biases(layout):
         rp.MLP([5, 8, 3], activation=["relu", "softmax"], output_activation="softmax")
 
 
-def test_from_arrays_teaches_lists_not_dicts():
-    params = {"W1": np.zeros((3, 4)), "W2": np.zeros((4, 1))}
-    with pytest.raises(TypeError, match=r"MLP.from_arrays: weights is a dict \(keys 'W1', "
-                                        r"'W2'\); pass a list of arrays, one per layer"):
-        rp.MLP.from_arrays(params, loss="mse")
-    with pytest.raises(TypeError, match=r"biases is a dict"):
-        rp.MLP.from_arrays(list(params.values()), {"b1": np.zeros(4), "b2": np.zeros(1)})
+def test_from_arrays_teaches_lists_where_a_dict_is_not_taken():
+    weights = [np.zeros((3, 4)), np.zeros((4, 1))]
+    with pytest.raises(TypeError, match=r"MLP.from_arrays: biases is a dict \(keys 'b1', "
+                                        r"'b2'\); pass a list of arrays, one per layer"):
+        rp.MLP.from_arrays(weights, {"b1": np.zeros(4), "b2": np.zeros(1)})
+    with pytest.raises(TypeError, match=r"MLP.from_arrays: weights is one array of shape "
+                                        r"\(3, 4\); pass a list"):
+        rp.MLP.from_arrays(weights[0])
 
 
 def test_layout_hint_for_rashids_weights():

@@ -40,13 +40,6 @@ shows the NumPy expression it equals.
 Whole networks: ``MLP`` (any depth, either layout, its training loop in one C
 call) and ``RedNeuronal`` (seed 000's class in its own words).
 """
-try:
-    # Loads the OpenBLAS library that _core's large products call (it is
-    # linked by name, and found because it is already loaded).
-    import scipy_openblas32  # noqa: F401
-except ImportError:  # a build without BLAS runs every product in its own loop
-    pass
-
 from . import _core, registry
 
 # Every kernel the registry lists (the activations' ufuncs, the layers, the

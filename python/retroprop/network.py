@@ -10,7 +10,7 @@ import numbers
 
 import numpy as np
 
-from . import _core, registry
+from . import _core, parameters, registry, training
 
 
 def _check_config(layout, lr, momentum, dtype):
@@ -105,6 +105,14 @@ class MLP:
         0 is allowed (deeplearning.ai's compute_cost).
     dtype : np.float64 or np.float32 for every parameter.
     seed : seeds the initial weights (and shuffling when fit gets no seed).
+    init : how the weights are drawn, by name: "glorot_uniform" (Xavier),
+        "glorot_normal", "he_uniform", "he_normal" (Kaiming), "lecun_uniform",
+        "lecun_normal", "uniform_minus_one_to_one" (the seeds'
+        ``2 * np.random.random((n_in, n_out)) - 1`` from np.random.RandomState(seed))
+        or "zeros"; None: He normal for a relu layer, Glorot uniform for the
+        others (each layer by the registry's init of its activation).
+        ``retroprop.parameters.INIT_DOC`` gives each formula.
+    bias_init : "zeros" (the default) or one of the names above.
 
     ``net.weights`` and ``net.biases`` are lists of plain NumPy arrays in the
     layout's shapes (``net.biases`` is None without bias, and may hold None
@@ -133,8 +141,10 @@ class MLP:
 
     def __init__(self, sizes, activation="sigmoid", output_activation=None, loss="bce",
                  *, layout="rows", bias=True, lr=0.5, average=None, eps=None, momentum=0.0,
-                 dtype=np.float64, seed=None):
+                 dtype=np.float64, seed=None, init=None, bias_init="zeros"):
         _check_config(layout, lr, momentum, dtype)
+        init = parameters.check_init("MLP", init)
+        bias_init = parameters.check_init("MLP", bias_init, "bias_init")
         sizes = list(sizes)
         if len(sizes) < 2 or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool)
                                      and s >= 1 for s in sizes):
@@ -143,17 +153,22 @@ class MLP:
         self._configure(activation, output_activation, len(sizes) - 1, loss, layout, lr,
                         average, eps, momentum, seed)
         dtype = np.dtype(dtype)
+        draw = parameters.Initializer(self._rng, seed).draw
         self.weights, biases = [], []
         for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            if registry.ACTIVATIONS[self.activation_names[l]].init == "he":
-                W = self._rng.normal(0.0, math.sqrt(2.0 / n_in), size=(n_in, n_out))
-            else:                      # Glorot uniform
-                limit = math.sqrt(6.0 / (n_in + n_out))
-                W = self._rng.uniform(-limit, limit, size=(n_in, n_out))
-            if layout == "cols":
-                W = W.T
+            # None: He normal for relu layers, Glorot uniform otherwise (the registry's)
+            name = init or {"he": "he_normal", "glorot": "glorot_uniform"}[
+                registry.ACTIVATIONS[self.activation_names[l]].init]
+            if name == "uniform_minus_one_to_one":  # drawn in the layout's shape, as the seeds
+                W = draw(name, n_in, n_out, (n_in, n_out) if layout == "rows" else (n_out, n_in))
+            else:
+                W = draw(name, n_in, n_out, (n_in, n_out))
+                W = W.T if layout == "cols" else W
             self.weights.append(np.ascontiguousarray(W, dtype=dtype))
-            biases.append(np.zeros((n_out,) if layout == "rows" else (n_out, 1), dtype=dtype))
+            if bias:
+                b = draw(bias_init, n_in, n_out, (n_out,))
+                biases.append(np.array(b.reshape((n_out,) if layout == "rows" else (n_out, 1)),
+                                       dtype=dtype))
         self.biases = biases if bias else None
 
     def _configure(self, activation, output_activation, n_layers, loss, layout, lr, average,
@@ -166,6 +181,7 @@ class MLP:
         self._rng = np.random.default_rng(seed)
         self._velocity = None
         self.activations = None
+        self.history = None  # the History of the last fit
 
     @classmethod
     def from_arrays(cls, weights, biases=None, *, activation="sigmoid",
@@ -180,11 +196,19 @@ class MLP:
             net.fit(X, y, epochs=10000)     # sinapsis0 and sinapsis1 are trained
 
         weights : list of 2-D float32/float64 arrays in the layout's shapes,
-            all of one dtype (weights[0]'s is the network's).
+            all of one dtype (weights[0]'s is the network's); or a dict in
+            deeplearning.ai's naming ``{"W1": W1, "b1": b1, "W2": ...}`` (its W
+            are (out, in) and b (out, 1): layout="cols"), whose arrays are
+            adopted and trained in place the same way.
         biases : None, or a list of one array (or None: no bias) per layer,
             shaped as the layout says (rows: (out,) or (1, out); cols: (out, 1)
-            or (out,)).
+            or (out,)). None with a dict.
         """
+        if isinstance(weights, dict):
+            if biases is not None:
+                raise TypeError("MLP.from_arrays: with a parameter dict the biases are its b1, "
+                                "b2, ...: pass biases=None")
+            weights, biases = parameters.from_dict(weights)
         weights = _parameter_list(weights, "weights", "MLP.from_arrays")
         biases = None if biases is None else _parameter_list(biases, "biases",
                                                              "MLP.from_arrays")
@@ -196,6 +220,48 @@ class MLP:
         net.biases = biases
         net._check_arrays("MLP.from_arrays")
         return net
+
+    # ------------------------------------------------------------ in and out
+
+    def _settings(self):
+        """The keywords of from_arrays that rebuild this network on its arrays."""
+        return dict(activation=self.activation, output_activation=self.output_activation,
+                    loss=self.loss_name, layout=self.layout, lr=self.lr, average=self.average,
+                    momentum=self.momentum)
+
+    def to_dict(self):
+        """``{"W1": weights[0], "b1": biases[0], "W2": ...}``, deeplearning.ai's
+        ``parameters``: the network's own arrays (no copy)."""
+        return parameters.to_dict(self)
+
+    def save(self, file):
+        """Write the parameters and the configuration to an ``.npz`` file
+        (``np.savez``: a path gets ".npz" appended if it has no such suffix).
+        ``MLP.load`` reads it back without pickle (``allow_pickle=False``)."""
+        parameters.save(self, file)
+
+    @classmethod
+    def load(cls, file):
+        """The network ``save`` wrote, on fresh arrays, ready to predict or train on."""
+        return parameters.load(cls, file)
+
+    def to_torch(self, output_activation=True):
+        """A ``torch.nn.Sequential`` with copies of the weights, computing what
+        ``forward`` computes on rows of samples: ``Linear, Sigmoid, Linear,
+        Softmax(dim=1)``... (an identity activation adds no module). Its
+        ``state_dict()`` keys are PyTorch's: "0.weight", "0.bias", "2.weight"...
+        ``output_activation=False`` leaves the last activation out (logits,
+        for ``nn.CrossEntropyLoss`` / ``nn.BCEWithLogitsLoss``). Needs torch."""
+        return parameters.to_torch(self, output_activation)
+
+    @classmethod
+    def from_torch(cls, model, **settings):
+        """A network with copies of the weights of an ``nn.Sequential`` of
+        ``Linear`` layers and activations (Sigmoid, Tanh, ReLU, Identity, and
+        Softmax(dim=1) last). ``settings`` are from_arrays' keywords (lr,
+        layout, loss...); the loss defaults to "bce" after Sigmoid, "ce" after
+        Softmax, "mse" otherwise."""
+        return parameters.from_torch(cls, model, **settings)
 
     # ------------------------------------------------------------ helpers
 
@@ -331,19 +397,47 @@ class MLP:
     def step(self, X, Y):
         """One forward, backward and update on the whole (X, Y); the loss
         before the update."""
-        return float(self.fit(X, Y, epochs=1)[0])
+        return float(self.fit(X, Y, epochs=1, progress=False)[0])
 
-    def fit(self, X, Y, epochs, batch_size=None, shuffle=False, seed=None):
-        """Train for ``epochs`` passes over (X, Y) in one C call.
+    def fit(self, X, Y, epochs=None, batch_size=None, shuffle=False, seed=None, *,
+            validation_data=None, patience=None, min_delta=0.0, monitor=None,
+            restore_best=True, callback=None, callback_every=1, progress=None):
+        """Train for ``epochs`` passes over (X, Y), in C.
 
+        epochs : the number of passes; None is 200 (scikit-learn's max_iter).
         batch_size : None for full-batch steps (the seeds), else the size of
             the minibatches (the last may be smaller).
         shuffle : reshuffle the samples every epoch; ``seed`` makes the order
             reproducible (None draws one from the network's generator).
-        Returns the loss of every epoch (the sum of its batches' losses before
-        their updates, divided by the number of samples if average), as a
-        NumPy array. Ctrl-C stops between two steps with KeyboardInterrupt;
-        the parameters then hold the last complete update.
+        validation_data : ``(X_val, Y_val)``: after every epoch, the loss on
+            it (as ``net.loss(X_val, Y_val)``) and, for "bce" and "ce", the
+            accuracy (``np.mean(net.predict(X_val) == labels)``) go into the
+            history as "val_loss" and "val_accuracy".
+        patience : early stopping: stop once ``monitor`` has not improved by
+            more than ``min_delta`` for ``patience`` epochs in a row (Keras's
+            EarlyStopping); with ``restore_best`` the network ends with the
+            parameters it had after its best epoch (``history.best_epoch``).
+        monitor : "val_loss" (the default with validation_data) or "loss".
+        callback : ``callback(net, epoch, logs)``, called after every
+            ``callback_every`` epochs with the index of the epoch just run
+            and its ``{"loss": ..., "val_loss": ...}``; returning True stops
+            the fit. It runs with the GIL held, between two runs of the C
+            loop (which runs uninterrupted in between).
+        progress : True shows a progress bar (HTML in Jupyter, a line on
+            stderr elsewhere), False never; None (the default) shows one only
+            in Jupyter, once the fit has lasted a second.
+
+        Returns a ``History``: the loss of every epoch (the sum of its
+        batches' losses before their updates, divided by the number of
+        samples if average) as a NumPy array, with Keras's ``history.history``
+        dict ("loss", "val_loss", "val_accuracy") beside it; ``net.history``
+        is the same object. Without validation, patience, callback or
+        progress, the whole fit is one C call; with them, the C loop runs in
+        chunks of epochs that give exactly the same numbers as one call.
+
+        Ctrl-C stops between two steps with KeyboardInterrupt; the parameters
+        then hold the last complete update, and ``net.history`` the epochs
+        that ended before the last run of the C loop began.
 
         Threads: the loop runs with the GIL released, so fits of separate
         networks in separate threads run in parallel and give exactly their
@@ -355,26 +449,33 @@ class MLP:
         one thread at a time, or give each thread its own copy
         (``MLP.from_arrays([W.copy() for W in net.weights], ...)``).
         """
-        if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
-            raise ValueError(f"MLP.fit: epochs must be a positive integer, got {epochs!r}")
-        if epochs >= 2**60:  # the history would not fit in memory
-            raise ValueError(f"MLP.fit: epochs must be less than 2**60, got {epochs!r}")
-        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
-                batch_size, numbers.Integral) or batch_size < 1):
-            raise ValueError(f"MLP.fit: batch_size must be None or a positive integer, got "
-                             f"{batch_size!r}")
+        return training.fit(self, X, Y, epochs, batch_size, shuffle, seed, validation_data,
+                            patience, min_delta, restore_best, monitor, callback,
+                            callback_every, progress)
+
+    def _prepare(self, where, X, Y):
+        """(X, Y) as the C trainer takes them, the settings checked."""
         _check_rate("lr", self.lr)
         _check_rate("momentum", self.momentum)
+        with _named(where):
+            return self._inputs(X)[0], self._targets(Y)
+
+    def _epochs(self, X, Y, epochs, batch_size, shuffle, seed, shuffle_state=None):
+        """One call of the C trainer: ``epochs`` passes over the prepared (X, Y);
+        their losses. ``shuffle_state`` carries the shuffling from a call to the next."""
         with _named("MLP.fit"):
-            X2, Y2 = self._inputs(X)[0], self._targets(Y)
-            if seed is None:
-                seed = int(self._rng.integers(0, 2**63)) if shuffle else 0
             vW, vb = self._velocities() if self.momentum else (None, None)
             return self._backend.net_fit(
-                self.weights, self.biases, vW, vb, X2, Y2, **self._loss_config(),
+                self.weights, self.biases, vW, vb, X, Y, **self._loss_config(),
                 lr=float(self.lr), momentum=float(self.momentum),
                 epochs=int(epochs), batch_size=None if batch_size is None else int(batch_size),
-                shuffle=bool(shuffle), seed=int(seed), **self._config())
+                shuffle=bool(shuffle), seed=int(seed), shuffle_state=shuffle_state,
+                **self._config())
+
+    def _parameters(self):
+        """The arrays fit changes: weights, biases, and the momentum velocities."""
+        return [*self.weights, *(self.biases or []),
+                *(self._velocity or [] if self.momentum else [])]
 
     def __repr__(self):
         names = self.activation_names

@@ -434,20 +434,22 @@ def shuffle_order(perm, state):
 
 
 def net_fit(weights, biases, vweights, vbiases, X, Y, *, layout, activations, loss, lr,
-            momentum, average, eps, epochs, batch_size, shuffle, seed):
+            momentum, average, eps, epochs, batch_size, shuffle, seed, shuffle_state=None):
     """Minibatch SGD (with momentum) in place; the per-epoch loss history.
 
     For each epoch, for each batch: forward, loss, backward, then
     v = momentum * v + g; p -= lr * v (or p -= lr * g without momentum).
     history[e] is the sum of the batches' losses before their updates,
     divided by the number of samples (or entries) when average is true.
+    shuffle_state: None, or a uint64 array [generator state, order of the n
+    samples] used instead of seed and 0..n-1, and left as after the last epoch.
     """
     dt = weights[0].dtype
     X, Y = (np.asarray(a).astype(dt, copy=False) for a in (X, Y))
     n = X.shape[0] if layout == "rows" else X.shape[1]
     batch = n if batch_size is None or batch_size > n else batch_size
-    perm = list(range(n))
-    state = seed
+    perm = list(range(n)) if shuffle_state is None else [int(i) for i in shuffle_state[1:]]
+    state = seed if shuffle_state is None else int(shuffle_state[0])
     history = np.zeros(epochs)
     L = len(weights)
     has_bias = [biases is not None and biases[l] is not None for l in range(L)]
@@ -480,6 +482,9 @@ def net_fit(weights, biases, vweights, vbiases, X, Y, *, layout, activations, lo
                 p -= lr * g
         k = Y.shape[1] if layout == "rows" else Y.shape[0]
         history[e] = total / (n * k if per_entry else n) if average else total
+    if shuffle_state is not None and shuffle:
+        shuffle_state[0] = state
+        shuffle_state[1:] = perm
     return history
 
 

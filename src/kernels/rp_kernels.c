@@ -172,70 +172,15 @@ static double rp_sigmoid_squared_error_delta_scalar(double a, double y)
     return (a - y) * a * (1.0 - a);
 }
 
-#ifdef RP_HAVE_CBLAS
-/* The OpenBLAS that NumPy and SciPy ship for building against
- * (scipy-openblas32 on PyPI); its symbols carry the prefix scipy_. */
-#include <limits.h>
+/* The routines large products go to (rp_set_large_gemm); NULL: our loop. */
+static rp_large_gemm_fn rp_large_gemm_f32 = NULL;
+static rp_large_gemm_fn rp_large_gemm_f64 = NULL;
 
-#include <cblas.h>
-
-/* How a strided view can be handed to BLAS: its elements contiguous along
- * the rows (row-major) or down the columns (column-major), with a leading
- * dimension `ld`. Returns 0 when neither holds (slices, negative strides). */
-static int rp_blas_layout(rp_cview v, rp_index item, int *row_major, rp_index *ld)
+void rp_set_large_gemm(rp_large_gemm_fn f32, rp_large_gemm_fn f64)
 {
-    if (v.rows > INT_MAX || v.cols > INT_MAX) {
-        return 0;
-    }
-    if (v.cols == 1 || v.s1 == item) {
-        *row_major = 1;
-        *ld = v.rows == 1 ? (v.cols > 0 ? v.cols : 1) : v.s0 / item;
-        if (v.rows == 1 || (v.s0 % item == 0 && *ld >= v.cols && *ld > 0 && *ld <= INT_MAX)) {
-            return 1;
-        }
-    }
-    if (v.rows == 1 || v.s0 == item) {
-        *row_major = 0;
-        *ld = v.cols == 1 ? (v.rows > 0 ? v.rows : 1) : v.s1 / item;
-        if (v.cols == 1 || (v.s1 % item == 0 && *ld >= v.rows && *ld > 0 && *ld <= INT_MAX)) {
-            return 1;
-        }
-    }
-    return 0;
+    rp_large_gemm_f32 = f32;
+    rp_large_gemm_f64 = f64;
 }
-
-/* The BLAS call for C = alpha * (A @ B) if all three views allow it: C's
- * own layout picks the BLAS order, and an operand stored the other way is
- * passed transposed. Returns 0, leaving C untouched, when they do not. */
-#define RP_BLAS_GEMM(name, T, cblas_gemm)                                         \
-    static int name(double alpha, rp_cview A, rp_cview B, rp_view C)              \
-    {                                                                             \
-        const rp_index item = (rp_index)sizeof(T);                                \
-        rp_cview c;                                                               \
-        int a_row, b_row, c_row;                                                  \
-        rp_index lda, ldb, ldc;                                                   \
-        c.data = C.data;                                                          \
-        c.rows = C.rows;                                                          \
-        c.cols = C.cols;                                                          \
-        c.s0 = C.s0;                                                              \
-        c.s1 = C.s1;                                                              \
-        if (A.cols > INT_MAX || !rp_blas_layout(A, item, &a_row, &lda) ||          \
-            !rp_blas_layout(B, item, &b_row, &ldb) ||                             \
-            !rp_blas_layout(c, item, &c_row, &ldc)) {                             \
-            return 0;                                                             \
-        }                                                                         \
-        cblas_gemm(c_row ? CblasRowMajor : CblasColMajor,                         \
-                   a_row == c_row ? CblasNoTrans : CblasTrans,                    \
-                   b_row == c_row ? CblasNoTrans : CblasTrans, (blasint)C.rows,   \
-                   (blasint)C.cols, (blasint)A.cols, (T)alpha, (const T *)A.data, \
-                   (blasint)lda, (const T *)B.data, (blasint)ldb, (T)0,           \
-                   (T *)C.data, (blasint)ldc);                                    \
-        return 1;                                                                 \
-    }
-
-RP_BLAS_GEMM(rp_blas_gemm_f32, float, scipy_cblas_sgemm)
-RP_BLAS_GEMM(rp_blas_gemm_f64, double, scipy_cblas_dgemm)
-#endif /* RP_HAVE_CBLAS */
 
 #define RP_CAT_(a, b) a##_##b
 #define RP_CAT(a, b) RP_CAT_(a, b)

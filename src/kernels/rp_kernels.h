@@ -46,10 +46,22 @@ typedef enum {
     RP_LOSS_HALF_SUM_SQUARED_ERROR = 4 /* seeds 001-003's loss */
 } rp_loss;
 
-/* Below this many multiply-adds (m*n*k) a product is cheaper in our own loop
- * than through a BLAS call; above it rp_gemm hands it to BLAS (when built
- * with RP_HAVE_CBLAS and the strides allow). */
+/* Products of at most this many multiply-adds (m*n*k, and each of m, n, k,
+ * m*n at most this) always run in our own loop; larger ones go to the large
+ * product routine when one is registered (rp_set_large_gemm). */
 #define RP_SMALL_GEMM_WORK 1024
+
+/* A routine for large products: C = A @ B, all three views of the same
+ * dtype (float32 or float64), C not overlapping A or B. It returns 1 when it
+ * wrote C, 0 to leave the product to our loop (strides it cannot take). It
+ * is called from any thread, with or without the GIL of a host interpreter.
+ * The Python binding registers NumPy's own matmul loop (src/numpy_gemm.c),
+ * so that large products run on NumPy's BLAS and give np.matmul's bits. */
+typedef int (*rp_large_gemm_fn)(rp_cview A, rp_cview B, rp_view C);
+
+/* Register the float32 and float64 routines (NULL: every product in our
+ * loop, the default). Call it once, before the kernels run. */
+void rp_set_large_gemm(rp_large_gemm_fn f32, rp_large_gemm_fn f64);
 
 /* Columns of C one pass of the small GEMM accumulates at a time, and the
  * fewest for which that vectorised pass beats sums held in registers. */

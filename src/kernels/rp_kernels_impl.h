@@ -106,6 +106,17 @@ RP_UNARY_LOOP(identity_prime_from_activation, rp_identity_prime_from_activation_
 RP_BINARY_LOOP(sigmoid_bce_delta, rp_difference_scalar)
 RP_BINARY_LOOP(sigmoid_squared_error_delta, rp_sigmoid_squared_error_delta_scalar)
 
+/* C *= alpha, after a large product: each element rounded once to RP_T. */
+static void RP_NAME(rp_scale_product)(double alpha, rp_view C)
+{
+    rp_index i, j;
+    for (i = 0; i < C.rows; i++) {
+        for (j = 0; j < C.cols; j++) {
+            RP_SET2(C, i, j) = (RP_T)(alpha * (double)RP_AT2(C, i, j));
+        }
+    }
+}
+
 /* C[i,j] = alpha * sum_p A[i,p] * B[p,j]. Small products, and those whose
  * strides BLAS cannot take, are summed here in order p = 0..k-1.
  * Four columns at a time: four independent sums hide the add latency
@@ -113,16 +124,19 @@ RP_BINARY_LOOP(sigmoid_squared_error_delta, rp_sigmoid_squared_error_delta_scala
 void RP_NAME(rp_gemm)(double alpha, rp_cview A, rp_cview B, rp_view C)
 {
     rp_index i, j, p;
-#ifdef RP_HAVE_CBLAS
-    /* large products go to BLAS when the strides allow it */
-    /* (integer products only once each factor is small: no overflow) */
-    if (!(C.rows <= RP_SMALL_GEMM_WORK && C.cols <= RP_SMALL_GEMM_WORK &&
+    /* large products go to the registered routine (NumPy's matmul loop,
+     * which calls NumPy's BLAS) when it takes their strides; it computes
+     * A @ B and alpha scales the result, as alpha * (A @ B) reads */
+    if (RP_NAME(rp_large_gemm) != NULL &&
+        !(C.rows <= RP_SMALL_GEMM_WORK && C.cols <= RP_SMALL_GEMM_WORK &&
           A.cols <= RP_SMALL_GEMM_WORK && C.rows * C.cols <= RP_SMALL_GEMM_WORK &&
           C.rows * C.cols * A.cols <= RP_SMALL_GEMM_WORK) &&
-        RP_NAME(rp_blas_gemm)(alpha, A, B, C)) {
+        RP_NAME(rp_large_gemm)(A, B, C)) {
+        if (alpha != 1.0) {
+            RP_NAME(rp_scale_product)(alpha, C);
+        }
         return;
     }
-#endif
     if (B.s1 == (rp_index)sizeof(RP_T) && C.cols >= RP_GEMM_WIDE) {
         /* B's rows are contiguous and long: run along them
          * (C[i,:] += A[i,p] * B[p,:]), a loop the compiler vectorises; each

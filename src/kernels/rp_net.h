@@ -57,10 +57,16 @@ typedef int (*rp_stop_check)(void *ctx);
  * (shuffled with splitmix64 from `seed` when `shuffle`); history[e] gets each
  * epoch's loss, summed over its batches before their updates (divided by the
  * number of samples, or of entries, if net->average). Returns RP_OK, RP_NOMEM, or
- * RP_INTERRUPTED (the parameters then hold the last complete update). */
+ * RP_INTERRUPTED (the parameters then hold the last complete update).
+ * resume: NULL, or X.rows + 1 values [generator state, order of the samples]
+ * used instead of `seed` and 0..n-1 and left as they are after the last epoch
+ * run, so that fits in several calls shuffle exactly as one call does
+ * (each order[i] must be in [0, n)). */
 int rp_net_fit_f32(const rp_net *net, rp_cview X, rp_cview Y, rp_index epochs, rp_index batch,
-                   int shuffle, uint64_t seed, double *history, rp_stop_check stop, void *ctx);
+                   int shuffle, uint64_t seed, uint64_t *resume, double *history,
+                   rp_stop_check stop, void *ctx);
 int rp_net_fit_f64(const rp_net *net, rp_cview X, rp_cview Y, rp_index epochs, rp_index batch,
-                   int shuffle, uint64_t seed, double *history, rp_stop_check stop, void *ctx);
+                   int shuffle, uint64_t seed, uint64_t *resume, double *history,
+                   rp_stop_check stop, void *ctx);
 
 #endif /* RP_NET_H */

@@ -236,13 +236,13 @@ static rp_cview RP_NAME(gather)(rp_cview M, const rp_index *perm, rp_index start
 }
 
 int RP_NAME(rp_net_fit)(const rp_net *net, rp_cview X, rp_cview Y, rp_index epochs,
-                        rp_index batch, int shuffle, uint64_t seed, double *history,
-                        rp_stop_check stop, void *ctx)
+                        rp_index batch, int shuffle, uint64_t seed, uint64_t *resume,
+                        double *history, rp_stop_check stop, void *ctx)
 {
     const rp_index n = X.rows;
     rp_net_work *w;
     rp_index *perm = NULL, e, i, per_sample = 0;
-    uint64_t state = seed;
+    uint64_t state = resume != NULL ? resume[0] : seed;
     double work_since_check = 0.0;
     int l, status = RP_OK;
     if (batch < 1 || batch > n) {
@@ -258,7 +258,7 @@ int RP_NAME(rp_net_fit)(const rp_net *net, rp_cview X, rp_cview Y, rp_index epoc
         return RP_NOMEM;
     }
     for (i = 0; shuffle && i < n; i++) {
-        perm[i] = i;
+        perm[i] = resume != NULL ? (rp_index)resume[i + 1] : i;
     }
     for (l = 0; l < net->nlayers; l++) {
         per_sample += 3 * net->sizes[l] * net->sizes[l + 1];
@@ -295,6 +295,12 @@ int RP_NAME(rp_net_fit)(const rp_net *net, rp_cview X, rp_cview Y, rp_index epoc
         history[e] = net->average ? total / RP_NAME(divisor)(net, n) : total;
     }
 done:
+    if (resume != NULL && shuffle) {
+        resume[0] = state;
+        for (i = 0; i < n; i++) {
+            resume[i + 1] = (uint64_t)perm[i];
+        }
+    }
     rp_net_work_free(w);
     free(perm);
     return status;
