@@ -143,6 +143,7 @@ const char *rpb_register_numpy_gemm(void);
 extern PyMethodDef rpb_layer_methods[];   /* layers.c */
 extern PyMethodDef rpb_loss_methods[];    /* losses.c */
 extern PyMethodDef rpb_network_methods[]; /* network.c */
+extern PyMethodDef rpb_program_methods[]; /* program.c: the capture interpreter */
 
 /* losses.c: one function per entry of rp_losses (bce, cross_entropy, mse...). */
 int rpb_add_losses(PyObject *module);

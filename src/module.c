@@ -200,6 +200,7 @@ PyMODINIT_FUNC PyInit__core(void)
     if (PyModule_AddFunctions(m, rpb_layer_methods) < 0 ||
         PyModule_AddFunctions(m, rpb_loss_methods) < 0 ||
         PyModule_AddFunctions(m, rpb_network_methods) < 0 ||
+        PyModule_AddFunctions(m, rpb_program_methods) < 0 ||
         PyModule_AddFunctions(m, module_methods) < 0 || rpb_add_losses(m) < 0 ||
         add_activation_ufuncs(m) < 0) {
         goto error;

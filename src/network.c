@@ -500,6 +500,15 @@ static PyObject *py_net_fit(PyObject *self, PyObject *args, PyObject *kwds)
     c.na.net.lr = lr;
     c.na.net.momentum = momentum;
     c.na.net.average = average;
+    /* RETROPROP_TRAINER=general or small forces one of the trainer's two
+     * paths, for the tests and benchmarks that compare them */
+    {
+        const char *path = getenv("RETROPROP_TRAINER");
+        c.na.net.path = path == NULL                  ? RP_PATH_AUTO
+                        : strcmp(path, "general") == 0 ? RP_PATH_GENERAL
+                        : strcmp(path, "small") == 0   ? RP_PATH_SMALL
+                                                       : RP_PATH_AUTO;
+    }
     hdim = epochs;
     if ((history = PyArray_ZEROS(1, &hdim, NPY_DOUBLE, 0)) == NULL) {
         rpb_add_context("MLP.fit", "cannot allocate the loss history of every epoch");
@@ -523,6 +532,11 @@ static PyObject *py_net_fit(PyObject *self, PyObject *args, PyObject *kwds)
     }
     if (status == RP_INTERRUPTED) {
         goto error; /* KeyboardInterrupt is set; the last update was complete */
+    }
+    if (status == RP_UNSUPPORTED) {
+        PyErr_SetString(PyExc_RuntimeError, "MLP.fit: RETROPROP_TRAINER=small, but this fit "
+                                            "does not take the small-network path");
+        goto error;
     }
     net_end(&c);
     return history;

@@ -56,3 +56,10 @@ __all__ = ["MLP", "RedNeuronal", *registry.KERNELS]
 # Tools built on the kernels above: gradient checking and a named training
 # step. Not in __all__, which lists the kernels (each has a reference twin).
 from . import gradcheck, trace  # noqa: E402,F401
+
+
+def load_ipython_extension(ipython):
+    """``%load_ext retroprop``: the ``%%retroprop`` cell magic (retroprop.capture)."""
+    from .capture import load_ipython_extension as load
+
+    load(ipython)

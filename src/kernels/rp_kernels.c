@@ -17,8 +17,6 @@
  * vectorises them whatever the arrays' strides and dtype. */
 #define RP_BLOCK 256
 
-typedef void (*rp_block_fn)(double *v, rp_index n);
-
 /* v[i] = math(v[i], single) for i < n */
 #define RP_BLOCK_LOOP(fname, math, single, target)                               \
     target static void fname(double *v, rp_index n)                              \
@@ -127,6 +125,13 @@ int rp_simd_select(const char *name)
 
 /* The active block loop of a function, for float32 (single) or float64 results. */
 static rp_block_fn rp_block(int fn, int single) { return rp_simd_active->blocks[fn][single]; }
+
+rp_block_fn rp_activation_block(rp_activation act, int single)
+{
+    return act == RP_ACT_SIGMOID ? rp_block(RP_MATH_SIGMOID, single)
+           : act == RP_ACT_TANH  ? rp_block(RP_MATH_TANH, single)
+                                 : NULL;
+}
 
 /* the derivatives from the activation: rp_registry.h writes them once */
 static double rp_sigmoid_prime_from_activation_scalar(double a)

@@ -78,6 +78,13 @@ int rp_simd_select(const char *name);
 /* The name of the instruction set in use. */
 const char *rp_simd_name(void);
 
+/* v[i] = act(v[i]) for i < n, over contiguous doubles, in the instruction
+ * set in use, rounded for float32 results if `single`: the loop the
+ * activation kernels run on each block, for the activations rp_math.h
+ * computes (sigmoid, tanh); NULL for the others. */
+typedef void (*rp_block_fn)(double *v, rp_index n);
+rp_block_fn rp_activation_block(rp_activation act, int single);
+
 /* The unary elementwise kernels: y[i] = f(x[i]) over n strided elements. */
 #define RP_DECLARE_UNARY(name)                                                    \
     void rp_##name##_f32(rp_index n, const char *x, rp_index xs, char *y, rp_index ys); \
@@ -129,6 +136,10 @@ void rp_gemm_f64(double alpha, rp_cview A, rp_cview B, rp_view C);
  * then A = act(Z); Z and A have the same shape. */
 void rp_bias_activate_f32(rp_view Z, rp_cview bias, rp_activation act, rp_view A);
 void rp_bias_activate_f64(rp_view Z, rp_cview bias, rp_activation act, rp_view A);
+
+/* Pairwise sums (rp_colsum, the losses) add up to this many terms one by
+ * one, in order, and split longer runs in halves. */
+#define RP_PAIRWISE_BLOCK 64
 
 /* out[j] = scale * sum_i M[i, j]: the column sums of M, into a strided vector. */
 void rp_colsum_f32(double scale, rp_cview M, char *out, rp_index os);

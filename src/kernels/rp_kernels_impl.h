@@ -358,7 +358,7 @@ void RP_NAME(rp_bias_activate)(rp_view Z, rp_cview bias, rp_activation act, rp_v
 /* Pairwise sum of x[0..n) (strided): error grows as log(n), not n. */
 static double RP_NAME(rp_pairwise_sum)(const char *x, rp_index xs, rp_index n)
 {
-    if (n <= 64) {
+    if (n <= RP_PAIRWISE_BLOCK) {
         double s = 0.0;
         rp_index i;
         for (i = 0; i < n; i++) {
@@ -387,7 +387,7 @@ void RP_NAME(rp_colsum)(double scale, rp_cview M, char *out, rp_index os)
 static double RP_NAME(rp_loss_sum_row)(rp_loss loss, const char *a, rp_index as, const char *y,
                                        rp_index ys, rp_index n, double eps)
 {
-    if (n <= 64) {
+    if (n <= RP_PAIRWISE_BLOCK) {
         double s = 0.0;
         rp_index i;
         for (i = 0; i < n; i++) {
@@ -426,7 +426,7 @@ double RP_NAME(rp_loss_sum)(rp_loss loss, rp_cview A, rp_cview Y, double eps)
 /* -sum_i log(A[i, labels[i]] + eps), the rows summed pairwise */
 double RP_NAME(rp_cross_entropy_labels)(rp_cview A, const char *labels, rp_index ls, double eps)
 {
-    if (A.rows <= 64) {
+    if (A.rows <= RP_PAIRWISE_BLOCK) {
         double s = 0.0;
         rp_index i;
         for (i = 0; i < A.rows; i++) {

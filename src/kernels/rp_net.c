@@ -5,8 +5,34 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "rp_net.h"
+
+/* Functions whose constant arguments (an activation, a loss, a loop
+ * length) must be folded into each caller's loop. */
+#if defined(_MSC_VER) && !defined(__clang__)
+#define RP_FORCE_INLINE static __forceinline
+#elif defined(__GNUC__) || defined(__clang__)
+#define RP_FORCE_INLINE static inline __attribute__((always_inline))
+#else
+#define RP_FORCE_INLINE static inline
+#endif
+
+#if defined(_MSC_VER) && !defined(__clang__)
+#define RP_RESTRICT __restrict
+#else
+#define RP_RESTRICT restrict
+#endif
+
+/* The most layers the small-network path takes, and the doubles it
+ * activates at a time for float32. */
+#define RP_SMALL_LAYERS 8
+#define RP_SMALL_BLOCK 256
+
+/* The batch sizes the small path's step is compiled for, one by one. */
+#define RP_SMALL_CASES_MAX 8
+
 
 /* Multiply-adds between two calls of a fit's stop check (a few ms). */
 #define RP_STOP_CHECK_WORK 4e6
@@ -162,17 +188,44 @@ static void rp_shuffle(rp_index *perm, rp_index n, uint64_t *state)
     }
 }
 
+/* Whether a fit takes the small-network path (rp_net_small_impl.h), decided
+ * once per fit: plain SGD without momentum, no softmax, at most
+ * RP_SMALL_LAYERS layers, and every product of a batch small enough for
+ * rp_gemm's own loop (m*n*k <= RP_SMALL_GEMM_WORK), whose sums that path
+ * computes the same way. */
+static int rp_net_small_fits(const rp_net *net, rp_index n, rp_index batch)
+{
+    int l;
+    if (net->path == RP_PATH_GENERAL || net->momentum != 0.0 || net->nlayers < 1 ||
+        net->nlayers > RP_SMALL_LAYERS || net->act[net->nlayers - 1] == RP_ACT_SOFTMAX ||
+        n < 1 || batch > RP_SMALL_GEMM_WORK) {
+        return 0;
+    }
+    for (l = 0; l < net->nlayers; l++) {
+        const rp_index in = net->sizes[l], out = net->sizes[l + 1];
+        if (in > RP_SMALL_GEMM_WORK || out > RP_SMALL_GEMM_WORK ||
+            batch * in * out > RP_SMALL_GEMM_WORK) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 #define RP_CAT_(a, b) a##_##b
 #define RP_CAT(a, b) RP_CAT_(a, b)
 
 #define RP_T float
+#define RP_IS_F32 1
 #define RP_NAME(base) RP_CAT(base, f32)
 #include "rp_net_impl.h"
 #undef RP_T
+#undef RP_IS_F32
 #undef RP_NAME
 
 #define RP_T double
+#define RP_IS_F32 0
 #define RP_NAME(base) RP_CAT(base, f64)
 #include "rp_net_impl.h"
 #undef RP_T
+#undef RP_IS_F32
 #undef RP_NAME

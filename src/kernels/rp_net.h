@@ -15,7 +15,13 @@
 #include "rp_kernels.h"
 #include "rp_registry.h"
 
-enum { RP_OK = 0, RP_NOMEM = 1, RP_INTERRUPTED = 2 };
+enum { RP_OK = 0, RP_NOMEM = 1, RP_INTERRUPTED = 2, RP_UNSUPPORTED = 3 };
+
+/* A fit takes the small-network path (rp_net_small_impl.h) when the network
+ * and the batch are small enough, else the general one; both give the same
+ * bits. RP_PATH_GENERAL always takes the general one, RP_PATH_SMALL the
+ * small one or fails with RP_UNSUPPORTED (for tests comparing them). */
+typedef enum { RP_PATH_AUTO = 0, RP_PATH_GENERAL = 1, RP_PATH_SMALL = 2 } rp_path;
 
 typedef struct {
     int nlayers;
@@ -29,6 +35,7 @@ typedef struct {
     int average;              /* divide the loss and the gradients by the batch size (or,
                                * loss->mean_over_entries, by its every entry) */
     double lr, momentum;
+    rp_path path;          /* which of the fit's two paths to take (tests force one) */
 } rp_net;
 
 /* Scratch memory for one batch size, allocated once. */
@@ -56,8 +63,9 @@ typedef int (*rp_stop_check)(void *ctx);
 /* Trains for `epochs` passes over (X, Y) in batches of `batch` samples
  * (shuffled with splitmix64 from `seed` when `shuffle`); history[e] gets each
  * epoch's loss, summed over its batches before their updates (divided by the
- * number of samples, or of entries, if net->average). Returns RP_OK, RP_NOMEM, or
- * RP_INTERRUPTED (the parameters then hold the last complete update).
+ * number of samples, or of entries, if net->average). Returns RP_OK, RP_NOMEM,
+ * RP_INTERRUPTED (the parameters then hold the last complete update), or
+ * RP_UNSUPPORTED (net->path RP_PATH_SMALL on a fit that path does not take).
  * resume: NULL, or X.rows + 1 values [generator state, order of the samples]
  * used instead of `seed` and 0..n-1 and left as they are after the last epoch
  * run, so that fits in several calls shuffle exactly as one call does

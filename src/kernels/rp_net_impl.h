@@ -70,9 +70,25 @@ static rp_view *RP_NAME(scratch_activations)(const rp_net *net, rp_net_work *w, 
     return w->Av;
 }
 
+/* One output element's share of the loss (rp_loss_term of the registry),
+ * added to *loss, and its delta dL/dz returned: a - y for the
+ * cross-entropies (sigmoid + "bce", softmax + "ce"), factor * (a - y) *
+ * f'(a) for the squared errors (factor the loss's squared_factor). The
+ * general path and the small-network path (rp_net_small_impl.h) both use
+ * it, the latter with `loss_kind` and `output` constants. */
+RP_FORCE_INLINE double RP_NAME(loss_delta)(rp_loss loss_kind, double factor, rp_activation output,
+                                           double eps, double a, double y, double *loss)
+{
+    double delta = a - y;
+    *loss += rp_loss_term(loss_kind, a, y, eps);
+    if (factor != 0.0) {
+        delta *= factor * rp_prime_from_activation(output, a);
+    }
+    return delta;
+}
+
 /* The loss of the batch, summed (not averaged), and the output delta
- * dL/dZ into D: A - Y for the cross-entropies (sigmoid + "bce", softmax +
- * "ce"), squared_factor * (A - Y) * f'(Z) for the squared errors. */
+ * dL/dZ into D (RP_NAME(loss_delta) for each element). */
 static double RP_NAME(output_delta)(const rp_net *net, rp_cview Y, rp_view A, rp_view D)
 {
     const rp_loss loss_id = net->loss->id;
@@ -83,12 +99,7 @@ static double RP_NAME(output_delta)(const rp_net *net, rp_cview Y, rp_view A, rp
     for (i = 0; i < D.rows; i++) {
         for (j = 0; j < D.cols; j++) {
             const double a = (double)RP_AT2(A, i, j), y = (double)RP_AT2(Y, i, j);
-            double delta = a - y;
-            loss += rp_loss_term(loss_id, a, y, eps);
-            if (factor != 0.0) {
-                delta *= factor * rp_prime_from_activation(out, a);
-            }
-            RP_REF2(D, i, j) = (RP_T)delta;
+            RP_REF2(D, i, j) = (RP_T)RP_NAME(loss_delta)(loss_id, factor, out, eps, a, y, &loss);
         }
     }
     return loss;
@@ -235,12 +246,16 @@ static rp_cview RP_NAME(gather)(rp_cview M, const rp_index *perm, rp_index start
     return rp_const(out);
 }
 
+#include "rp_net_small_impl.h"
+
 int RP_NAME(rp_net_fit)(const rp_net *net, rp_cview X, rp_cview Y, rp_index epochs,
                         rp_index batch, int shuffle, uint64_t seed, uint64_t *resume,
                         double *history, rp_stop_check stop, void *ctx)
 {
     const rp_index n = X.rows;
-    rp_net_work *w;
+    rp_net_work *w = NULL;
+    RP_NAME(rp_small) small;
+    int use_small;
     rp_index *perm = NULL, e, i, per_sample = 0;
     uint64_t state = resume != NULL ? resume[0] : seed;
     double work_since_check = 0.0;
@@ -248,14 +263,24 @@ int RP_NAME(rp_net_fit)(const rp_net *net, rp_cview X, rp_cview Y, rp_index epoc
     if (batch < 1 || batch > n) {
         batch = n;
     }
-    w = rp_net_work_new(net, batch, shuffle, sizeof(RP_T) == 4);
+    /* small networks take their own path, chosen here once for the fit */
+    use_small = rp_net_small_fits(net, n, batch) ?
+                RP_NAME(small_new)(net, X, Y, batch, shuffle, &small) : -1;
+    if (use_small == 0) {
+        return RP_NOMEM;
+    }
+    if (use_small < 0 && net->path == RP_PATH_SMALL) {
+        return RP_UNSUPPORTED;
+    }
+    if (use_small < 0) {
+        w = rp_net_work_new(net, batch, shuffle, sizeof(RP_T) == 4);
+    }
     if (shuffle) {
         perm = (rp_index *)malloc((size_t)(n > 0 ? n : 1) * sizeof(rp_index));
     }
-    if (w == NULL || (shuffle && perm == NULL)) {
-        rp_net_work_free(w);
-        free(perm);
-        return RP_NOMEM;
+    if ((use_small < 0 && w == NULL) || (shuffle && perm == NULL)) {
+        status = RP_NOMEM;
+        goto done;
     }
     for (i = 0; shuffle && i < n; i++) {
         perm[i] = resume != NULL ? (rp_index)resume[i + 1] : i;
@@ -272,16 +297,21 @@ int RP_NAME(rp_net_fit)(const rp_net *net, rp_cview X, rp_cview Y, rp_index epoc
         for (start = 0; start < n; start += batch) {
             const rp_index nb = n - start < batch ? n - start : batch;
             rp_cview Xb = X, Yb = Y;
-            if (shuffle) {
-                Xb = RP_NAME(gather)(X, perm, start, nb, w->Xb);
-                Yb = RP_NAME(gather)(Y, perm, start, nb, w->Yb);
+            if (use_small > 0) {
+                total += RP_NAME(small_step)(net, &small, X, Y, perm, start, nb);
             }
             else {
-                Xb.data += start * X.s0;
-                Yb.data += start * Y.s0;
-                Xb.rows = Yb.rows = nb;
+                if (shuffle) {
+                    Xb = RP_NAME(gather)(X, perm, start, nb, w->Xb);
+                    Yb = RP_NAME(gather)(Y, perm, start, nb, w->Yb);
+                }
+                else {
+                    Xb.data += start * X.s0;
+                    Yb.data += start * Y.s0;
+                    Xb.rows = Yb.rows = nb;
+                }
+                total += RP_NAME(step)(net, Xb, Yb, w);
             }
-            total += RP_NAME(step)(net, Xb, Yb, w);
             /* look for Ctrl-C every few million multiply-adds, between steps */
             work_since_check += (double)nb * (double)per_sample;
             if (stop != NULL && work_since_check > RP_STOP_CHECK_WORK) {
@@ -295,7 +325,10 @@ int RP_NAME(rp_net_fit)(const rp_net *net, rp_cview X, rp_cview Y, rp_index epoc
         history[e] = net->average ? total / RP_NAME(divisor)(net, n) : total;
     }
 done:
-    if (resume != NULL && shuffle) {
+    if (use_small > 0) {
+        RP_NAME(small_free)(&small);
+    }
+    if (status != RP_NOMEM && resume != NULL && shuffle) {
         resume[0] = state;
         for (i = 0; i < n; i++) {
             resume[i + 1] = (uint64_t)perm[i];
