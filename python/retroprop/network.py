@@ -14,6 +14,11 @@ from . import _core, parameters, registry, training
 
 
 def _check_config(layout, lr, momentum, dtype):
+    """The settings' rules that are not the registry's (the names of the
+    activations and the loss, how they pair, average and eps are checked by
+    registry.network_config, the one place): the constructors check them,
+    and so does every call that uses them (MLP._check_settings), since
+    attributes can be reassigned. dtype None: not checked (the weights')."""
     if layout not in ("rows", "cols"):
         raise ValueError(f"MLP: unknown layout {layout!r}; expected 'rows' (samples are rows, "
                          f"Z = X @ W + b) or 'cols' (samples are columns, Z = W @ X + b)")
@@ -21,7 +26,7 @@ def _check_config(layout, lr, momentum, dtype):
     _check_rate("momentum", momentum)
     if momentum >= 1:
         raise ValueError(f"MLP: momentum must be in [0, 1), got {momentum!r}")
-    if np.dtype(dtype) not in (np.float32, np.float64):
+    if dtype is not None and np.dtype(dtype) not in (np.float32, np.float64):
         raise TypeError(f"MLP: dtype must be float32 or float64, got {np.dtype(dtype)}")
 
 
@@ -48,6 +53,14 @@ def _parameter_list(params, what, where):
     if not params and what == "weights":
         raise ValueError(f"{where}: weights must be a non-empty list of arrays")
     return params
+
+
+def _refuse_masked(name, value):
+    """np.asarray would drop a mask silently: refuse it, as the C calls do."""
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(f"MLP: {name} is a masked array (numpy.ma.MaskedArray); the network "
+                        f"would ignore its mask, so it refuses it: pass {name}.filled(value), or "
+                        f"drop the masked samples first")
 
 
 @contextlib.contextmanager
@@ -154,11 +167,12 @@ class MLP:
                         average, eps, momentum, seed)
         dtype = np.dtype(dtype)
         draw = parameters.Initializer(self._rng, seed).draw
+        names = registry.activation_names(activation, output_activation, len(sizes) - 1)
         self.weights, biases = [], []
         for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             # None: He normal for relu layers, Glorot uniform otherwise (the registry's)
             name = init or {"he": "he_normal", "glorot": "glorot_uniform"}[
-                registry.ACTIVATIONS[self.activation_names[l]].init]
+                registry.ACTIVATIONS[names[l]].init]
             if name == "uniform_minus_one_to_one":  # drawn in the layout's shape, as the seeds
                 W = draw(name, n_in, n_out, (n_in, n_out) if layout == "rows" else (n_out, n_in))
             else:
@@ -176,7 +190,7 @@ class MLP:
         names = registry.activation_names(activation, output_activation, n_layers)
         _, average, eps = registry.network_config(names, loss, average, eps)
         self.activation, self.output_activation = activation, output_activation
-        self.activation_names, self.loss_name, self.eps = names, loss, eps
+        self.loss_name, self.eps = loss, eps
         self.layout, self.lr, self.average, self.momentum = layout, lr, average, momentum
         self._rng = np.random.default_rng(seed)
         self._velocity = None
@@ -279,10 +293,42 @@ class MLP:
     def _config(self):
         return dict(layout=self.layout, activations=self.activation_names)
 
+    @property
+    def activation_names(self):
+        """The activation of every layer, the output's last (from activation
+        and output_activation, which may be reassigned)."""
+        return registry.activation_names(self.activation, self.output_activation,
+                                         len(self.weights) if self.weights else 1)
+
     def _loss_config(self):
+        """The loss's settings for the C calls, by the registry's rules (the
+        attributes may have been reassigned since the constructor)."""
+        _, average, eps = registry.network_config(self.activation_names, self.loss_name,
+                                                  self.average, self.eps)
         # eps is None for a loss without logarithm; the C calls take a number
-        return dict(loss=self.loss_name, average=self.average,
-                    eps=0.0 if self.eps is None else float(self.eps))
+        return dict(loss=self.loss_name, average=average, eps=0.0 if eps is None else eps)
+
+    def _check_settings(self, where):
+        """Every setting the constructor checks, checked again by each call
+        that uses it: ``net.momentum = 5.0`` or ``net.weights[0] = [[...]]``
+        after construction is refused here, not trained with."""
+        with _named(where):
+            weights, biases = self.weights, self.biases
+            if not isinstance(weights, (list, tuple)) or not weights:
+                raise TypeError(f"MLP: weights must be a non-empty list of arrays, got "
+                                f"{type(weights).__name__}")
+            if biases is not None and not isinstance(biases, (list, tuple)):
+                raise TypeError(f"MLP: biases must be None or a list of arrays, got "
+                                f"{type(biases).__name__}")
+            for name, arrays in (("weights", weights), ("biases", biases or ())):
+                for i, a in enumerate(arrays):
+                    if not isinstance(a, np.ndarray) and not (name == "biases" and a is None):
+                        raise TypeError(f"MLP: {name}[{i}] must be a NumPy array (it is "
+                                        f"trained in place), got {type(a).__name__}: assign "
+                                        f"np.array(...) of the network's dtype")
+            _check_config(self.layout, self.lr, self.momentum, None)
+            registry.network_config(self.activation_names, self.loss_name, self.average,
+                                    self.eps)
 
     def _check_arrays(self, where):
         """The parameters chain and have the layout's shapes: the binding
@@ -303,6 +349,7 @@ class MLP:
         1-D Y of a one-output net as a column (views; one-hot is a copy)."""
         if Y is None:
             raise TypeError("Y must be an array, got None")
+        _refuse_masked("Y", Y)
         Y = np.asarray(Y)
         n_out = self.sizes[-1]
         if self.loss_name == "ce" and n_out > 1 and Y.ndim == 2 and 1 in Y.shape \
@@ -329,6 +376,7 @@ class MLP:
         """X as a 2-D batch; a 1-D X is one sample (returns the flag)."""
         if X is None:
             raise TypeError("X must be an array, got None")
+        _refuse_masked("X", X)
         X = np.asarray(X)
         if X.ndim == 1:
             return (X[None, :] if self.layout == "rows" else X[:, None]), True
@@ -350,6 +398,7 @@ class MLP:
     def forward(self, X):
         """The network's output for X; every layer's activation is kept in
         ``net.activations`` (A1, ..., AL). A 1-D X is one sample."""
+        self._check_settings("MLP.forward")
         with _named("MLP.forward"):
             X2, one = self._inputs(X)
             self.activations = self._backend.net_forward(self.weights, self.biases, X2,
@@ -375,6 +424,7 @@ class MLP:
 
     def loss(self, X, Y):
         """The loss on (X, Y), averaged if average (see the class)."""
+        self._check_settings("MLP.loss")
         with _named("MLP.loss"):
             X2, Y2 = self._inputs(X)[0], self._targets(Y)
             return self._backend.net_gradients(self.weights, self.biases, X2, Y2, None, None,
@@ -384,6 +434,7 @@ class MLP:
         """Gradients of the loss on (X, Y): ``(dWs, dbs)``, lists shaped like
         ``weights`` and ``biases`` (dbs is None without biases, and holds None
         for a layer without a bias)."""
+        self._check_settings("MLP.backward")
         with _named("MLP.backward"):
             X2, Y2 = self._inputs(X)[0], self._targets(Y)
             dWs = [np.empty_like(W) for W in self.weights]
@@ -455,8 +506,7 @@ class MLP:
 
     def _prepare(self, where, X, Y):
         """(X, Y) as the C trainer takes them, the settings checked."""
-        _check_rate("lr", self.lr)
-        _check_rate("momentum", self.momentum)
+        self._check_settings(where)
         with _named(where):
             return self._inputs(X)[0], self._targets(Y)
 

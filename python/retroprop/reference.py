@@ -301,8 +301,8 @@ def half_sum_squared_error(A, Y):
 # ------------------------------------------------------------------- update
 
 def sgd_update(param, grad, lr):
-    """param -= lr * grad, in place; returns param."""
-    param -= lr * np.asarray(grad, dtype=param.dtype)
+    """param -= lr * grad, in place; returns param (NumPy's dtype rules throughout)."""
+    param -= lr * np.asarray(grad)
     return param
 
 
@@ -508,7 +508,5 @@ class MLP(_MLP):
             else X2
         Y2 = None if Y is None else np.asarray(self._targets(Y)).astype(self.dtype,
                                                                         copy=False)
-        return network_pass(self.weights, self.biases, X2, Y2, layout=self.layout,
-                            activations=self.activation_names, loss=self.loss_name,
-                            average=self.average, eps=self.eps, derivative=derivative,
-                            exact=exact)
+        return network_pass(self.weights, self.biases, X2, Y2, **self._config(),
+                            **self._loss_config(), derivative=derivative, exact=exact)

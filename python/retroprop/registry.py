@@ -20,8 +20,11 @@ the entry gives).
 >>> [a.name for a in registry.ACTIVATIONS.values() if a.hidden]
 ['sigmoid', 'tanh', 'relu', 'identity']
 """
+import numbers
 from dataclasses import dataclass
 from typing import Optional
+
+import numpy as np
 
 __all__ = ["ACTIVATIONS", "LOSSES", "KERNELS", "Activation", "Loss", "network_config",
            "activation_table", "loss_table"]
@@ -208,8 +211,9 @@ def network_config(activations, loss, average=None, eps=None, where="MLP"):
                          f"{output!r}: a {output!r} output takes loss 'ce'")
     if average is None:
         average = entry.average
-    elif not isinstance(average, (bool, int)) or isinstance(average, float):
-        raise TypeError(f"{where}: average must be None, True or False, got {average!r}")
+    elif not (isinstance(average, (bool, np.bool_))
+              or (isinstance(average, numbers.Integral) and average in (0, 1))):
+        raise ValueError(f"{where}: average must be True or False, got {average!r}")
     average = bool(average)
     if not average and not entry.summable:
         raise ValueError(f"{where}: loss {loss!r} is the {entry.description}, {entry.numpy}: "
