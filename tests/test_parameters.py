@@ -52,15 +52,14 @@ def test_aliases_default_and_zeros():
                         ("kaiming_uniform", "he_uniform"), ("kaiming_normal", "he_normal")]:
         a, b = rp.MLP([4, 3, 2], init=alias, seed=1), rp.MLP([4, 3, 2], init=name, seed=1)
         assert all(np.array_equal(x, y) for x, y in zip(a.weights, b.weights))
-    # None: He normal for a relu layer, Glorot uniform for the others (the
-    # registry's init of each layer's activation)
-    for activation, name in [(["relu", "relu"], "he_normal"), ("tanh", "glorot_uniform")]:
-        loss = "mse" if isinstance(activation, list) else "bce"
-        a = rp.MLP([4, 3, 2], activation=activation, loss=loss, seed=2)
-        b = rp.MLP([4, 3, 2], activation=activation, loss=loss, init=name, seed=2)
+    # None: He normal for relu, Glorot uniform otherwise (as before names existed)
+    for activation, name in [("relu", "he_normal"), ("tanh", "glorot_uniform")]:
+        a = rp.MLP([4, 3, 2], activation=activation, seed=2)
+        b = rp.MLP([4, 3, 2], activation=activation, init=name, seed=2)
         assert all(np.array_equal(x, y) for x, y in zip(a.weights, b.weights))
-    a = rp.MLP([4, 3, 2], activation="relu", seed=2)  # the sigmoid output: Glorot
-    he = rp.MLP([4, 3, 2], activation="relu", init="he_normal", seed=2)
+    # a list of activations, one per layer: each layer by its own
+    a = rp.MLP([4, 3, 2], activation=["relu", "identity"], loss="mse", seed=2)
+    he = rp.MLP([4, 3, 2], activation=["relu", "identity"], loss="mse", init="he_normal", seed=2)
     assert np.array_equal(a.weights[0], he.weights[0])
     assert not np.array_equal(a.weights[1], he.weights[1])
     assert not any(W.any() for W in rp.MLP([4, 3, 2], init="zeros").weights)

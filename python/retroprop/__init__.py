@@ -48,6 +48,7 @@ from . import _core, registry
 globals().update({name: getattr(_core, name) for name in registry.KERNELS})
 
 from .network import MLP, RedNeuronal  # noqa: E402
+from .estimators import MLPClassifier, MLPRegressor  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -391,27 +391,64 @@ def network_pass(weights, biases, X, Y=None, *, layout, activations, loss=None, 
     return out
 
 
-def net_forward(weights, biases, X, *, layout, activations):
+def _pass(weights, biases, X, Y, config, **kw):
+    """network_pass with a configuration dict's settings (the C calls' dict)."""
+    return network_pass(weights, biases, X, Y, layout=config["layout"],
+                        activations=config["activations"], loss=config.get("loss"),
+                        average=config.get("average"), eps=config.get("eps", 0.0), **kw)
+
+
+def net_forward(weights, biases, X, config):
     """The activations [A1, ..., AL] of a network (what MLP.forward keeps)."""
     (X,) = _floats(X)
     X = X.astype(weights[0].dtype, copy=False)
-    passes = network_pass(weights, biases, X, layout=layout, activations=activations)
+    passes = _pass(weights, biases, X, None, config)
     return [passes["a%d" % (l + 1)] for l in range(len(weights))]
 
 
-def net_gradients(weights, biases, X, Y, dweights, dbiases, *, layout, activations, loss,
-                  average, eps):
+def _divisor(config, A):
+    """What an averaged loss of the batch A is divided by: its samples, or its
+    every entry for a loss averaged over them (1 when summed)."""
+    if not config["average"]:
+        return 1
+    n = A.shape[0] if config["layout"] == "rows" else A.shape[1]
+    return A.size if registry.LOSSES[config["loss"]].mean_over_entries else n
+
+
+def _gradients(weights, biases, X, Y, config):
+    """The batch's loss (averaged if config["average"]) plus the L2 penalty,
+    and the gradients dWs, dbs with the penalty's c * W in them (db None for
+    a layer without bias)."""
+    passes = _pass(weights, biases, X, Y, config)
+    L = len(weights)
+    value = float(passes["loss"])
+    dWs = [passes["dW%d" % (l + 1)] for l in range(L)]
+    dbs = [passes["db%d" % (l + 1)] for l in range(L)]
+    n = X.shape[0] if config["layout"] == "rows" else X.shape[1]
+    # L2: loss += c/2 * sum(W*W), dW += c * W, c = l2 + l2_per_batch / n
+    c = config.get("l2", 0.0) + config.get("l2_per_batch", 0.0) / n
+    if c:
+        for l, W in enumerate(weights):
+            value += 0.5 * c * float(np.sum(W.astype(np.float64) ** 2))
+            dWs[l] = dWs[l] + c * W
+            b = None if biases is None else biases[l]
+            if config.get("decay_biases") and b is not None:
+                value += 0.5 * c * float(np.sum(b.astype(np.float64) ** 2))
+                dbs[l] = dbs[l] + c * b.reshape(dbs[l].shape)
+    return value, dWs, dbs, _divisor(config, passes["a%d" % L])
+
+
+def net_gradients(weights, biases, X, Y, dweights, dbiases, config):
     """The loss on (X, Y), and its gradients written into dweights, dbiases."""
     dt = weights[0].dtype
     X, Y = (np.asarray(a).astype(dt, copy=False) for a in (X, Y))
-    passes = network_pass(weights, biases, X, Y, layout=layout, activations=activations,
-                          loss=loss, average=average, eps=eps)
+    value, dWs, dbs, _ = _gradients(weights, biases, X, Y, config)
     if dweights is not None:
         for l in range(len(weights)):
-            dweights[l][...] = passes["dW%d" % (l + 1)]
-            if dbiases is not None and dbiases[l] is not None:
-                dbiases[l][...] = passes["db%d" % (l + 1)]
-    return float(passes["loss"])
+            dweights[l][...] = dWs[l]
+            if biases is not None and biases[l] is not None:
+                dbiases[l][...] = dbs[l].reshape(dbiases[l].shape)
+    return float(value)
 
 
 def _splitmix64(state):
@@ -433,58 +470,117 @@ def shuffle_order(perm, state):
     return state
 
 
-def net_fit(weights, biases, vweights, vbiases, X, Y, *, layout, activations, loss, lr,
-            momentum, average, eps, epochs, batch_size, shuffle, seed, shuffle_state=None):
-    """Minibatch SGD (with momentum) in place; the per-epoch loss history.
+def learning_rate(config, epoch, t):
+    """The learning rate of update number t (from 1) in epoch `epoch` (from 0)."""
+    lr, schedule = config["lr"], config.get("schedule", "constant")
+    if schedule == "step":
+        return lr * config["gamma"] ** (epoch // config["step_size"])
+    if schedule == "exponential":
+        return lr * config["gamma"] ** epoch
+    if schedule == "inverse_time":
+        return lr * (1.0 / (1.0 + config["lr_decay"] * (t - 1)))
+    return lr
 
-    For each epoch, for each batch: forward, loss, backward, then
-    v = momentum * v + g; p -= lr * v (or p -= lr * g without momentum).
-    history[e] is the sum of the batches' losses before their updates,
-    divided by the number of samples (or entries) when average is true.
-    shuffle_state: None, or a uint64 array [generator state, order of the n
-    samples] used instead of seed and 0..n-1, and left as after the last epoch.
+
+def optimizer_update(p, g, v, s, config, lr, t, decay):
+    """One update of the parameter p in place from its gradient g, with v the
+    velocity (Adam: first moment) and s Adam's second moment, also in place;
+    decay is p's decoupled weight decay (retroprop.optim has the formulas)."""
+    if decay:
+        p *= 1 - lr * decay
+    optimizer, m = config.get("optimizer", "sgd"), config.get("momentum", 0.0)
+    nesterov = config.get("nesterov", False)
+    if optimizer == "adam":
+        b1, b2 = config["beta1"], config["beta2"]
+        v[...] = b1 * v + (1 - b1) * g
+        s[...] = b2 * s + (1 - b2) * (g * g)
+        c1, c2 = 1 - b1 ** t, 1 - b2 ** t
+        p -= lr * (v / c1) / (np.sqrt(s / c2) + config["adam_eps"])
+    elif optimizer == "sgd_keras" and m:
+        v[...] = m * v - lr * g
+        p += m * v - lr * g if nesterov else v
+    elif m:
+        v[...] = m * v + g
+        p -= lr * (g + m * v if nesterov else v)
+    else:
+        p -= lr * g
+
+
+def _batches(config, n, perm, state):
+    """The epoch's batches of sample indices (or slices), and the new state."""
+    batching = config.get("batching", "in_order")
+    b = config.get("batch_size", 0)
+    b = n if b < 1 or b > n else b
+    if batching == "given":
+        bounds, idx = config["batch_bounds"], config["batch_indices"]
+        return [idx[bounds[k]:bounds[k + 1]] for k in range(len(bounds) - 1)], state
+    if batching == "replacement":
+        out = []
+        for _ in range(-(-n // b)):
+            rows = []
+            for _ in range(b):
+                state, r = _splitmix64(state)
+                rows.append(r % n)
+            out.append(rows)
+        return out, state
+    if batching == "shuffled":
+        state = shuffle_order(perm, state)
+        return [perm[start:start + b] for start in range(0, n, b)], state
+    return [slice(start, start + b) for start in range(0, n, b)], state
+
+
+def net_fit(weights, biases, X, Y, config, state):
+    """Minibatch training in place, as the C trainer; the per-epoch loss history.
+
+    For each epoch, for each batch (``_batches``): forward, loss, backward
+    (with the L2 penalty), then ``optimizer_update`` of every parameter with
+    the scheduled learning rate. history[e] is the sum of the batches' losses
+    before their updates, divided by the number of samples (or, for "mse"
+    and "bce", entries) they hold when average is true. state holds the
+    optimiser's arrays and the counters [updates, epochs] (and
+    "shuffle_state": [generator state, order]), updated.
     """
     dt = weights[0].dtype
     X, Y = (np.asarray(a).astype(dt, copy=False) for a in (X, Y))
+    layout = config["layout"]
     n = X.shape[0] if layout == "rows" else X.shape[1]
-    batch = n if batch_size is None or batch_size > n else batch_size
-    perm = list(range(n)) if shuffle_state is None else [int(i) for i in shuffle_state[1:]]
-    state = seed if shuffle_state is None else int(shuffle_state[0])
+    resume = state.get("shuffle_state")
+    rng = int(resume[0]) if resume is not None else config.get("seed", 0)
+    perm = [int(i) for i in resume[1:]] if resume is not None else list(range(n))
+    counters = state.get("counters")
+    t, epoch0 = (int(counters[0]), int(counters[1])) if counters is not None else (0, 0)
+    epochs = config["epochs"]
     history = np.zeros(epochs)
     L = len(weights)
-    has_bias = [biases is not None and biases[l] is not None for l in range(L)]
-    params = [*weights, *(b for l, b in enumerate(biases or []) if has_bias[l])]
-    velocities = ([*vweights, *(v for l, v in enumerate(vbiases or []) if has_bias[l])]
-                  if momentum else None)
-    per_entry = registry.LOSSES[loss].mean_over_entries
+    bs = list(biases) if biases is not None else [None] * L
+    vs = [*(state.get("vweights") or [None] * L), *(state.get("vbiases") or [None] * L)]
+    ss = [*(state.get("sweights") or [None] * L), *(state.get("sbiases") or [None] * L)]
+    wd = config.get("weight_decay", 0.0)
+    decays = [wd] * L + [wd if config.get("decay_biases") else 0.0] * L
     for e in range(epochs):
-        if shuffle:
-            state = shuffle_order(perm, state)
-        total = 0.0
-        for start in range(0, n, batch):
-            rows = perm[start:start + batch] if shuffle else slice(start, start + batch)
+        batches, rng = _batches(config, n, perm, rng)
+        total = seen = 0.0
+        for rows in batches:
             if layout == "rows":
                 Xb, Yb = X[rows], Y[rows]
             else:
                 Xb, Yb = X[:, rows], Y[:, rows]
-            passes = network_pass(weights, biases, Xb, Yb, layout=layout,
-                                  activations=activations, loss=loss, average=average, eps=eps)
-            nb = Xb.shape[0] if layout == "rows" else Xb.shape[1]
-            k = Yb.shape[1] if layout == "rows" else Yb.shape[0]
-            total += passes["loss"] * (nb * k if per_entry else nb) if average else passes["loss"]
-            grads = [passes["dW%d" % (l + 1)] for l in range(L)]
-            grads += [passes["db%d" % (l + 1)] for l in range(L) if has_bias[l]]
-            for i, (p, g) in enumerate(zip(params, grads)):
-                g = g.reshape(p.shape)
-                if momentum:
-                    velocities[i][...] = momentum * velocities[i] + g
-                    g = velocities[i]
-                p -= lr * g
-        k = Y.shape[1] if layout == "rows" else Y.shape[0]
-        history[e] = total / (n * k if per_entry else n) if average else total
-    if shuffle_state is not None and shuffle:
-        shuffle_state[0] = state
-        shuffle_state[1:] = perm
+            value, dWs, dbs, divisor = _gradients(weights, biases, Xb, Yb, config)
+            total += value * divisor if config["average"] else value
+            seen += divisor
+            t += 1
+            lr = learning_rate(config, epoch0 + e, t)
+            # a layer without bias has no bias to update
+            for p, g, v, s, decay in zip([*weights, *bs], [*dWs, *dbs], vs, ss, decays):
+                if p is not None:
+                    optimizer_update(p, g.reshape(p.shape), v, s, config, lr, t, decay)
+        history[e] = total / seen if config["average"] else total
+    if counters is not None:
+        counters[0], counters[1] = t, epoch0 + epochs
+    if resume is not None and config.get("batching") in ("shuffled", "replacement"):
+        resume[0] = rng
+        if config.get("batching") == "shuffled":
+            resume[1:] = perm
     return history
 
 
@@ -508,5 +604,5 @@ class MLP(_MLP):
             else X2
         Y2 = None if Y is None else np.asarray(self._targets(Y)).astype(self.dtype,
                                                                         copy=False)
-        return network_pass(self.weights, self.biases, X2, Y2, **self._config(),
-                            **self._loss_config(), derivative=derivative, exact=exact)
+        return _pass(self.weights, self.biases, X2, Y2, self._config("MLP.passes"),
+                     derivative=derivative, exact=exact)
