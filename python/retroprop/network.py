@@ -365,12 +365,15 @@ class MLP:
         return registry.activation_names(self.activation, self.output_activation,
                                          len(self.weights) if self.weights else 1)
 
-    def _config(self, where="MLP"):
-        """The configuration dict every backend call takes (the settings
-        checked again, by the registry's rules and the optimiser's: they are
-        attributes the user may have changed)."""
+    def _config(self, where="MLP", optimizer=True):
+        """The configuration dict every backend call takes, by the registry's
+        rules (the names, average and eps resolved); with the loss and the
+        optimiser's settings (checked again: they are attributes the user may
+        have changed) unless optimizer is False (forward needs none)."""
         with _named(where):
             names = self.activation_names
+            if not optimizer:
+                return dict(layout=self.layout, activations=names)
             _, average, eps = registry.network_config(names, self.loss_name, self.average,
                                                       self.eps)
         # eps is None for a loss without logarithm; the C calls take a number
@@ -398,7 +401,8 @@ class MLP:
                                         f"trained in place), got {type(a).__name__}: assign "
                                         f"np.array(...) of the network's dtype")
             _check_config(self.layout, None)
-        self._config(where)
+            registry.network_config(self.activation_names, self.loss_name, self.average,
+                                    self.eps)
 
     def _check_arrays(self, where):
         """The parameters chain and have the layout's shapes: the binding
@@ -410,9 +414,9 @@ class MLP:
         else:
             n_in = W.shape[0 if self.layout == "rows" else 1]
             probe = np.zeros((1, n_in) if self.layout == "rows" else (n_in, 1), dtype=W.dtype)
-        config = self._config(where)
         try:
-            _core.net_forward(self.weights, self.biases, probe, config)
+            _core.net_forward(self.weights, self.biases, probe,
+                              self._config(where, optimizer=False))
         except (ValueError, TypeError) as e:
             raise type(e)(f"{where}: {e}") from None
 
@@ -499,7 +503,7 @@ class MLP:
         with _named("MLP.forward"):
             X2, one = self._inputs(X)
             self.activations = self._backend.net_forward(self.weights, self.biases, X2,
-                                                         self._config("MLP.forward"))
+                                                         self._config(optimizer=False))
         out = self.activations[-1]
         return out.reshape(-1) if one else out
 
