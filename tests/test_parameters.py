@@ -327,10 +327,8 @@ def test_from_torch_without_biases_and_identity_modules():
     (lambda nn: nn.Sequential(nn.Linear(3, 2), nn.Dropout()), ValueError,
      "MLP.from_torch: model[1] is Dropout(p=0.5, inplace=False); supported: Linear, Identity, "
      "Sigmoid, Tanh, ReLU, and Softmax(dim=1) last"),
-    (lambda nn: nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 4), nn.Tanh(),
-                              nn.Linear(4, 1)), ValueError,
-     "MLP.from_torch: the hidden layers have different activations (relu, tanh); this MLP "
-     "takes one for all of them"),
+    (lambda nn: nn.Sequential(nn.Linear(3, 4), nn.Softmax(dim=1), nn.Linear(4, 1)), ValueError,
+     "MLP.from_torch: Softmax must be the last module"),
     (lambda nn: nn.Sequential(nn.ReLU(), nn.Linear(3, 2)), ValueError,
      "MLP.from_torch: model[0] (ReLU()) must follow a Linear layer"),
     (lambda nn: nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 2).half()), TypeError,
@@ -353,3 +351,18 @@ def test_torch_is_imported_only_when_asked(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "torch", None)   # as if torch were not installed
     with pytest.raises(ImportError, match=r"MLP.to_torch needs PyTorch \(pip install torch\)"):
         rp.MLP([2, 1]).to_torch()
+
+
+def test_per_layer_activations_to_torch_and_back():
+    torch = pytest.importorskip("torch")
+    net = rp.MLP([3, 5, 4, 2], activation=["relu", "tanh", "softmax"], loss="ce", seed=0)
+    model = net.to_torch()
+    assert [type(m).__name__ for m in model] == ["Linear", "ReLU", "Linear", "Tanh", "Linear",
+                                                 "Softmax"]
+    X = np.random.default_rng(1).normal(size=(7, 3))
+    with torch.no_grad():
+        np.testing.assert_allclose(model(torch.from_numpy(X)).numpy(), net.forward(X),
+                                   rtol=1e-12, atol=1e-12)
+    back = rp.MLP.from_torch(model)
+    assert back.activation_names == ["relu", "tanh", "softmax"] and back.loss_name == "ce"
+    np.testing.assert_array_equal(back.forward(X), net.forward(X))

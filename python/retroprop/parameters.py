@@ -226,10 +226,11 @@ def to_torch(net, output_activation=True):
 
 def from_torch(cls, model, **settings):
     """A network with a copy of an nn.Sequential's weights: Linear layers, each
-    followed by nothing, nn.Identity, nn.Sigmoid, nn.Tanh or nn.ReLU (the same
-    for every hidden layer), the last by those or nn.Softmax(dim=1 or -1).
-    settings: MLP's keywords (loss, lr, layout, ...); the loss defaults to "bce"
-    after a sigmoid output, "ce" after softmax, else "mse"."""
+    followed by nothing, nn.Identity, nn.Sigmoid, nn.Tanh or nn.ReLU, the last
+    by those or nn.Softmax(dim=1 or -1) (different hidden activations give MLP
+    a list of one per layer). settings: MLP's keywords (loss, lr, layout, ...);
+    the loss defaults to "bce" after a sigmoid output, "ce" after softmax, else
+    "mse" (the mean squared error, PyTorch's nn.MSELoss)."""
     where = f"{cls.__name__}.from_torch"
     torch = _torch(where)
     nn = torch.nn
@@ -256,11 +257,7 @@ def from_torch(cls, model, **settings):
     if not linears:
         raise ValueError(f"{where}: model has no Linear layer")
     after = ["identity" if a is None else a for a in after]
-    hidden = set(after[:-1]) or {"sigmoid"}
-    if len(hidden) > 1:
-        raise ValueError(f"{where}: the hidden layers have different activations "
-                         f"({', '.join(after[:-1])}); this MLP takes one for all of them")
-    if "softmax" in hidden:
+    if "softmax" in after[:-1]:
         raise ValueError(f"{where}: Softmax must be the last module")
     output = after[-1]
     dtypes = {m.weight.dtype for m in linears}
@@ -280,6 +277,10 @@ def from_torch(cls, model, **settings):
     if all(b is None for b in biases):
         biases = None
     loss = {"sigmoid": "bce", "softmax": "ce"}.get(output, "mse")
-    settings = dict(dict(activation=hidden.pop(), output_activation=output, loss=loss),
-                    **settings)
+    hidden = set(after[:-1]) or {"sigmoid"}
+    if len(hidden) == 1:
+        layers = dict(activation=hidden.pop(), output_activation=output)
+    else:  # one activation per layer, the output's last
+        layers = dict(activation=after, output_activation=None)
+    settings = dict(dict(layers, loss=loss), **settings)
     return cls.from_arrays(weights, biases, **settings)
