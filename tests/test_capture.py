@@ -344,3 +344,37 @@ def test_ctrl_c_stops_between_runs_with_python_state():
     exec(cell.replace("range(10**9)", "range(%d)" % done), plain)
     for name in ("W", "H", "G"):
         np.testing.assert_allclose(ns[name], plain[name], rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+# ---------------------------------------------------------------- seed 003
+
+def seed003_loop(iterations):
+    """Seed 003's cells word for word: the data (cell 2) and sigmod (cell 4)
+    before a loop whose body is the step, cells 3 and 5 to 18, prints and all."""
+    seed_cells.skip_unless_seeds(3)
+    cells = seed_cells.cells(3)
+    body = "".join(cells[n] for n in sorted(cells) if n not in (1, 2, 4))
+    loop = "for paso in range(%d):\n" % iterations + "".join(
+        "    " + line if line.strip() else line for line in body.splitlines(True))
+    return [cells[1], cells[2], cells[4], loop]
+
+
+@pytest.mark.parametrize("iterations", [1, 40])
+def test_seed003_step_in_a_loop(iterations):
+    src = seed003_loop(iterations)
+    plain, out_p, _ = run_cells(src)
+    captured, out_c, err = run_cells(src, capture_index=3)
+    assert err == ""
+    report = capture.last_report[0]
+    if iterations < 3:
+        assert not report.captured and report.reason is None   # too short to gain: Python
+        assert out_c == out_p
+        assert_same_namespace(plain, captured)
+        return
+    assert report.captured and report.c_iterations == iterations - 1
+    # every print of every iteration, at its place in the body
+    assert out_c.count("\n") == out_p.count("\n")
+    np.testing.assert_allclose(numbers(out_c), numbers(out_p), rtol=1e-7, atol=1e-8)
+    assert_same_namespace(plain, captured, rtol=1e-12)
+    # the first step prints the seed's numbers
+    assert "[[0.75000237 0.77134977]" in out_c
