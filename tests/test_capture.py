@@ -58,9 +58,13 @@ def assert_same_namespace(plain, captured, rtol=0.0, exact=()):
             scale = max(np.max(np.abs(x)), np.finfo(x.dtype).tiny)
             np.testing.assert_allclose(y, x, rtol=rtol, atol=rtol * scale, err_msg=k)
     for k, v in plain.items():
-        if k.startswith("_") or k in a or callable(v) or type(v).__name__ == "module":
+        if k.startswith("_") or k in a or callable(v) or type(v).__name__ == "module" or \
+                hasattr(v, "__dict__"):
             continue
-        assert captured[k] == v, k
+        if isinstance(v, list) and rtol:
+            np.testing.assert_allclose(captured[k], v, rtol=rtol, err_msg=k)
+        else:
+            assert captured[k] == v, k
 
 
 # ---------------------------------------------------------------- seed 001
@@ -378,3 +382,107 @@ def test_seed003_step_in_a_loop(iterations):
     assert_same_namespace(plain, captured, rtol=1e-12)
     # the first step prints the seed's numbers
     assert "[[0.75000237 0.77134977]" in out_c
+
+
+# ---------------------------------------------------------------- seed 000
+
+RED_CLASS = '''
+import numpy as np
+
+class RedNeuronal:
+    """Seed 000's class in its words: columns layout, BCE averaged over m."""
+    def __init__(self, pesos1, pesos2, tasa):
+        self.pesos1 = np.array(pesos1)
+        self.sesgo1 = np.zeros((2, 1))
+        self.pesos2 = np.array(pesos2)
+        self.sesgo2 = np.zeros((1, 1))
+        self.tasa = tasa
+        self.act1 = None
+
+    def sigmoide(self, z):
+        return 1 / (1 + np.exp(-z))
+
+    def derivada_sigmoide(self, act):
+        return act * (1 - act)
+
+    def forward(self, X):
+        self.act1 = self.sigmoide(np.dot(self.pesos1, X) + self.sesgo1)
+        return self.sigmoide(np.dot(self.pesos2, self.act1) + self.sesgo2)
+
+    def perdida(self, Y_pred, Y):
+        m = Y.shape[1]
+        eps = 1e-8
+        return -(1 / m) * np.sum(Y * np.log(Y_pred + eps) + (1 - Y) * np.log(1 - Y_pred + eps))
+
+    def backward(self, X, Y, Y_pred):
+        m = Y.shape[1]
+        dS2 = Y_pred - Y
+        dPesos2 = (1 / m) * np.dot(dS2, self.act1.T)
+        dSesgo2 = (1 / m) * np.sum(dS2, axis=1, keepdims=True)
+        dAct1 = np.dot(self.pesos2.T, dS2)
+        dS1 = dAct1 * self.derivada_sigmoide(self.act1)
+        dPesos1 = (1 / m) * np.dot(dS1, X.T)
+        dSesgo1 = (1 / m) * np.sum(dS1, axis=1, keepdims=True)
+        return dPesos1, dSesgo1, dPesos2, dSesgo2
+
+    def actualizar(self, dPesos1, dSesgo1, dPesos2, dSesgo2):
+        self.pesos2 -= self.tasa * dPesos2
+        self.sesgo2 -= self.tasa * dSesgo2
+        self.pesos1 -= self.tasa * dPesos1
+        self.sesgo1 -= self.tasa * dSesgo1
+
+X = np.array([[0, 0, 1, 1], [0, 1, 0, 1]])
+Y = np.array([[0, 1, 1, 0]])
+red = RedNeuronal(pesos1=[[-0.8, 1.3], [0.4, -0.7]], pesos2=[[0.9, -1.1]], tasa=0.5)
+perdidas = []
+'''
+
+TRAIN_RED = '''
+for i in range(2000):
+    Y_pred = red.forward(X)
+    perdida = red.perdida(Y_pred, Y)
+    grads = red.backward(X, Y, Y_pred)
+    red.actualizar(*grads)
+    if i % 100 == 0:
+        perdidas.append(perdida)
+print("perdida %.10f" % perdida)
+'''
+
+
+def test_seed000_class_methods_in_a_loop():
+    plain, out_p, _ = run_cells([RED_CLASS, TRAIN_RED])
+    captured, out_c, err = run_cells([RED_CLASS, TRAIN_RED], capture_index=1)
+    report = capture.last_report[0]
+    assert report.captured, (report, err)
+    assert err == ""
+    assert out_c == out_p
+    red_p, red_c = plain["red"], captured["red"]
+    pesos1 = red_c.pesos1
+    for attr in ("pesos1", "sesgo1", "pesos2", "sesgo2", "act1"):
+        np.testing.assert_allclose(getattr(red_c, attr), getattr(red_p, attr), rtol=1e-12,
+                                   err_msg=attr)
+    assert red_c.pesos1 is pesos1                       # updated in place, as -= does
+    assert type(captured["perdida"]) is type(plain["perdida"]) is np.float64
+    np.testing.assert_allclose(captured["perdidas"], plain["perdidas"], rtol=1e-12)
+    assert len(captured["perdidas"]) == 20
+    assert [type(g) for g in captured["grads"]] == [np.ndarray] * 4
+    assert_same_namespace(plain, captured, rtol=1e-12)
+
+
+def test_fallback_method_assigns_another_objects_attribute():
+    cell = RED_CLASS + '''
+class Registro:
+    pass
+registro = Registro()
+def paso(red, X):
+    registro.ultimo = red.forward(X)
+'''
+    fallback(cell.replace("perdidas = []", "") and
+             "for i in range(4):\n    paso(red, X)\n",
+             lambda: _exec_setup(cell), "assigns an attribute of something other", 2)
+
+
+def _exec_setup(cell):
+    ns = {"np": np}
+    exec(cell, ns)
+    return ns

@@ -345,6 +345,22 @@ class _Node:
         return n
 
 
+class _TupleNode:
+    """A tuple of recorded values bound to a name (grads = red.backward(...))."""
+
+    kind = "tuple"
+
+    def __init__(self, items):
+        self.items = items
+
+    def nodes(self):
+        return [n for n in self.items if isinstance(n, _Node)]
+
+
+def _leaves(node):
+    return node.nodes() if isinstance(node, _TupleNode) else [node]
+
+
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -461,6 +477,7 @@ class _Recorder:
         self.user_names = set() # global names user functions loaded
         self.lineno = None
         self._depth = 0
+        self.folded = []        # (array, ufunc, sources): constants computed from constants
 
     # -- nodes and proxies --------------------------------------------------
     def new_node(self, *args, **kwargs):
@@ -537,6 +554,15 @@ class _Recorder:
                 real = uf(*reals)
             except Exception as e:
                 raise CaptureError("%s raised %s while recording" % (name, type(e).__name__))
+        if out is None and all(self._constant(n) for n in nodes) and \
+                np.asarray(real).dtype.kind in "biuf":
+            # only constants in: a constant (seed 000's 1 - Y of an int Y), computed
+            # again after the Python statements run (they might change Y in place)
+            sources = [n.obj if isinstance(n, _Node) else n for n in nodes]
+            value = np.asarray(uf(*sources))
+            node = self.new_node("input", value, obj=value)
+            self.folded.append((value, uf, sources))
+            return self.proxy(node)
         if not isinstance(real, (np.ndarray, np.generic)) or np.asarray(real).dtype not in _FLOATS:
             raise CaptureError("%s gives %s results (only float32 and float64 are captured)"
                                % (name, np.asarray(real).dtype))
@@ -564,6 +590,13 @@ class _Recorder:
             return out
         node = self._result(real, ("ufunc", uf, index, nodes, dtype))
         return self.proxy(node)
+
+    def _constant(self, n):
+        """A Python scalar, or an integer array of the namespace (or made of such)."""
+        if not isinstance(n, _Node):
+            return True
+        return n.kind == "input" and not n.written and n.obj.dtype not in _FLOATS and \
+            n.obj.dtype.kind in "biu"
 
     def _product(self, a, b, name):
         na, nb = self.operand(a), self.operand(b)
@@ -702,9 +735,30 @@ class _Recorder:
 
     def _check_code(self, code, frame):
         import dis
-        if code in _CHECKED_CODE:
-            return
-        for ins in dis.get_instructions(code):
+        stores_attr = _CHECKED_CODE.get(code)
+        if stores_attr is None:
+            stores_attr = self._scan_code(code, frame)
+        if stores_attr:
+            # it assigns attributes of its first argument (self.act1 = ...):
+            # that must be one of the objects recorded
+            first = frame.f_locals.get(code.co_varnames[0]) if code.co_argcount else None
+            if not any(first is o for o in self.loop.objects.values()):
+                raise CaptureError("the function %s assigns attributes of an object the "
+                                   "capture does not follow" % code.co_name,
+                                   self._user_line(frame))
+
+    def _scan_code(self, code, frame):
+        import dis
+        stores_attr = False
+        instructions = list(dis.get_instructions(code))
+        this = code.co_varnames[0] if code.co_argcount else None
+        for j, ins in enumerate(instructions):
+            if ins.opname == "STORE_ATTR":
+                if not _stores_into(instructions, j, this):
+                    raise CaptureError("the function %s assigns an attribute of something "
+                                       "other than its first argument" % code.co_name,
+                                       self._user_line(frame))
+                stores_attr = True
             if ins.opname in ("STORE_SUBSCR", "DELETE_SUBSCR"):
                 raise CaptureError("the function %s assigns into a container or array "
                                    "(x[...] = ...)" % code.co_name, self._user_line(frame))
@@ -713,7 +767,8 @@ class _Recorder:
                                    % code.co_name, self._user_line(frame))
         if len(_CHECKED_CODE) > 4096:
             _CHECKED_CODE.clear()
-        _CHECKED_CODE.add(code)
+        _CHECKED_CODE[code] = stores_attr
+        return stores_attr
 
     def _user_line(self, frame):
         """The cell line of the innermost frame of the cell."""
@@ -730,6 +785,7 @@ class _Recorder:
         ns = self.ns
         loop = self.loop
         saved = dict(ns)
+        self.saved_attrs = {p: dict(vars(o)) for p, o in loop.objects.items()}
         self.written_lines = set()
         bindings = []
         states = _random_states(saved)
@@ -737,6 +793,11 @@ class _Recorder:
             for k, v in saved.items():
                 if type(v) is np.ndarray:
                     ns[k] = self.input_proxy(v)
+            for p, obj in loop.objects.items():
+                d = vars(obj)
+                for k, v in self.saved_attrs[p].items():
+                    if type(v) is np.ndarray:
+                        d[k] = self.input_proxy(v)
             ns[loop.var] = _LoopIndex(index_value)
             self.stmt_op_ends = []
             current = None
@@ -778,6 +839,10 @@ class _Recorder:
             for k, v in saved.items():
                 if ns.get(k, _MISSING) is not v:
                     ns[k] = v
+            for p, obj in loop.objects.items():
+                d = vars(obj)
+                d.clear()
+                d.update(self.saved_attrs[p])
             if not _same_states(_random_states(ns), states):
                 _restore_states(states)
         bindings.append(final)
@@ -795,12 +860,24 @@ class _Recorder:
     def _bindings(self, saved):
         """name -> node for every name bound to a proxy; Python values checked."""
         out = {}
-        ns = self.ns
-        for k, v in ns.items():
+        items = list(self.ns.items())
+        saved = dict(saved)
+        for p, obj in self.loop.objects.items():
+            items += [(p + "." + k, v) for k, v in vars(obj).items()]
+            saved.update((p + "." + k, v) for k, v in self.saved_attrs[p].items())
+            for k in self.saved_attrs[p]:
+                if k not in vars(obj):
+                    raise CaptureError("deletes the attribute %s.%s" % (p, k), self.lineno)
+        for k, v in items:
             if k == self.loop.var:
                 continue
             if isinstance(v, _Traced):
                 out[k] = v._node
+                continue
+            if type(v) is tuple and any(isinstance(x, _Traced) for x in v) and all(
+                    isinstance(x, _Traced) or type(x) in (int, float, bool, type(None))
+                    for x in v):
+                out[k] = _TupleNode([x._node if isinstance(x, _Traced) else x for x in v])
                 continue
             if k in saved and v is saved[k]:
                 continue
@@ -819,8 +896,28 @@ class _Recorder:
 
 _MISSING = object()
 
-# Code objects of user functions whose bytecode passed _check_code.
-_CHECKED_CODE = set()
+def _stores_into(instructions, j, name):
+    """Whether the STORE_ATTR at j assigns an attribute of the local `name`:
+    `name.a = v` (LOAD_FAST name just before), or `name.a op= v` (LOAD_FAST
+    name, then COPY/DUP_TOP and LOAD_ATTR a, ..., SWAP/ROT_TWO, STORE_ATTR a)."""
+    if name is None:
+        return False
+    prev = instructions[j - 1] if j else None
+    if prev is not None and prev.opname == "LOAD_FAST" and prev.argval == name:
+        return True
+    if prev is not None and prev.opname in ("SWAP", "ROT_TWO"):
+        attr = instructions[j].argval
+        for k in range(j - 1, 1, -1):
+            a, b, c = instructions[k - 2], instructions[k - 1], instructions[k]
+            if c.opname == "LOAD_ATTR" and c.argval == attr and \
+                    b.opname in ("COPY", "DUP_TOP") and a.opname == "LOAD_FAST":
+                return a.argval == name
+    return False
+
+
+# Code objects of user functions whose bytecode passed _check_code -> whether
+# they assign attributes of their first argument.
+_CHECKED_CODE = {}
 
 
 def _random_states(ns):
@@ -1058,7 +1155,7 @@ class _Program:
         self.writable += [enode.carry for enode, _ in self.carries]
         # and what the variables are materialised from (a replay restores all)
         seen = {id(w) for w in self.writable}
-        for node in final.values():
+        for node in [n for v in final.values() for n in _leaves(v)]:
             root = node.root()
             if root.kind == "result" and id(root.storage) not in seen:
                 seen.add(id(root.storage))
@@ -1067,6 +1164,15 @@ class _Program:
         self.prog = _core._program_new(self.slots, table, self.loops, self.iterations)
 
     def _check_steady(self, name, old, node):
+        if isinstance(node, _TupleNode):
+            if type(old) is not tuple or len(old) != len(node.items):
+                raise CaptureError("%s changes between iterations" % name)
+            for o, n in zip(old, node.items):
+                if isinstance(n, _Node):
+                    self._check_steady(name, o, n)
+                elif type(o) is not type(n) or o != n:
+                    raise CaptureError("%s changes between iterations" % name)
+            return
         real = node.real
         if not isinstance(old, np.ndarray):
             if node.scalar and isinstance(old, np.generic) and old.dtype == real.dtype:
@@ -1305,8 +1411,61 @@ class _Loop:
         self.report.captured = True
         _Runner(self, program, statements, it).run()
 
+    # -- variables: names of the namespace, and "name.attr" for the array
+    # attributes of the notebook's own objects (seed 000's class)
+    def get(self, key):
+        if "." in key:
+            prefix, attr = key.split(".", 1)
+            return self.objects[prefix].__dict__[attr]
+        return self.ns[key]
+
+    def set(self, key, value):
+        if "." in key:
+            prefix, attr = key.split(".", 1)
+            self.objects[prefix].__dict__[attr] = value
+        else:
+            self.ns[key] = value
+
+    def _scan_objects(self):
+        """The instances of the notebook's own classes in the namespace (their
+        methods are functions of this namespace): their attributes are
+        recorded as variables. None that could hide an attribute."""
+        self.objects = {}
+        seen = set()
+        for name, v in list(self.ns.items()):
+            cls = type(v)
+            if id(v) in seen or not hasattr(v, "__dict__") or isinstance(v, type) or \
+                    not any(getattr(f, "__globals__", None) is self.ns
+                            for f in vars(cls).values()):
+                continue
+            if cls.__getattribute__ is not object.__getattribute__ or \
+                    cls.__setattr__ is not object.__setattr__ or hasattr(cls, "__slots__") or \
+                    any(hasattr(getattr(c, k, None), "__set__")
+                        for c in cls.__mro__[:-1] for k in vars(v)):
+                raise CaptureError("the object %s has attribute hooks, slots or properties"
+                                   % name)
+            seen.add(id(v))
+            self.objects[name] = v
+
+    def _variables(self):
+        """key -> value of every variable: the namespace and the objects' attributes."""
+        out = dict(self.ns)
+        for prefix, obj in self.objects.items():
+            for attr, v in vars(obj).items():
+                out[prefix + "." + attr] = v
+        return out
+
     def _capture(self, statements, it):
-        self.entry = dict(self.ns)
+        self._scan_objects()
+        for stmt in statements:
+            if stmt.python:
+                continue
+            for sub in ast.walk(stmt.node):
+                if isinstance(sub, ast.Attribute) and isinstance(sub.ctx, ast.Store) and not (
+                        isinstance(sub.value, ast.Name) and sub.value.id in self.objects):
+                    raise CaptureError("assigns the attribute %s of something the capture "
+                                       "does not follow" % ast.unparse(sub), sub.lineno)
+        self.entry = self._variables()
         rec = _Recorder(self)
         bindings = rec.record(statements, it[1])
         array_names = set()
@@ -1366,6 +1525,9 @@ class _Runner:
 
     # -- the namespace -----------------------------------------------------
     def value(self, node, copies):
+        if isinstance(node, _TupleNode):
+            return tuple(self.value(n, copies) if isinstance(n, _Node) else n
+                         for n in node.items)
         chain = []
         n = node
         while n.kind == "view":
@@ -1388,7 +1550,7 @@ class _Runner:
     def materialize(self, point, position):
         copies = {}
         for name, node in point.items():
-            self.ns[name] = self.value(node, copies)
+            self.loop.set(name, self.value(node, copies))
         self.ns[self.var] = self.it[position]
         return copies
 
@@ -1396,12 +1558,15 @@ class _Runner:
         """Fill the buffers from the namespace (iteration 0 ran in Python)."""
         p, ns = self.p, self.ns
         for enode, name in p.carries:
-            np.copyto(enode.carry, ns[name])
+            np.copyto(enode.carry, self.loop.get(name))
         # the buffers the variables are materialised from hold iteration 0's
         # values until the program writes them (a replay or an early Ctrl-C)
         for name, node in p.final.items():
-            if node.root().kind == "result" and name in ns:
-                np.copyto(p.storage(node), ns[name])
+            current = self.loop.get(name)
+            pairs = zip(node.items, current) if isinstance(node, _TupleNode) else [(node, current)]
+            for n, v in pairs:
+                if isinstance(n, _Node) and n.root().kind == "result":
+                    np.copyto(p.storage(n), v)
 
     # -- running -----------------------------------------------------------
     def snapshot(self):
@@ -1478,13 +1643,25 @@ class _Runner:
         snap = self.snapshot()
         flags = _core._program_run(p.prog, 0, p.nops, 1, count)
         copies = {}
-        captured = {name: np.copy(self.value(node, copies)) for name, node in p.final.items()}
+        captured = {}
+        for name, node in p.final.items():
+            v = self.value(node, copies)
+            if isinstance(node, _TupleNode):
+                for i, x in enumerate(v):
+                    captured["%s[%d]" % (name, i)] = np.copy(x)
+            else:
+                captured[name] = np.copy(v)
         self.restore(snap)
         for k in range(1, count + 1):
             self.loop.run_statements(self.statements, self.it[k])
         worst, worst_name, equal = 0.0, None, 0
         for name, value in captured.items():
-            a, b = np.asarray(value), np.asarray(self.ns[name])
+            if name.endswith("]"):
+                base, index = name[:-1].split("[")
+                b = np.asarray(self.loop.get(base)[int(index)])
+            else:
+                b = np.asarray(self.loop.get(name))
+            a = np.asarray(value)
             if a.shape == b.shape and np.array_equal(a, b, equal_nan=True):
                 equal += 1
                 continue
@@ -1532,6 +1709,8 @@ class _Runner:
                 # what the statement changed in place, back into the buffers
                 for storage, copy in copies.values():
                     np.copyto(storage, copy)
+                for value, uf, sources in p.rec.folded:
+                    np.copyto(value, uf(*sources), casting="unsafe")
                 for buf, src in p.refresh:
                     np.copyto(buf, src, casting="unsafe")
         if p.nops > begin:
