@@ -61,7 +61,11 @@ def assert_same_namespace(plain, captured, rtol=0.0, exact=()):
         if k.startswith("_") or k in a or callable(v) or type(v).__name__ == "module" or \
                 hasattr(v, "__dict__"):
             continue
-        if isinstance(v, list) and rtol:
+        if isinstance(v, tuple):
+            assert len(captured[k]) == len(v), k
+            for x, y in zip(captured[k], v):
+                np.testing.assert_allclose(x, y, rtol=rtol, err_msg=k)
+        elif isinstance(v, list) and rtol:
             np.testing.assert_allclose(captured[k], v, rtol=rtol, err_msg=k)
         else:
             assert captured[k] == v, k
