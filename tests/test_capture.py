@@ -490,3 +490,50 @@ def _exec_setup(cell):
     ns = {"np": np}
     exec(cell, ns)
     return ns
+
+
+# ------------------------------------------------------------ minibatches
+
+MINIBATCH_CELL = """
+for b in range(n_batches):
+    xb = X[b * size:(b + 1) * size]
+    yb = Y[b * size:(b + 1) * size]
+    a1 = np.tanh(xb @ W1)
+    a2 = 1 / (1 + np.exp(-(a1 @ W2)))
+    d2 = (a2 - yb) * a2 * (1 - a2)
+    d1 = (d2 @ W2.T) * (1 - a1 ** 2)
+    W2 -= 0.1 * (a1.T @ d2)
+    W1 -= 0.1 * (xb.T @ d1)
+    if b % 7 == 0:
+        print(b, np.mean((a2 - yb) ** 2))
+"""
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_minibatches_sliced_by_the_loop_variable(dtype):
+    def setup():
+        rng = np.random.default_rng(4)
+        return {"np": np, "size": 8, "n_batches": 25,
+                "X": rng.standard_normal((200, 5)).astype(dtype),
+                "Y": (rng.random((200, 1)) > 0.5).astype(np.int64),   # int labels, cast
+                "W1": (rng.standard_normal((5, 6)) * 0.5).astype(dtype),
+                "W2": (rng.standard_normal((6, 1)) * 0.5).astype(dtype)}
+    plain, out_p = setup(), io.StringIO()
+    with contextlib.redirect_stdout(out_p):
+        exec(MINIBATCH_CELL, plain)
+    captured, out_c, err = setup(), io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out_c), contextlib.redirect_stderr(err):
+        capture.run(MINIBATCH_CELL, captured)
+    assert capture.last_report[0].captured, err.getvalue()
+    assert captured["xb"].base is captured["X"]           # a view, as X[...] is
+    np.testing.assert_array_equal(captured["xb"], plain["xb"])
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(numbers(out_c.getvalue()), numbers(out_p.getvalue()), rtol=tol)
+    assert_same_namespace(plain, captured, rtol=tol)
+
+
+def test_fallback_last_batch_shorter():
+    def setup():
+        return {"np": np, "X": np.ones((10, 2)), "W": np.ones((2, 2))}
+    fallback("for b in range(4):\n    W = W + X[b * 3:(b + 1) * 3].T @ X[b * 3:(b + 1) * 3]\n",
+             setup, "past the end of the array", 2)

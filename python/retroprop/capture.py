@@ -294,30 +294,62 @@ class _Statement:
 # Recording: proxies
 
 class _LoopIndex(int):
-    """The loop variable while recording: arithmetic keeps the mark; any use
-    that would let its value steer the recorded work stops the capture."""
+    """The loop variable while recording, and what is computed from it: its
+    value is const + coef * k at the k-th iteration (coef None once it is no
+    longer affine in k). Arithmetic keeps the mark; slicing an array with it
+    records a view that moves with k (minibatches); any other use that would
+    let its value steer the recorded work stops the capture."""
+
+    def __new__(cls, value, coef=None, const=None):
+        self = int.__new__(cls, value)
+        self.coef, self.const = coef, const
+        return self
+
+    def at(self, k):
+        return self.const + self.coef * k
 
     def _stop(self, *args):
         raise CaptureError("uses the loop variable in the loop's array code")
 
-    __bool__ = __index__ = __float__ = __complex__ = _stop
+    __bool__ = __index__ = __float__ = __complex__ = __int__ = _stop
     __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _stop
     __str__ = __repr__ = __format__ = _stop
     __hash__ = int.__hash__
 
-    def _wrap(op):
+    def _affine(op, how):
         def f(self, *args):
-            r = op(int(self), *[int(a) if isinstance(a, _LoopIndex) else a for a in args])
-            return _LoopIndex(r) if type(r) is int else r
+            plain = [int.__int__(a) if isinstance(a, _LoopIndex) else a for a in args]
+            r = op(int.__int__(self), *plain)
+            if type(r) is not int:
+                return r
+            coef = const = None
+            other = args[0] if args else None
+            if self.coef is not None:
+                if how == "neg":
+                    coef, const = -self.coef, -self.const
+                elif how == "pos":
+                    coef, const = self.coef, self.const
+                elif type(other) is int and how in ("add", "sub", "rsub", "mul"):
+                    if how == "add":
+                        coef, const = self.coef, self.const + other
+                    elif how == "sub":
+                        coef, const = self.coef, self.const - other
+                    elif how == "rsub":
+                        coef, const = -self.coef, other - self.const
+                    else:
+                        coef, const = self.coef * other, self.const * other
+                elif isinstance(other, _LoopIndex) and other.coef is not None and \
+                        how in ("add", "sub"):
+                    sign = 1 if how == "add" else -1
+                    coef, const = self.coef + sign * other.coef, self.const + sign * other.const
+            return _LoopIndex(r, coef, const)
         return f
 
     for _n in ("add", "radd", "sub", "rsub", "mul", "rmul", "floordiv", "rfloordiv",
                "mod", "rmod", "neg", "pos", "abs", "pow", "rpow"):
-        locals()["__%s__" % _n] = _wrap(getattr(int, "__%s__" % _n))
-    del _n, _wrap
-
-    def __int__(self):
-        raise CaptureError("uses the loop variable in the loop's array code")
+        locals()["__%s__" % _n] = _affine(getattr(int, "__%s__" % _n),
+                                          {"radd": "add", "rmul": "mul"}.get(_n, _n))
+    del _n, _affine
 
 
 class _Node:
@@ -385,7 +417,7 @@ class _Traced:
     ndim = property(lambda self: self._node.real.ndim)
     dtype = property(lambda self: self._node.real.dtype)
     size = property(lambda self: self._node.real.size)
-    T = property(lambda self: self._rec.view(self, lambda a: a.T, "T"))
+    T = property(lambda self: self._rec.view(self, lambda a, k: a.T, "T"))
 
     def __len__(self):
         return len(self._node.real)
@@ -476,6 +508,7 @@ class _Recorder:
         self.proxies = {}       # id(node) -> proxy
         self.user_names = set() # global names user functions loaded
         self.lineno = None
+        self.position = 1       # the iteration recorded
         self._depth = 0
         self.folded = []        # (array, ufunc, sources): constants computed from constants
 
@@ -627,7 +660,7 @@ class _Recorder:
         if func is np.transpose:
             if len(args) > 1 or kwargs.get("axes") is not None:
                 raise CaptureError("calls np.transpose with axes")
-            return self.view(args[0], lambda a: a.T, "T")
+            return self.view(args[0], lambda a, k: a.T, "T")
         if func is np.copy:
             node = self.operand(args[0])
             if not isinstance(node, _Node) or len(args) > 1 or kwargs:
@@ -674,20 +707,21 @@ class _Recorder:
         node = self.operand(x)
         if not isinstance(node, _Node):
             raise CaptureError("takes %s of a scalar" % what)
-        real = fn(node.real)
+        real = fn(node.real, self.position)
         view = self.new_node("view", real, base=node, view=fn, scalar=False)
         return self.proxy(view)
 
     def getitem(self, x, key):
         keys = key if isinstance(key, tuple) else (key,)
+        moving = False
         for k in keys:
             if k is None or k is Ellipsis:
                 continue
             if isinstance(k, slice):
                 for v in (k.start, k.stop, k.step):
                     if isinstance(v, _LoopIndex):
-                        raise CaptureError("slices an array with the loop variable")
-                    if v is not None and type(v) is not int:
+                        moving = True
+                    elif v is not None and type(v) is not int:
                         raise CaptureError("slices an array with a %s" % type(v).__name__)
                 continue
             if isinstance(k, _LoopIndex):
@@ -697,10 +731,53 @@ class _Recorder:
             raise CaptureError("indexes an array with a %s (only slices and ints are "
                                "captured)" % type(k).__name__)
         node = x._node
+        if moving:
+            return self._moving_slice(x, keys)
         real = node.real[key]
         if not isinstance(real, np.ndarray):
             raise CaptureError("reads one element of an array")
-        return self.view(x, lambda a, key=key: a[key], "x[...]")
+        return self.view(x, lambda a, k, key=key: a[key], "x[...]")
+
+    def _moving_slice(self, x, keys):
+        """x[i*b:(i+1)*b]: a slice that moves with the iteration, of the same
+        length and inside the array at every iteration of the loop."""
+        shape = x._node.real.shape
+        if any(k is Ellipsis or k is None for k in keys) or len(keys) > len(shape):
+            raise CaptureError("slices an array with the loop variable and ... or None")
+        n = len(self.loop.it)
+
+        def bound(v):
+            if isinstance(v, _LoopIndex):
+                if v.coef is None:
+                    raise CaptureError("slices an array with a non-linear function of the "
+                                       "loop variable")
+                return v
+            return v
+
+        for axis, k in enumerate(keys):
+            if not isinstance(k, slice):
+                continue
+            start, stop = bound(k.start), bound(k.stop)
+            if not any(isinstance(v, _LoopIndex) for v in (start, stop)):
+                continue
+            if k.step not in (None, 1) or isinstance(k.step, _LoopIndex):
+                raise CaptureError("slices an array with the loop variable and a step")
+            if not (isinstance(start, _LoopIndex) and isinstance(stop, _LoopIndex)) or \
+                    start.coef != stop.coef:
+                raise CaptureError("slices with the loop variable a part whose length "
+                                   "changes between iterations")
+            for kk in (0, n - 1):
+                a, b = start.at(kk), stop.at(kk)
+                if not 0 <= a <= b <= shape[axis]:
+                    raise CaptureError("slices with the loop variable past the end of the "
+                                       "array at iteration %d (a shorter last batch)" % kk)
+
+        def fn(a, k, keys=keys):
+            key = tuple(slice(s.start.at(k) if isinstance(s.start, _LoopIndex) else s.start,
+                              s.stop.at(k) if isinstance(s.stop, _LoopIndex) else s.stop,
+                              s.step) if isinstance(s, slice) else s for s in keys)
+            return a[key]
+        return self.view(x, fn, "x[i:j]")
 
     # -- running the body --------------------------------------------------
     def _profile(self, frame, event, arg):
@@ -798,7 +875,7 @@ class _Recorder:
                 for k, v in self.saved_attrs[p].items():
                     if type(v) is np.ndarray:
                         d[k] = self.input_proxy(v)
-            ns[loop.var] = _LoopIndex(index_value)
+            ns[loop.var] = _LoopIndex(index_value, loop.it.step, loop.it.start)
             self.stmt_op_ends = []
             current = None
             for stmt in statements:
@@ -989,6 +1066,8 @@ class _Program:
         self.refresh = []        # (const buffer, source object): recast after Python runs
         self.carries = []        # (entry node, carry buffer): copied in at bind
         self.writable = []       # arrays the program writes that outlive an iteration
+        self.isteps = {}         # id(array) -> bytes it moves per iteration (minibatches)
+        self.keep = []           # arrays whose ids are keys of isteps
         self.iterations = iterations
         self._build(statements, bindings)
 
@@ -1020,7 +1099,13 @@ class _Program:
         elif node.kind == "result":
             node.storage = np.empty_like(node.real) if node.real.ndim else np.empty((), node.real.dtype)
         elif node.kind == "view":
-            node.storage = node.view(self.storage(node.base))
+            base = self.storage(node.base)
+            node.storage = node.view(base, 0)
+            # a view that moves with the iteration (a minibatch): bytes per iteration
+            moved = (_address(node.view(base, 1)) - _address(node.storage) +
+                     self.isteps.get(id(base), 0))
+            if moved:
+                self.isteps[id(node.storage)] = moved
         else:
             raise CaptureError("internal: storage of a %s" % node.kind)
         return node.storage
@@ -1049,7 +1134,12 @@ class _Program:
                 n = n.base
             arr = const
             for fn in reversed(chain):
-                arr = fn(arr)
+                before = arr
+                arr = fn(before, 0)
+                moved = _address(fn(before, 1)) - _address(arr) + self.isteps.get(id(before), 0)
+                if moved:
+                    self.isteps[id(arr)] = moved
+                self.keep.append(arr)
             return arr
         arr = self.storage(x)
         if arr.dtype != dtype:
@@ -1068,6 +1158,7 @@ class _Program:
             slot, offset = self.ref(arr)
             r[2 + a] = slot
             r[5 + a] = offset
+            r[8 + a] = self.isteps.get(id(arr), 0)
             r[15 + 2 * a] = strides[a][0]
             r[15 + 2 * a + 1] = strides[a][1]
         for d, v in enumerate(dims):
@@ -1261,6 +1352,10 @@ class _Program:
                  [(strides[other], strides[axis]), (out_stride, 0)])
 
 
+def _address(a):
+    return a.__array_interface__["data"][0]
+
+
 def _layout(a):
     """The order of a's axes by stride, and which are contiguous (what
     decides NumPy's result layouts)."""
@@ -1394,6 +1489,7 @@ class _Loop:
             self._static(it)
             self.report.iterations = len(it)
             statements = self.statements = self._classify(it)
+            self.it = it
         except CaptureError as e:
             self.notice(e)
             return self.plain(it)
@@ -1524,9 +1620,9 @@ class _Runner:
         self.python_mid = any(s.python for s in statements[:-1])
 
     # -- the namespace -----------------------------------------------------
-    def value(self, node, copies):
+    def value(self, node, copies, position=0):
         if isinstance(node, _TupleNode):
-            return tuple(self.value(n, copies) if isinstance(n, _Node) else n
+            return tuple(self.value(n, copies, position) if isinstance(n, _Node) else n
                          for n in node.items)
         chain = []
         n = node
@@ -1542,7 +1638,7 @@ class _Runner:
                 copies[key] = (storage, storage.copy(order="K"))
             arr = copies[key][1]
         for fn in reversed(chain):
-            arr = fn(arr)
+            arr = fn(arr, position)
         if node.scalar:
             return arr[()]
         return arr
@@ -1550,7 +1646,7 @@ class _Runner:
     def materialize(self, point, position):
         copies = {}
         for name, node in point.items():
-            self.loop.set(name, self.value(node, copies))
+            self.loop.set(name, self.value(node, copies, position))
         self.ns[self.var] = self.it[position]
         return copies
 
@@ -1645,7 +1741,7 @@ class _Runner:
         copies = {}
         captured = {}
         for name, node in p.final.items():
-            v = self.value(node, copies)
+            v = self.value(node, copies, count)
             if isinstance(node, _TupleNode):
                 for i, x in enumerate(v):
                     captured["%s[%d]" % (name, i)] = np.copy(x)
