@@ -537,3 +537,91 @@ def test_fallback_last_batch_shorter():
         return {"np": np, "X": np.ones((10, 2)), "W": np.ones((2, 2))}
     fallback("for b in range(4):\n    W = W + X[b * 3:(b + 1) * 3].T @ X[b * 3:(b + 1) * 3]\n",
              setup, "past the end of the array", 2)
+
+
+# ------------------------------------------------- random loop bodies (hypothesis)
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+# Expressions over (4, 4) arrays x, y that stay bounded; (template, uses a product)
+EXPRESSIONS = [
+    ("{x} + {y}", False), ("{x} - {y}", False), ("{x} * {y}", False),
+    ("{x} / (1 + {y} * {y})", False), ("np.exp(-abs({x}))", False), ("np.tanh({x})", False),
+    ("0.5 * {x} - 0.25", False), ("np.maximum({x}, {y})", False), ("-{x}", False),
+    ("{x} - np.sum({y}, axis=0, keepdims=True) / 4", False),
+    ("{x} * np.mean({y}, axis=1, keepdims=True)", False), ("{x}.T", False),
+    ("{x} ** 2", False), ("np.sum({x}) * 0.01 + {y}", False),
+    ("np.tanh({x} @ {y})", True), ("np.tanh(np.dot({x}.T, {y}))", True),
+]
+
+
+@st.composite
+def loop_bodies(draw):
+    """A straight-line loop body: temporaries from the expressions, then
+    updates of the state S (in place, -=) and R (rebound), and a Python
+    statement on a schedule."""
+    names = ["S", "R", "C"]       # C: a constant input, never written
+    lines, product = [], False
+    for i in range(draw(st.integers(1, 6), label="temporaries")):
+        template, uses = draw(st.sampled_from(EXPRESSIONS), label="expression")
+        x, y = draw(st.sampled_from(names)), draw(st.sampled_from(names))
+        lines.append("t%d = %s" % (i, template.format(x=x, y=y)))
+        product |= uses
+        names.append("t%d" % i)
+    pick = st.sampled_from(names[3:])
+    lines.append("S -= 0.1 * np.tanh(%s)" % draw(pick, label="in place"))
+    lines.append("R = np.tanh(R + %s)" % draw(pick, label="rebound"))
+    every = draw(st.integers(1, 5), label="schedule")
+    where = draw(st.integers(0, len(lines)), label="where the Python statement goes")
+    lines.insert(where, "if j %% %d == 1:\n        trace.append(np.sum(%s))"
+                 % (every, draw(st.sampled_from(names[:where + 3] if where else names[:3]))))
+    return "for j in range(%d):\n" % draw(st.integers(3, 12)) + "".join(
+        "    " + line + "\n" for line in lines), product
+
+
+@given(body=loop_bodies(), dtype=st.sampled_from([np.float64, np.float32]))
+def test_random_loop_bodies_captured_as_plain(body, dtype):
+    cell, product = body
+
+    def setup():
+        rng = np.random.default_rng(11)
+        return {"np": np, "trace": [], **{k: rng.uniform(-1, 1, (4, 4)).astype(dtype)
+                                          for k in ("S", "R", "C")}}
+    plain = setup()
+    exec(cell, plain)
+    captured = setup()
+    S = captured["S"]
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        capture.run(cell, captured)
+    assert capture.last_report[0].captured, (cell, err.getvalue())
+    assert captured["S"] is S
+    rtol = 0.0 if not product else (1e-9 if dtype == np.float64 else 2e-4)
+    assert_same_namespace(plain, captured, rtol=rtol)
+    np.testing.assert_allclose(captured["trace"], plain["trace"], rtol=rtol or 0, atol=0)
+
+
+def test_a_name_keeps_the_value_a_rebound_name_had():
+    """prev = w; w = w - g (Nesterov's pattern), and a view of it: after the
+    loop prev and its view hold w's value from the start of the last
+    iteration, as in Python (found by the random bodies above)."""
+    cell = ("for j in range(6):\n"
+            "    if j == 3:\n"
+            "        seen.append(prev_T.copy())\n"
+            "    prev = w\n"
+            "    prev_T = w.T\n"
+            "    w = np.tanh(w + 0.5 * prev @ v)\n")
+
+    def setup():
+        rng = np.random.default_rng(8)
+        return {"np": np, "seen": [], "w": rng.standard_normal((3, 3)),
+                "v": rng.standard_normal((3, 3))}
+    plain = setup()
+    exec(cell, plain)
+    captured = setup()
+    capture.run(cell, captured)
+    assert capture.last_report[0].captured
+    assert captured["prev_T"].base is captured["prev"] or np.shares_memory(
+        captured["prev_T"], captured["prev"])
+    assert_same_namespace(plain, captured, rtol=1e-12)
+    np.testing.assert_allclose(captured["seen"][0], plain["seen"][0], rtol=1e-12)

@@ -35,6 +35,7 @@ the last place (relative 1e-15 on the seeds' shapes), not bit for bit.
 """
 import ast
 import builtins
+import gc
 import linecache
 import sys
 import time
@@ -356,7 +357,7 @@ class _Node:
     """A value of the recorded iteration."""
 
     __slots__ = ("kind", "real", "obj", "base", "view", "scalar", "id", "written",
-                 "storage", "slot", "carry")
+                 "storage", "slot", "carry", "previous")
 
     def __init__(self, kind, real, obj=None, base=None, view=None, scalar=False):
         self.kind = kind          # "input", "const", "result", "view"
@@ -369,6 +370,7 @@ class _Node:
         self.storage = None
         self.slot = None
         self.carry = None
+        self.previous = None    # carried: its value at the start of the last iteration
 
     def root(self):
         n = self
@@ -887,11 +889,17 @@ class _Recorder:
                     continue
                 self.lineno = stmt.lineno
                 try:
+                    # no garbage collection meanwhile: its callbacks (and
+                    # finalizers) are not the loop's code
+                    gc_was_on = gc.isenabled()
+                    gc.disable()
                     sys.setprofile(self._profile)
                     try:
                         exec(stmt.code, ns)
                     finally:
                         sys.setprofile(None)
+                        if gc_was_on:
+                            gc.enable()
                 except CaptureError as e:
                     if not _same_states(_random_states(ns), states):
                         raise CaptureError("draws random numbers in the loop", stmt.lineno)
@@ -1234,7 +1242,18 @@ class _Program:
                 self._emit(op)
             start = end
             self.segments.append(len(self.rows))
-        # end of the iteration: carried values into their entry buffers
+        # end of the iteration: a name left bound to (a view of) a carried
+        # value holds that value as the iteration started (t = R.T; R = f(R)):
+        # keep it, then carry the new values into the entry buffers
+        self.aliased = []
+        for name, node in final.items():
+            roots = [leaf.root() for leaf in _leaves(node)]
+            if any(root.carry is not None for root in roots):
+                for root in roots:
+                    if root.carry is not None and root.previous is None:
+                        root.previous = np.empty_like(root.carry)
+                        self.emit_copy(root.carry, root.previous)
+                self.aliased.append((name, node))
         for enode, name in self.carries:
             src = self.storage(final[name])
             self.emit_copy(src, enode.carry)
@@ -1244,6 +1263,8 @@ class _Program:
             if node.written and node.carry is None:
                 self.writable.append(node.obj)
         self.writable += [enode.carry for enode, _ in self.carries]
+        self.writable += [enode.previous for enode, _ in self.carries
+                          if enode.previous is not None]
         # and what the variables are materialised from (a replay restores all)
         seen = {id(w) for w in self.writable}
         for node in [n for v in final.values() for n in _leaves(v)]:
@@ -1610,20 +1631,25 @@ class _Runner:
                 self.points.append(None)
                 continue
             point = {}
+            last = b is program.final
             for name, node in b.items():
                 fin = program.final.get(name)
+                previous = last
                 if node is entry_nodes.get(name) and fin is not None and fin is not node \
                         and node.carry is None:
-                    node = fin
-                point[name] = node
+                    # not yet rebound in this iteration: last iteration's value
+                    node, previous = fin, True
+                point[name] = (node, previous)
             self.points.append(point)
         self.python_mid = any(s.python for s in statements[:-1])
 
     # -- the namespace -----------------------------------------------------
-    def value(self, node, copies, position=0):
+    def value(self, node, copies, position=0, previous=False):
+        """node's value as a fresh object. previous: the value bound at the end
+        of iteration `position` (carried values as that iteration started)."""
         if isinstance(node, _TupleNode):
-            return tuple(self.value(n, copies, position) if isinstance(n, _Node) else n
-                         for n in node.items)
+            return tuple(self.value(n, copies, position, previous) if isinstance(n, _Node)
+                         else n for n in node.items)
         chain = []
         n = node
         while n.kind == "view":
@@ -1632,7 +1658,7 @@ class _Runner:
         if n.kind == "input" and n.carry is None:
             arr = n.obj
         else:
-            storage = n.storage
+            storage = n.previous if previous and n.previous is not None else n.storage
             key = id(storage)
             if key not in copies:
                 copies[key] = (storage, storage.copy(order="K"))
@@ -1644,17 +1670,38 @@ class _Runner:
         return arr
 
     def materialize(self, point, position):
+        """Bind every name as Python would have it at `position` (in the
+        middle of that iteration, or at its end for the last point)."""
         copies = {}
-        for name, node in point.items():
-            self.loop.set(name, self.value(node, copies, position))
+        if point is self.points[-1] and not self.dirty:
+            return copies          # no C iteration since bind: the namespace is right
+        for name, (node, previous) in point.items():
+            at = position - 1 if previous and point is not self.points[-1] else position
+            self.loop.set(name, self.value(node, copies, at, previous))
         self.ns[self.var] = self.it[position]
         return copies
 
     def bind(self):
         """Fill the buffers from the namespace (iteration 0 ran in Python)."""
         p, ns = self.p, self.ns
+        self.dirty = False
         for enode, name in p.carries:
             np.copyto(enode.carry, self.loop.get(name))
+        # the values names keep of carried ones, through the same views
+        for name, node in p.aliased:
+            current = self.loop.get(name)
+            pairs = zip(node.items, current) if isinstance(node, _TupleNode) else [(node, current)]
+            for n, v in pairs:
+                if isinstance(n, _Node) and n.root().previous is not None:
+                    chain = []
+                    m = n
+                    while m.kind == "view":
+                        chain.append(m.view)
+                        m = m.base
+                    target = m.previous
+                    for fn in reversed(chain):
+                        target = fn(target, 0)
+                    np.copyto(target, v)
         # the buffers the variables are materialised from hold iteration 0's
         # values until the program writes them (a replay or an early Ctrl-C)
         for name, node in p.final.items():
@@ -1704,6 +1751,7 @@ class _Runner:
                 except KeyboardInterrupt:
                     done = _core._program_position(p.prog)
                     if done > k:
+                        self.dirty = True
                         self.materialize(self.points[-1], done - 1)
                     else:
                         self.restore(snap)
@@ -1713,6 +1761,7 @@ class _Runner:
                     self.restore(snap)
                     return self.fallback(k, _flag_reason(flags))
                 report.c_iterations += count
+                self.dirty = True
                 k += count
                 dt = time.perf_counter() - t0
                 if dt < self.RUN_SECONDS / 4 and chunk < (1 << 24):
@@ -1786,6 +1835,7 @@ class _Runner:
             if end > begin:
                 snap = self.snapshot()
                 flags = _core._program_run(p.prog, begin, end, k, 1)
+                self.dirty = True
                 if flags & self.flag_mask:
                     self.restore(snap)
                     if not ran_python:
