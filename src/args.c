@@ -93,12 +93,59 @@ int rpb_check_work(const char *fn, npy_intp m, npy_intp n, npy_intp k, const cha
     return 0;
 }
 
-/* obj as an ndarray of a real numeric dtype (no cast yet): a new reference. */
+/* 1 if obj is a numpy.ma.MaskedArray (or a subclass of it). numpy.ma is
+ * looked up among the loaded modules, without running Python code: when it
+ * is not loaded, nothing can be a masked array. */
+int rpb_is_masked(PyObject *obj)
+{
+    PyObject *mod, *cls;
+    if (!PyArray_Check(obj) || PyArray_CheckExact(obj)) {
+        return 0;
+    }
+    mod = PyDict_GetItemString(PyImport_GetModuleDict(), "numpy.ma.core");
+    if (mod == NULL || !PyModule_Check(mod)) {
+        return 0;
+    }
+    cls = PyDict_GetItemString(PyModule_GetDict(mod), "MaskedArray");
+    return cls != NULL && PyType_Check(cls) && PyObject_TypeCheck(obj, (PyTypeObject *)cls);
+}
+
+/* -1 with a TypeError when obj is a masked array: its mask would be ignored
+ * (and written through), so retroprop refuses it rather than guess. */
+int rpb_refuse_masked(PyObject *obj, const char *fn, const char *what)
+{
+    if (rpb_is_masked(obj)) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s: %s is a masked array (numpy.ma.MaskedArray); retroprop would ignore "
+                     "its mask, so it refuses it: pass %s.filled(value) for the values with "
+                     "the masked ones replaced, or %s.data to ignore the mask", fn, what, what,
+                     what);
+        return -1;
+    }
+    return 0;
+}
+
+/* The same for an array retroprop writes (out=, sgd_update's param). */
+int rpb_refuse_masked_output(PyObject *obj, const char *fn, const char *what)
+{
+    if (rpb_is_masked(obj)) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s: %s is a masked array (numpy.ma.MaskedArray); retroprop would write "
+                     "through its mask, so it refuses it: pass a plain array (%s.data is the "
+                     "same memory, unmasked)", fn, what, what);
+        return -1;
+    }
+    return 0;
+}
+
+/* obj as a base-class ndarray of a real numeric dtype (no cast yet): a new
+ * reference. An ndarray subclass is seen through a plain ndarray view of the
+ * same memory, so that no subclass code runs when it is cast later. */
 PyArrayObject *rpb_to_array(PyObject *obj, const char *fn, const char *arg)
 {
     PyArrayObject *arr;
     PyArray_Descr *d;
-    if (PyArray_Check(obj)) {
+    if (PyArray_CheckExact(obj)) {
         Py_INCREF(obj);
         arr = (PyArrayObject *)obj;
     }
@@ -106,14 +153,30 @@ PyArrayObject *rpb_to_array(PyObject *obj, const char *fn, const char *arg)
         PyErr_Format(PyExc_TypeError, "%s: %s must be an array, got None", fn, arg);
         return NULL;
     }
+    else if (PyArray_Check(obj)) {
+        if (rpb_refuse_masked(obj, fn, arg) < 0) {
+            return NULL;
+        }
+        arr = (PyArrayObject *)PyArray_View((PyArrayObject *)obj, NULL, &PyArray_Type);
+        if (arr == NULL) {
+            return NULL;
+        }
+    }
     else {
-        arr = (PyArrayObject *)PyArray_FromAny(obj, NULL, 0, 0, 0, NULL);
+        arr = (PyArrayObject *)PyArray_FromAny(obj, NULL, 0, 0, NPY_ARRAY_ENSUREARRAY, NULL);
         if (arr == NULL) {
             rpb_add_context(fn, arg);
             return NULL;
         }
     }
     d = PyArray_DESCR(arr);
+    if (d->type_num == NPY_LONGDOUBLE) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s: %s has dtype %S (long double); retroprop computes in float32 or "
+                     "float64: pass %s.astype(np.float64)", fn, arg, (PyObject *)d, arg);
+        Py_DECREF(arr);
+        return NULL;
+    }
     if (!(PyTypeNum_ISBOOL(d->type_num) || PyTypeNum_ISINTEGER(d->type_num) ||
           d->type_num == NPY_HALF || d->type_num == NPY_FLOAT ||
           d->type_num == NPY_DOUBLE)) {
@@ -164,7 +227,7 @@ int rpb_cast_in_place(PyArrayObject **arr, int typenum)
     }
     cast = (PyArrayObject *)PyArray_FromArray(
         *arr, PyArray_DescrFromType(typenum),
-        NPY_ARRAY_ALIGNED | NPY_ARRAY_NOTSWAPPED | NPY_ARRAY_FORCECAST);
+        NPY_ARRAY_ALIGNED | NPY_ARRAY_NOTSWAPPED | NPY_ARRAY_FORCECAST | NPY_ARRAY_ENSUREARRAY);
     if (cast == NULL) {
         return -1;
     }
@@ -203,6 +266,65 @@ int rpb_may_overlap(PyArrayObject *a, PyArrayObject *b)
     return alo < bhi && blo < ahi;
 }
 
+/* 1 if two elements of a may share memory: a zero stride along an axis of
+ * more than one element, or strides that interleave (as_strided). A test on
+ * the strides sorted by size: each must step past everything the smaller
+ * ones span; arrays from slicing, transposing and reshaping always pass. */
+int rpb_self_overlaps(PyArrayObject *a)
+{
+    npy_intp st[NPY_MAXDIMS], n[NPY_MAXDIMS], span;
+    int nd = 0, i, j;
+    if (PyArray_SIZE(a) == 0) {
+        return 0;
+    }
+    for (i = 0; i < PyArray_NDIM(a); i++) {
+        if (PyArray_DIM(a, i) > 1) {
+            npy_intp s = PyArray_STRIDE(a, i);
+            st[nd] = s < 0 ? -s : s;
+            n[nd++] = PyArray_DIM(a, i);
+        }
+    }
+    for (i = 1; i < nd; i++) { /* insertion sort by stride */
+        for (j = i; j > 0 && st[j - 1] > st[j]; j--) {
+            npy_intp t = st[j];
+            st[j] = st[j - 1];
+            st[j - 1] = t;
+            t = n[j];
+            n[j] = n[j - 1];
+            n[j - 1] = t;
+        }
+    }
+    span = PyArray_ITEMSIZE(a);
+    for (i = 0; i < nd; i++) {
+        if (st[i] < span) {
+            return 1;
+        }
+        if (n[i] - 1 > (NPY_MAX_INTP - span) / st[i]) {
+            return 1; /* spans more bytes than can be counted: only with zero strides */
+        }
+        span += st[i] * (n[i] - 1);
+    }
+    return 0;
+}
+
+/* -1 with a ValueError when a writeable array's elements share memory: the
+ * result would depend on the order of the writes. */
+int rpb_refuse_self_overlap(PyArrayObject *a, const char *fn, const char *what)
+{
+    char shape[64], strides[64];
+    if (!rpb_self_overlaps(a)) {
+        return 0;
+    }
+    RP_SHAPE(a, shape);
+    rpb_shape_str(PyArray_NDIM(a), PyArray_STRIDES(a), strides, sizeof(strides));
+    PyErr_Format(PyExc_ValueError,
+                 "%s: %s %s has elements that share memory (strides %s, a zero or "
+                 "overlapping stride): writing it would depend on the order of the writes; "
+                 "pass an array of distinct elements (np.empty(%s) or a .copy())", fn, what,
+                 shape, strides, shape);
+    return -1;
+}
+
 /* Validate one out= array: an aligned, native, writeable ndarray of dtype
  * typenum and shape dims (or the alternative shape alt_dims, if given).
  * Returns a new reference, or NULL with an error. */
@@ -215,6 +337,9 @@ static PyArrayObject *rpb_check_out(PyObject *obj, const char *fn, const char *w
     if (!PyArray_Check(obj)) {
         PyErr_Format(PyExc_TypeError, "%s: %s must be a NumPy array or None, got %s",
                      fn, what, Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    if (rpb_refuse_masked_output(obj, fn, what) < 0) {
         return NULL;
     }
     out = (PyArrayObject *)obj;
@@ -251,29 +376,125 @@ static PyArrayObject *rpb_check_out(PyObject *obj, const char *fn, const char *w
         PyErr_Format(PyExc_ValueError, "%s: %s is not aligned", fn, what);
         return NULL;
     }
+    if (rpb_refuse_self_overlap(out, fn, what) < 0) {
+        return NULL;
+    }
     Py_INCREF(out);
     return out;
 }
 
-/* out= entry i of a tuple of n (or out itself when n == 1), or NULL for None.
- * *err is set when the container is not a tuple/list of n. */
-PyObject *rpb_out_entry(PyObject *out, Py_ssize_t i, Py_ssize_t n, const char *fn,
-                           int *err)
+/* The n items of a tuple or list (a subclass is read through
+ * PySequence_Fast, by its own size and not its __len__) as owned references
+ * in a PyMem array, or NULL with a TypeError (n_want >= 0: exactly n_want
+ * items). Python code of a subclass (__iter__) runs here and never after:
+ * the items are ours, whatever later code does to the container. */
+PyObject **rpb_unpack(PyObject *seq, Py_ssize_t n_want, const char *fn, const char *what,
+                      const char *expected, Py_ssize_t *n)
 {
-    PyObject *item;
-    if (out == Py_None) {
+    PyObject *fast, **items;
+    Py_ssize_t i, size;
+    if (!(PyTuple_Check(seq) || PyList_Check(seq))) {
+        PyErr_Format(PyExc_TypeError, "%s: %s must be %s, got %s", fn, what, expected,
+                     Py_TYPE(seq)->tp_name);
         return NULL;
     }
-    if (!(PyTuple_Check(out) || PyList_Check(out)) || PySequence_Size(out) != n) {
-        if (!*err) {
-            PyErr_Format(PyExc_TypeError, "%s: out must be None or a tuple of %zd arrays "
-                         "(None entries allowed)", fn, n);
+    fast = PySequence_Fast(seq, "a sequence");
+    if (fast == NULL) {
+        rpb_add_context(fn, what);
+        return NULL;
+    }
+    size = PySequence_Fast_GET_SIZE(fast);
+    if (n_want >= 0 && size != n_want) {
+        PyErr_Format(PyExc_TypeError, "%s: %s must be %s, got %zd", fn, what, expected, size);
+        Py_DECREF(fast);
+        return NULL;
+    }
+    items = PyMem_Calloc((size_t)(size > 0 ? size : 1), sizeof(PyObject *));
+    if (items == NULL) {
+        Py_DECREF(fast);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (i = 0; i < size; i++) {
+        items[i] = PySequence_Fast_GET_ITEM(fast, i);
+        Py_INCREF(items[i]);
+    }
+    Py_DECREF(fast);
+    *n = size;
+    return items;
+}
+
+/* Releases what rpb_unpack returned (NULL allowed). */
+void rpb_unpack_free(PyObject **items, Py_ssize_t n)
+{
+    Py_ssize_t i;
+    if (items == NULL) {
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        Py_XDECREF(items[i]);
+    }
+    PyMem_Free(items);
+}
+
+int rpb_convert(rpb_args *a, const char *fn, int nin, PyObject *const *objs,
+                const char *const *names, PyObject *out, int nout)
+{
+    int i;
+    memset(a, 0, sizeof(*a));
+    a->fn = fn;
+    a->nin = nin;
+    a->nout = nout;
+    for (i = 0; i < nin; i++) {
+        if (objs[i] != NULL && (a->in[i] = rpb_to_array(objs[i], fn, names[i])) == NULL) {
+            return -1;
         }
-        *err = 1;
-        return NULL;
     }
-    item = PySequence_Fast_GET_ITEM(out, i);
-    return item == Py_None ? NULL : item;
+    if (out == NULL || out == Py_None) {
+        return 0;
+    }
+    if (nout == 1) {
+        Py_INCREF(out);
+        a->out[0] = out;
+        return 0;
+    }
+    {
+        char expected[96];
+        Py_ssize_t n;
+        PyObject **items;
+        snprintf(expected, sizeof(expected), "None or a tuple of %d arrays (None entries "
+                 "allowed)", nout);
+        if (!(PyTuple_Check(out) || PyList_Check(out))) {
+            PyErr_Format(PyExc_TypeError, "%s: out must be %s", fn, expected);
+            return -1;
+        }
+        items = rpb_unpack(out, -1, fn, "out", expected, &n);
+        if (items == NULL) {
+            return -1;
+        }
+        if (n != nout) {
+            PyErr_Format(PyExc_TypeError, "%s: out must be %s", fn, expected);
+            rpb_unpack_free(items, n);
+            return -1;
+        }
+        for (i = 0; i < nout; i++) {
+            a->out[i] = items[i] == Py_None ? NULL : items[i];
+            if (items[i] == Py_None) {
+                Py_DECREF(items[i]);
+            }
+        }
+        PyMem_Free(items);
+    }
+    return 0;
+}
+
+void rpb_release(rpb_args *a)
+{
+    int i;
+    for (i = 0; i < RPB_MAX_ARGS; i++) {
+        Py_CLEAR(a->in[i]);
+        Py_CLEAR(a->out[i]);
+    }
 }
 
 /* The out= array if given (validated, checked against the inputs for

@@ -99,9 +99,45 @@ int rpb_cast_in_place(PyArrayObject **arr, int typenum);
 /* 1 if the memory of a and b may overlap (bounds test; empty never does). */
 int rpb_may_overlap(PyArrayObject *a, PyArrayObject *b);
 
-/* out= entry i of a tuple of n (or out itself when n == 1), or NULL for None.
- * *err is set when the container is not a tuple/list of n. */
-PyObject *rpb_out_entry(PyObject *out, Py_ssize_t i, Py_ssize_t n, const char *fn, int *err);
+/* 1 if obj is a numpy.ma.MaskedArray; -1 with a TypeError naming fn and what
+ * if it is one (retroprop would ignore the mask, so it refuses it). */
+int rpb_is_masked(PyObject *obj);
+int rpb_refuse_masked(PyObject *obj, const char *fn, const char *what);
+int rpb_refuse_masked_output(PyObject *obj, const char *fn, const char *what);
+
+/* 1 if two elements of a may share memory (a zero stride, interleaved
+ * strides); -1 with a ValueError for such an array that would be written. */
+int rpb_self_overlaps(PyArrayObject *a);
+int rpb_refuse_self_overlap(PyArrayObject *a, const char *fn, const char *what);
+
+/* The items of a tuple or list as owned references (a PyMem array; a
+ * subclass is read by PySequence_Fast with its own size, not its __len__);
+ * NULL with a TypeError "fn: what must be <expected>, got ...". n_want >= 0
+ * demands that many. Free with rpb_unpack_free. */
+PyObject **rpb_unpack(PyObject *seq, Py_ssize_t n_want, const char *fn, const char *what,
+                      const char *expected, Py_ssize_t *n);
+void rpb_unpack_free(PyObject **items, Py_ssize_t n);
+
+/* Step one of every entry point: every argument as what it will be used as,
+ * before anything is checked. Inputs become base-class ndarrays (casts come
+ * later and run no Python code); out= (one array, or a tuple/list of nout)
+ * becomes owned references. Every piece of Python code an argument can run
+ * (__array__, __len__, __iter__, __index__, a list subclass) runs inside
+ * rpb_convert and none after it, so what the entry point checks next stays
+ * true up to the kernel. Then: check, cast, rpb_output, run, rpb_release. */
+#define RPB_MAX_ARGS 4
+typedef struct {
+    const char *fn;
+    int nin, nout;
+    PyArrayObject *in[RPB_MAX_ARGS]; /* the inputs; NULL for an absent one */
+    PyObject *out[RPB_MAX_ARGS];     /* the out= entries; NULL for None */
+} rpb_args;
+
+/* objs[i] NULL: an absent optional input. -1 with an error; call
+ * rpb_release either way. */
+int rpb_convert(rpb_args *a, const char *fn, int nin, PyObject *const *objs,
+                const char *const *names, PyObject *out, int nout);
+void rpb_release(rpb_args *a);
 
 /* The out= array if given (validated, checked against the inputs for
  * overlap), else a fresh array; a new reference or NULL. */
@@ -138,5 +174,6 @@ const char *rpb_register_numpy_gemm(void);
 
 extern PyMethodDef rpb_layer_methods[];   /* layers.c */
 extern PyMethodDef rpb_network_methods[]; /* network.c */
+extern PyMethodDef rpb_program_methods[]; /* program.c: the capture interpreter */
 
 #endif /* RP_BINDING_H */

@@ -28,19 +28,21 @@ static PyObject *py_matmul(PyObject *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"A", "B", "out", NULL};
     const char *fn = "matmul";
-    PyObject *A_obj, *B_obj, *out_obj = Py_None;
-    PyArrayObject *arrs[2] = {NULL, NULL}, *C = NULL;
+    static const char *const names[] = {"A", "B"};
+    PyObject *objs[2], *out_obj = Py_None;
+    rpb_args a;
+    PyArrayObject **arrs = a.in, *C = NULL;
     char sa[64], sb[64];
     npy_intp dims[2];
     int ndim = 0, typenum;
     rp_index k_a, k_b;
     (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|$O:matmul", kwlist, &A_obj, &B_obj,
+    memset(&a, 0, sizeof(a));
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|$O:matmul", kwlist, &objs[0], &objs[1],
                                      &out_obj)) {
         return NULL;
     }
-    if ((arrs[0] = rpb_to_array(A_obj, fn, "A")) == NULL ||
-        (arrs[1] = rpb_to_array(B_obj, fn, "B")) == NULL) {
+    if (rpb_convert(&a, fn, 2, objs, names, out_obj, 1) < 0) {
         goto error;
     }
     if (PyArray_NDIM(arrs[0]) < 1 || PyArray_NDIM(arrs[0]) > 2 ||
@@ -77,8 +79,7 @@ static PyObject *py_matmul(PyObject *self, PyObject *args, PyObject *kwds)
         rpb_cast_in_place(&arrs[1], typenum) < 0) {
         goto error;
     }
-    C = rpb_output(out_obj == Py_None ? NULL : out_obj, fn, "out", typenum, ndim, dims, -1,
-               NULL, arrs, 2);
+    C = rpb_output(a.out[0], fn, "out", typenum, ndim, dims, -1, NULL, arrs, 2);
     if (C == NULL) {
         goto error;
     }
@@ -86,15 +87,14 @@ static PyObject *py_matmul(PyObject *self, PyObject *args, PyObject *kwds)
         rp_view cv = rpb_view_of(C, PyArray_NDIM(arrs[0]) == 1);
         rpb_product(1.0, rpb_cview_of(arrs[0], 1), rpb_cview_of(arrs[1], 0), cv, typenum);
     }
-    Py_DECREF(arrs[0]);
-    Py_DECREF(arrs[1]);
-    if (out_obj != Py_None) {
+    if (a.out[0] != NULL) {
+        rpb_release(&a);
         return (PyObject *)C;
     }
+    rpb_release(&a);
     return PyArray_Return(C); /* 1-D @ 1-D is a scalar, as in NumPy */
 error:
-    Py_XDECREF(arrs[0]);
-    Py_XDECREF(arrs[1]);
+    rpb_release(&a);
     Py_XDECREF(C);
     return NULL;
 }
@@ -193,25 +193,28 @@ static PyObject *py_dense_forward(PyObject *self, PyObject *args, PyObject *kwds
 {
     static char *kwlist[] = {"X", "W", "b", "activation", "layout", "out", NULL};
     const char *fn = "dense_forward";
-    PyObject *X_obj, *W_obj, *b_obj = Py_None, *out_obj = Py_None, *zo, *ao;
+    static const char *const names[] = {"X", "W", "b"};
+    PyObject *objs[3] = {NULL, NULL, NULL}, *b_obj = Py_None, *out_obj = Py_None;
     const char *act_name = "sigmoid", *layout_name = "rows";
-    PyArrayObject *in[3] = {NULL, NULL, NULL}; /* X, W, b */
+    rpb_args a;
+    PyArrayObject **in = a.in; /* X, W, b */
     PyArrayObject *X, *W, *b, *Z = NULL, *A = NULL;
     char sw[64], sbias[64];
     rp_layer L;
     rp_activation act;
-    int cols, typenum, ninputs, out_err = 0;
+    int cols, typenum, ninputs;
     npy_intp n_out;
     (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|Os$sO:dense_forward", kwlist, &X_obj,
-                                     &W_obj, &b_obj, &act_name, &layout_name, &out_obj)) {
+    memset(&a, 0, sizeof(a));
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|Os$sO:dense_forward", kwlist, &objs[0],
+                                     &objs[1], &b_obj, &act_name, &layout_name, &out_obj)) {
         return NULL;
     }
     if (rpb_parse_layout(layout_name, fn, &cols) < 0 || rpb_parse_activation(act_name, fn, &act) < 0) {
         return NULL;
     }
-    if ((in[0] = rpb_to_array(X_obj, fn, "X")) == NULL || (in[1] = rpb_to_array(W_obj, fn, "W")) == NULL ||
-        (b_obj != Py_None && (in[2] = rpb_to_array(b_obj, fn, "b")) == NULL)) {
+    objs[2] = b_obj == Py_None ? NULL : b_obj;
+    if (rpb_convert(&a, fn, 3, objs, names, out_obj, 2) < 0) {
         goto error;
     }
     X = in[0];
@@ -253,13 +256,8 @@ static PyObject *py_dense_forward(PyObject *self, PyObject *args, PyObject *kwds
     X = in[0];
     W = in[1];
     b = in[2];
-    zo = rpb_out_entry(out_obj, 0, 2, fn, &out_err);
-    ao = rpb_out_entry(out_obj, 1, 2, fn, &out_err);
-    if (out_err) {
-        goto error;
-    }
-    if ((Z = rpb_output(zo, fn, "out[0] (Z)", typenum, L.zndim, L.zdims, -1, NULL, in, ninputs)) == NULL ||
-        (A = rpb_output(ao, fn, "out[1] (A)", typenum, L.zndim, L.zdims, -1, NULL, in, ninputs)) == NULL) {
+    if ((Z = rpb_output(a.out[0], fn, "out[0] (Z)", typenum, L.zndim, L.zdims, -1, NULL, in, ninputs)) == NULL ||
+        (A = rpb_output(a.out[1], fn, "out[1] (A)", typenum, L.zndim, L.zdims, -1, NULL, in, ninputs)) == NULL) {
         goto error;
     }
     if (rpb_may_overlap(Z, A)) {
@@ -294,14 +292,10 @@ static PyObject *py_dense_forward(PyObject *self, PyObject *args, PyObject *kwds
         }
         RP_RUN(zv.rows * zv.cols, RP_DISPATCH(typenum, rp_bias_activate, (zv, bv, act, av)));
     }
-    Py_DECREF(in[0]);
-    Py_DECREF(in[1]);
-    Py_XDECREF(in[2]);
+    rpb_release(&a);
     return Py_BuildValue("(NN)", Z, A);
 error:
-    Py_XDECREF(in[0]);
-    Py_XDECREF(in[1]);
-    Py_XDECREF(in[2]);
+    rpb_release(&a);
     Py_XDECREF(Z);
     Py_XDECREF(A);
     return NULL;
@@ -331,25 +325,27 @@ static PyObject *py_dense_backward(PyObject *self, PyObject *args, PyObject *kwd
 {
     static char *kwlist[] = {"delta", "X", "W", "layout", "average", "out", NULL};
     const char *fn = "dense_backward";
-    PyObject *delta_obj, *X_obj, *W_obj, *out_obj = Py_None, *o[3];
+    PyObject *objs[3], *out_obj = Py_None;
     const char *layout_name = "rows";
-    int average = 0, cols, typenum, out_err = 0, i;
-    PyArrayObject *in[3] = {NULL, NULL, NULL}; /* delta, X, W */
+    static const char *const names[] = {"delta", "X", "W"};
+    int average = 0, cols, typenum, i;
+    rpb_args a;
+    PyArrayObject **in = a.in; /* delta, X, W */
     PyArrayObject *dW = NULL, *db = NULL, *dX = NULL, *delta, *X, *W;
     rp_layer L;
     npy_intp db_dims[2], db_alt[2];
     char sd[64], sz[64], sx[64], sw[64];
     (void)self;
+    memset(&a, 0, sizeof(a));
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO|$spO:dense_backward", kwlist,
-                                     &delta_obj, &X_obj, &W_obj, &layout_name, &average,
+                                     &objs[0], &objs[1], &objs[2], &layout_name, &average,
                                      &out_obj)) {
         return NULL;
     }
     if (rpb_parse_layout(layout_name, fn, &cols) < 0) {
         return NULL;
     }
-    if ((in[0] = rpb_to_array(delta_obj, fn, "delta")) == NULL ||
-        (in[1] = rpb_to_array(X_obj, fn, "X")) == NULL || (in[2] = rpb_to_array(W_obj, fn, "W")) == NULL) {
+    if (rpb_convert(&a, fn, 3, objs, names, out_obj, 3) < 0) {
         goto error;
     }
     delta = in[0];
@@ -386,21 +382,15 @@ static PyObject *py_dense_backward(PyObject *self, PyObject *args, PyObject *kwd
     delta = in[0];
     X = in[1];
     W = in[2];
-    for (i = 0; i < 3; i++) {
-        o[i] = rpb_out_entry(out_obj, i, 3, fn, &out_err);
-    }
-    if (out_err) {
-        goto error;
-    }
     /* db: (out,) for rows, (out, 1) for cols; out= may take the other form */
     db_dims[0] = L.n_out;
     db_dims[1] = 1;
     db_alt[0] = cols ? L.n_out : 1;
     db_alt[1] = L.n_out;
-    if ((dW = rpb_output(o[0], fn, "out[0] (dW)", typenum, 2, PyArray_DIMS(W), -1, NULL, in, 3)) == NULL ||
-        (db = rpb_output(o[1], fn, "out[1] (db)", typenum, cols ? 2 : 1, db_dims,
+    if ((dW = rpb_output(a.out[0], fn, "out[0] (dW)", typenum, 2, PyArray_DIMS(W), -1, NULL, in, 3)) == NULL ||
+        (db = rpb_output(a.out[1], fn, "out[1] (db)", typenum, cols ? 2 : 1, db_dims,
                      cols ? 1 : 2, db_alt, in, 3)) == NULL ||
-        (dX = rpb_output(o[2], fn, "out[2] (dX)", typenum, PyArray_NDIM(X), PyArray_DIMS(X), -1,
+        (dX = rpb_output(a.out[2], fn, "out[2] (dX)", typenum, PyArray_NDIM(X), PyArray_DIMS(X), -1,
                      NULL, in, 3)) == NULL) {
         goto error;
     }
@@ -430,14 +420,10 @@ static PyObject *py_dense_backward(PyObject *self, PyObject *args, PyObject *kwd
                RP_DISPATCH(typenum, rp_colsum,
                            (scale, cols ? rpb_transposed(dv) : dv, PyArray_BYTES(db), db_stride)));
     }
-    Py_DECREF(in[0]);
-    Py_DECREF(in[1]);
-    Py_DECREF(in[2]);
+    rpb_release(&a);
     return Py_BuildValue("(NNN)", dW, db, dX);
 error:
-    Py_XDECREF(in[0]);
-    Py_XDECREF(in[1]);
-    Py_XDECREF(in[2]);
+    rpb_release(&a);
     Py_XDECREF(dW);
     Py_XDECREF(db);
     Py_XDECREF(dX);
@@ -447,12 +433,17 @@ error:
 /* ------------------------------------------------------------------------ */
 /* losses                                                                    */
 
-/* A and Y as arrays of one float dtype and one shape (ndim <= 2). */
-static int loss_inputs(PyObject *A_obj, PyObject *Y_obj, const char *fn, PyArrayObject **in,
+/* A and Y as arrays of one float dtype and one shape (ndim <= 2), in a->in. */
+static int loss_inputs(PyObject *A_obj, PyObject *Y_obj, const char *fn, rpb_args *a,
                        int *typenum)
 {
+    static const char *const names[] = {"A", "Y"};
+    PyObject *objs[2];
+    PyArrayObject **in = a->in;
     char sa[64], sy[64];
-    if ((in[0] = rpb_to_array(A_obj, fn, "A")) == NULL || (in[1] = rpb_to_array(Y_obj, fn, "Y")) == NULL) {
+    objs[0] = A_obj;
+    objs[1] = Y_obj;
+    if (rpb_convert(a, fn, 2, objs, names, NULL, 0) < 0) {
         return -1;
     }
     if (PyArray_NDIM(in[0]) > 2 || PyArray_NDIM(in[1]) > 2) {
@@ -510,9 +501,11 @@ static PyObject *loss(int which, PyObject *args, PyObject *kwds)
     const char *fn = which == LOSS_BCE ? "bce"
                      : which == LOSS_SSE ? "squared_error" : "half_squared_error";
     PyObject *A_obj, *Y_obj;
-    PyArrayObject *in[2] = {NULL, NULL};
+    rpb_args a;
+    PyArrayObject **in = a.in;
     double eps = 1e-8, value = 0.0;
     int typenum, ok;
+    memset(&a, 0, sizeof(a));
     if (which == LOSS_BCE) {
         ok = PyArg_ParseTupleAndKeywords(args, kwds, "OO|d:bce", kwlist_bce, &A_obj, &Y_obj, &eps);
     }
@@ -520,7 +513,7 @@ static PyObject *loss(int which, PyObject *args, PyObject *kwds)
         ok = PyArg_ParseTupleAndKeywords(args, kwds, which == LOSS_SSE ? "OO:squared_error"
                                          : "OO:half_squared_error", kwlist_se, &A_obj, &Y_obj);
     }
-    if (!ok || loss_inputs(A_obj, Y_obj, fn, in, &typenum) < 0) {
+    if (!ok || loss_inputs(A_obj, Y_obj, fn, &a, &typenum) < 0) {
         goto error;
     }
     {
@@ -538,12 +531,10 @@ static PyObject *loss(int which, PyObject *args, PyObject *kwds)
             }
         }
     }
-    Py_DECREF(in[0]);
-    Py_DECREF(in[1]);
+    rpb_release(&a);
     return PyFloat_FromDouble(value);
 error:
-    Py_XDECREF(in[0]);
-    Py_XDECREF(in[1]);
+    rpb_release(&a);
     return NULL;
 }
 
@@ -573,68 +564,135 @@ PyDoc_STRVAR(sgd_update_doc,
 "One step of gradient descent, in place; returns param itself.\n\n"
 "NumPy: param -= lr * grad\n\n"
 "param is a writeable float32 or float64 array (up to 2-D) and keeps its\n"
-"identity and its data pointer. grad has param's shape; a grad of another\n"
-"dtype is cast to param's dtype first (a copy). lr must be finite. Seeds 001 and 003 step with\n"
-"+= and -=; here the sign is always descent: pass the gradient of the loss.");
+"identity and its data pointer. grad has param's shape. The result is what\n"
+"the NumPy expression gives for every combination of dtypes: lr * grad in\n"
+"NumPy's result type of the two (a Python float lr takes a float grad's\n"
+"dtype; a NumPy scalar lr keeps its own), then param minus that in their\n"
+"result type, rounded to param's dtype. lr, grad and param of one dtype\n"
+"(float32 or float64) run in C in place; other combinations run NumPy's own\n"
+"multiply and subtract (a temporary for lr * grad). lr must be a finite real\n"
+"number (not a bool). Seeds 001 and 003 step with += and -=; here the sign\n"
+"is always descent: pass the gradient of the loss.");
 
-static PyObject *py_sgd_update(PyObject *self, PyObject *args, PyObject *kwds)
+/* lr as a finite double and as the number NumPy would multiply by: a Python
+ * float or int stays one (a "weak" scalar that takes grad's dtype), a NumPy
+ * scalar or 0-d array becomes an exact NumPy scalar of its dtype (*lr_type;
+ * -1 for a Python number). Other objects with __float__ become a Python
+ * float. All their Python code (__float__, __index__) runs here. */
+static int sgd_lr(PyObject *lr_obj, const char *fn, double *lr, PyObject **lr_num,
+                  int *lr_type)
 {
-    static char *kwlist[] = {"param", "grad", "lr", NULL};
-    const char *fn = "sgd_update";
-    PyObject *param_obj, *grad_obj, *lr_obj;
-    PyArrayObject *param, *grad = NULL;
-    double lr;
-    int typenum;
-    char sp[64], sg[64];
-    (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO:sgd_update", kwlist, &param_obj,
-                                     &grad_obj, &lr_obj)) {
-        return NULL;
+    *lr_num = NULL;
+    *lr_type = -1;
+    if (PyBool_Check(lr_obj) || PyArray_IsScalar(lr_obj, Bool)) {
+        PyErr_Format(PyExc_TypeError, "%s: lr must be a real number, got bool %R", fn, lr_obj);
+        return -1;
     }
-    lr = PyFloat_AsDouble(lr_obj);
-    if (lr == -1.0 && PyErr_Occurred()) {
-        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
-            PyErr_Format(PyExc_TypeError, "%s: lr must be a real number, got %s", fn,
-                         Py_TYPE(lr_obj)->tp_name);
+    if (PyArray_IsScalar(lr_obj, Generic) || PyArray_Check(lr_obj)) {
+        PyArrayObject *a0 = (PyArrayObject *)PyArray_FromAny(lr_obj, NULL, 0, 0,
+                                                             NPY_ARRAY_ENSUREARRAY, NULL);
+        if (a0 == NULL) {
+            return -1;
         }
-        else {
+        if (PyArray_NDIM(a0) != 0 || !(PyTypeNum_ISINTEGER(PyArray_TYPE(a0)) ||
+                                       PyTypeNum_ISFLOAT(PyArray_TYPE(a0)))) {
+            char shape[64];
+            RP_SHAPE(a0, shape);
+            PyErr_Format(PyExc_TypeError, "%s: lr must be a real number, got an array of "
+                         "shape %s and dtype %S", fn, shape, (PyObject *)PyArray_DESCR(a0));
+            Py_DECREF(a0);
+            return -1;
+        }
+        *lr_type = PyArray_TYPE(a0);
+        *lr = PyFloat_AsDouble((PyObject *)a0);
+        if (*lr == -1.0 && PyErr_Occurred()) {
             rpb_add_context(fn, "lr");
+            Py_DECREF(a0);
+            return -1;
         }
-        return NULL;
+        *lr_num = PyArray_Return(a0); /* an exact NumPy scalar: no subclass code */
     }
-    if (!isfinite(lr)) {
-        PyObject *v = PyFloat_FromDouble(lr);
+    else {
+        *lr = PyFloat_AsDouble(lr_obj);
+        if (*lr == -1.0 && PyErr_Occurred()) {
+            if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+                PyErr_Format(PyExc_TypeError, "%s: lr must be a real number, got %s", fn,
+                             Py_TYPE(lr_obj)->tp_name);
+            }
+            else {
+                rpb_add_context(fn, "lr");
+            }
+            return -1;
+        }
+        /* an int stays an int (NumPy multiplies an int grad by it exactly) */
+        *lr_num = PyLong_Check(lr_obj) ? PyNumber_Long(lr_obj) : PyFloat_FromDouble(*lr);
+    }
+    if (*lr_num == NULL) {
+        return -1;
+    }
+    if (!isfinite(*lr)) {
+        PyObject *v = PyFloat_FromDouble(*lr);
         if (v != NULL) {
             PyErr_Format(PyExc_ValueError, "%s: lr must be a finite number, got %R", fn, v);
             Py_DECREF(v);
         }
+        Py_CLEAR(*lr_num);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *py_sgd_update(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"param", "grad", "lr", NULL};
+    static const char *const names[] = {"grad"};
+    const char *fn = "sgd_update";
+    PyObject *param_obj, *objs[1], *lr_obj, *lr_num = NULL;
+    rpb_args a;
+    PyArrayObject *param, *grad;
+    double lr;
+    int typenum, lr_type;
+    char sp[64], sg[64];
+    (void)self;
+    memset(&a, 0, sizeof(a));
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO:sgd_update", kwlist, &param_obj,
+                                     &objs[0], &lr_obj)) {
         return NULL;
+    }
+    /* lr, then grad and param: all the Python code of the arguments, first */
+    if (sgd_lr(lr_obj, fn, &lr, &lr_num, &lr_type) < 0 ||
+        rpb_convert(&a, fn, 1, objs, names, param_obj, 1) < 0) {
+        goto error;
     }
     if (!PyArray_Check(param_obj)) {
         PyErr_Format(PyExc_TypeError, "%s: param must be a NumPy array (it is updated in "
                      "place), got %s", fn, Py_TYPE(param_obj)->tp_name);
-        return NULL;
+        goto error;
     }
-    param = (PyArrayObject *)param_obj;
+    if (rpb_refuse_masked_output(param_obj, fn, "param") < 0) {
+        goto error;
+    }
+    param = (PyArrayObject *)a.out[0];
+    grad = a.in[0];
     typenum = PyArray_TYPE(param);
     if ((typenum != NPY_FLOAT && typenum != NPY_DOUBLE) || !PyArray_ISNOTSWAPPED(param)) {
         PyErr_Format(PyExc_TypeError, "%s: param has dtype %S; it must be float32 or float64 "
                      "to be updated in place", fn, (PyObject *)PyArray_DESCR(param));
-        return NULL;
+        goto error;
     }
     if (!PyArray_ISWRITEABLE(param)) {
         RP_SHAPE(param, sp);
         PyErr_Format(PyExc_ValueError, "%s: param %s is read-only", fn, sp);
-        return NULL;
+        goto error;
     }
     if (PyArray_NDIM(param) > 2 || !PyArray_ISALIGNED(param)) {
         RP_SHAPE(param, sp);
         PyErr_Format(PyExc_ValueError, "%s: param must be an aligned array of at most 2 "
                      "dimensions, got shape %s", fn, sp);
-        return NULL;
+        goto error;
     }
-    if ((grad = rpb_to_array(grad_obj, fn, "grad")) == NULL) {
-        return NULL;
+    if (rpb_refuse_self_overlap(param, fn, "param") < 0) {
+        goto error;
     }
     if (!(PyArray_NDIM(grad) == PyArray_NDIM(param) &&
           PyArray_CompareLists(PyArray_DIMS(grad), PyArray_DIMS(param), PyArray_NDIM(param)))) {
@@ -644,27 +702,42 @@ static PyObject *py_sgd_update(PyObject *self, PyObject *args, PyObject *kwds)
                      "must match", fn, sg, sp);
         goto error;
     }
-    if (rpb_cast_in_place(&grad, typenum) < 0) {
-        goto error;
-    }
     /* grad may be param itself, but not another view of its memory */
     if (rpb_may_overlap(param, grad) &&
-        !(PyArray_BYTES(param) == PyArray_BYTES(grad) &&
+        !(PyArray_BYTES(param) == PyArray_BYTES(grad) && PyArray_TYPE(param) == PyArray_TYPE(grad) &&
           PyArray_CompareLists(PyArray_STRIDES(param), PyArray_STRIDES(grad),
                                PyArray_NDIM(param)))) {
         PyErr_Format(PyExc_ValueError, "%s: grad shares memory with param", fn);
         goto error;
     }
-    {
+    if (PyArray_TYPE(grad) == typenum && PyArray_ISALIGNED(grad) && PyArray_ISNOTSWAPPED(grad) &&
+        (lr_type < 0 || lr_type == typenum)) {
+        /* one dtype throughout: lr * grad and the subtraction in it, in C */
         rp_view pv = rpb_view_of(param, 1);
         rp_cview gv = rpb_cview_of(grad, 1);
         RP_RUN(PyArray_SIZE(param), RP_DISPATCH(typenum, rp_sgd_update, (lr, pv, gv)));
     }
-    Py_DECREF(grad);
-    Py_INCREF(param);
-    return (PyObject *)param;
+    else {
+        /* mixed dtypes: NumPy's own ufuncs on plain ndarrays (no Python code) */
+        PyObject *pview = NULL, *step = NULL, *res = NULL;
+        pview = PyArray_View(param, NULL, &PyArray_Type);
+        step = pview != NULL ? PyNumber_Multiply(lr_num, (PyObject *)grad) : NULL;
+        res = step != NULL ? PyNumber_InPlaceSubtract(pview, step) : NULL;
+        Py_XDECREF(pview);
+        Py_XDECREF(step);
+        if (res == NULL) {
+            rpb_add_context(fn, "param -= lr * grad");
+            goto error;
+        }
+        Py_DECREF(res);
+    }
+    Py_DECREF(lr_num);
+    rpb_release(&a);
+    Py_INCREF(param_obj);
+    return param_obj;
 error:
-    Py_XDECREF(grad);
+    Py_XDECREF(lr_num);
+    rpb_release(&a);
     return NULL;
 }
 

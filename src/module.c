@@ -161,6 +161,7 @@ PyMODINIT_FUNC PyInit__core(void)
     }
     if (PyModule_AddFunctions(m, rpb_layer_methods) < 0 ||
         PyModule_AddFunctions(m, rpb_network_methods) < 0 ||
+        PyModule_AddFunctions(m, rpb_program_methods) < 0 ||
         PyModule_AddFunctions(m, module_methods) < 0) {
         goto error;
     }

@@ -66,6 +66,12 @@ static int net_array(net_args *na, PyObject *obj, const char *what, int l, int i
                      Py_TYPE(obj)->tp_name);
         return -1;
     }
+    if (rpb_is_masked(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s[%d] is a masked array (numpy.ma.MaskedArray); the "
+                     "network would train through its mask, so it is refused: pass a plain "
+                     "array (%s[%d].data, or .filled(value))", what, l, what, l);
+        return -1;
+    }
     a = (PyArrayObject *)obj;
     if (na->typenum < 0) {
         na->typenum = PyArray_TYPE(a);
@@ -117,20 +123,34 @@ static int net_array(net_args *na, PyObject *obj, const char *what, int l, int i
         }
         return -1;
     }
+    if (writeable && rpb_self_overlaps(a)) {
+        char got[64], strides[64];
+        RP_SHAPE(a, got);
+        rpb_shape_str(PyArray_NDIM(a), PyArray_STRIDES(a), strides, sizeof(strides));
+        PyErr_Format(PyExc_ValueError, "%s[%d] %s has elements that share memory (strides %s): "
+                     "training would write them in turn; pass an array of distinct elements "
+                     "(a .copy())", what, l, got, strides);
+        return -1;
+    }
     v->data = PyArray_BYTES(a);
     Py_INCREF(a);
     na->held[na->nheld++] = a;
     return 0;
 }
 
-/* Fill na from the lists of weights and biases (and velocities, gradients:
- * `extra` lists shaped like the parameters, NULL when absent). */
-static int parse_net(net_args *na, PyObject *weights, PyObject *biases, PyObject *extra_w,
-                     PyObject *extra_b, const char *extra_name, const char *layout,
-                     const char *activation, const char *output_activation,
+/* The caller's lists, unpacked (owned items) before anything is checked. */
+typedef struct {
+    PyObject **W, **b, **eW, **eb; /* b, eW, eb NULL when absent */
+    Py_ssize_t nW, nb, neW, neb;
+} net_lists;
+
+/* Fill na from the unpacked lists of weights and biases (and velocities or
+ * gradients: `extra` lists shaped like the parameters, NULL when absent). */
+static int parse_net(net_args *na, const net_lists *ls, const char *extra_name,
+                     const char *layout, const char *activation, const char *output_activation,
                      const char *loss, int writeable)
 {
-    Py_ssize_t L, l;
+    Py_ssize_t L = ls->nW, l;
     int i;
     memset(na, 0, sizeof(*na));
     na->typenum = -1;
@@ -155,15 +175,6 @@ static int parse_net(net_args *na, PyObject *weights, PyObject *biases, PyObject
                      "'softmax'", loss, output_activation);
         return -1;
     }
-    if (!PyList_Check(weights) || PyList_GET_SIZE(weights) < 1) {
-        PyErr_SetString(PyExc_TypeError, "weights must be a non-empty list of arrays");
-        return -1;
-    }
-    L = PyList_GET_SIZE(weights);
-    if (biases != Py_None && (!PyList_Check(biases) || PyList_GET_SIZE(biases) != L)) {
-        PyErr_Format(PyExc_TypeError, "biases must be None or a list of %zd arrays", L);
-        return -1;
-    }
     na->net.nlayers = (int)L;
     na->sizes = PyMem_Calloc((size_t)L + 1, sizeof(rp_index));
     na->views = PyMem_Calloc(4 * (size_t)L, sizeof(rp_view));
@@ -178,33 +189,44 @@ static int parse_net(net_args *na, PyObject *weights, PyObject *biases, PyObject
     na->net.vW = na->views + 2 * L;
     na->net.vb = na->views + 3 * L;
     for (l = 0; l < L; l++) {
-        PyObject *w = PyList_GET_ITEM(weights, l);
-        rp_index n_in;
-        if (!PyArray_Check(w) || PyArray_NDIM((PyArrayObject *)w) != 2) {
+        PyObject *w = ls->W[l];
+        rp_index n_in, n_out;
+        if (!PyArray_Check(w)) {
+            PyErr_Format(PyExc_TypeError, "weights[%zd] must be a NumPy array (it is trained in "
+                         "place), got %s", l, Py_TYPE(w)->tp_name);
+            return -1;
+        }
+        if (PyArray_NDIM((PyArrayObject *)w) != 2) {
             PyErr_Format(PyExc_ValueError, "weights[%zd] must be a 2-D array", l);
             return -1;
         }
         n_in = PyArray_DIM((PyArrayObject *)w, na->cols ? 1 : 0);
+        n_out = PyArray_DIM((PyArrayObject *)w, na->cols ? 0 : 1);
         if (l > 0 && n_in != na->sizes[l]) {
             char prev[64], cur[64];
-            RP_SHAPE((PyArrayObject *)PyList_GET_ITEM(weights, l - 1), prev);
+            RP_SHAPE((PyArrayObject *)ls->W[l - 1], prev);
             RP_SHAPE((PyArrayObject *)w, cur);
             PyErr_Format(PyExc_ValueError, "the sizes do not chain: weights[%zd] %s has %zd "
                          "outputs but weights[%zd] %s has %zd inputs (layout='%s')", l - 1,
                          prev, (Py_ssize_t)na->sizes[l], l, cur, (Py_ssize_t)n_in, layout);
             return -1;
         }
+        if (n_in == 0 || n_out == 0) {
+            char cur[64];
+            RP_SHAPE((PyArrayObject *)w, cur);
+            PyErr_Format(PyExc_ValueError, "weights[%zd] has shape %s: layer %zd has %s; every "
+                         "layer needs at least one input and one output (layout='%s')", l, cur,
+                         l, n_in == 0 ? "no inputs" : "no outputs", layout);
+            return -1;
+        }
         na->sizes[l] = n_in;
-        na->sizes[l + 1] = PyArray_DIM((PyArrayObject *)w, na->cols ? 0 : 1);
+        na->sizes[l + 1] = n_out;
     }
     for (l = 0; l < L; l++) {
-        PyObject *b = biases == Py_None ? Py_None : PyList_GET_ITEM(biases, l);
-        rp_index in, out;
+        PyObject *b = ls->b == NULL ? Py_None : ls->b[l];
         /* the inputs of a layer are the outputs of the one before */
-        in = l == 0 ? na->sizes[0]
-                    : PyArray_DIM((PyArrayObject *)PyList_GET_ITEM(weights, l - 1), na->cols ? 0 : 1);
-        out = na->sizes[l + 1];
-        if (net_array(na, PyList_GET_ITEM(weights, l), "weights", (int)l, 0, in, out, writeable,
+        const rp_index in = na->sizes[l], out = na->sizes[l + 1];
+        if (net_array(na, ls->W[l], "weights", (int)l, 0, in, out, writeable,
                       &na->net.W[l]) < 0) {
             return -1;
         }
@@ -212,13 +234,12 @@ static int parse_net(net_args *na, PyObject *weights, PyObject *biases, PyObject
                                       &na->net.b[l]) < 0) {
             return -1;
         }
-        if (extra_w != NULL && net_array(na, PyList_GET_ITEM(extra_w, l), extra_name, (int)l, 0,
-                                         in, out, 1, &na->net.vW[l]) < 0) {
+        if (ls->eW != NULL && net_array(na, ls->eW[l], extra_name, (int)l, 0, in, out, 1,
+                                        &na->net.vW[l]) < 0) {
             return -1;
         }
-        if (extra_b != NULL && b != Py_None &&
-            net_array(na, PyList_GET_ITEM(extra_b, l), extra_name, (int)l, 1, in, out, 1,
-                      &na->net.vb[l]) < 0) {
+        if (ls->eb != NULL && b != Py_None &&
+            net_array(na, ls->eb[l], extra_name, (int)l, 1, in, out, 1, &na->net.vb[l]) < 0) {
             return -1;
         }
     }
@@ -235,10 +256,10 @@ static int parse_net(net_args *na, PyObject *weights, PyObject *biases, PyObject
     return 0;
 }
 
-/* X and Y of the data set as rows-views of the network's dtype (a cast copy
- * for other dtypes), checked against the network's sizes; held in `in`. */
-static int net_data(net_args *na, PyObject *X_obj, PyObject *Y_obj, PyArrayObject **in,
-                    rp_cview *X, rp_cview *Y)
+/* X and Y (already arrays, in[0] and in[1]; in[1] NULL without Y) as
+ * rows-views of the network's dtype (a cast copy for other dtypes), checked
+ * against the network's sizes. */
+static int net_data(net_args *na, PyArrayObject **in, rp_cview *X, rp_cview *Y)
 {
     const rp_index n_in = na->sizes[0], n_out = na->sizes[na->net.nlayers];
     const char *names[2] = {"X", "Y"};
@@ -249,10 +270,9 @@ static int net_data(net_args *na, PyObject *X_obj, PyObject *Y_obj, PyArrayObjec
     views[1] = Y;
     widths[0] = n_in;
     widths[1] = n_out;
-    for (k = 0; k < (Y_obj != NULL ? 2 : 1); k++) {
+    for (k = 0; k < (in[1] != NULL ? 2 : 1); k++) {
         PyArrayObject *a;
-        if ((in[k] = rpb_to_array(k == 0 ? X_obj : Y_obj, "MLP", names[k])) == NULL ||
-            rpb_cast_in_place(&in[k], na->typenum) < 0) {
+        if (rpb_cast_in_place(&in[k], na->typenum) < 0) {
             return -1;
         }
         a = in[k];
@@ -301,6 +321,7 @@ typedef struct {
     PyObject *weights, *biases;  /* lists of arrays (biases may be None) */
     PyObject *extra_w, *extra_b; /* velocities or gradients shaped like them, or NULL */
     const char *extra_name;      /* what the extra lists are, for messages */
+    const char *extra_msg;       /* the error when they are not shaped like them */
     PyObject *X, *Y;             /* the data; Y NULL when not needed */
     const char *layout, *activation, *output_activation, *loss;
     int writeable;               /* the parameters are written (fit) */
@@ -308,21 +329,69 @@ typedef struct {
 
 /* What every network entry point holds between net_begin and net_end. */
 typedef struct {
+    net_lists lists;      /* the unpacked lists: owned references */
     net_args na;
     PyArrayObject *in[2]; /* X and Y, as the network's dtype */
     rp_cview X, Y;        /* their rows-views */
 } net_call;
 
-/* The one setup of net_fit, net_gradients and net_forward: the parameters,
- * then the data, checked; -1 with an error set. Call net_end either way. */
+/* The one setup of net_fit, net_gradients and net_forward. First every
+ * argument becomes what it is used as (the lists' items as owned references,
+ * X and Y as arrays), so that all the Python code they can run (__array__, a
+ * list subclass) has run; then the parameters and the data are checked.
+ * -1 with an error set; call net_end either way. */
 static int net_begin(net_call *c, const net_spec *s)
 {
+    net_lists *ls = &c->lists;
     memset(c, 0, sizeof(*c));
-    if (parse_net(&c->na, s->weights, s->biases, s->extra_w, s->extra_b, s->extra_name,
-                  s->layout, s->activation, s->output_activation, s->loss, s->writeable) < 0) {
+    ls->W = rpb_unpack(s->weights, -1, "MLP", "weights", "a non-empty list of arrays", &ls->nW);
+    if (ls->W == NULL) {
         return -1;
     }
-    return net_data(&c->na, s->X, s->Y, c->in, &c->X, &c->Y);
+    if (ls->nW < 1 || ls->nW > INT_MAX / 4) {
+        PyErr_Format(PyExc_TypeError, "weights must be a non-empty list of arrays, got %zd "
+                     "of them", ls->nW);
+        return -1;
+    }
+    if (s->biases != Py_None) {
+        char expected[64];
+        snprintf(expected, sizeof(expected), "None or a list of %zd arrays", ls->nW);
+        if ((ls->b = rpb_unpack(s->biases, ls->nW, "MLP", "biases", expected, &ls->nb)) == NULL) {
+            return -1;
+        }
+    }
+    if (s->extra_w != NULL) {
+        if (!(PyTuple_Check(s->extra_w) || PyList_Check(s->extra_w)) ||
+            (s->biases != Py_None && s->extra_b != NULL &&
+             !(PyTuple_Check(s->extra_b) || PyList_Check(s->extra_b)))) {
+            PyErr_SetString(PyExc_ValueError, s->extra_msg);
+            return -1;
+        }
+        ls->eW = rpb_unpack(s->extra_w, -1, "MLP", s->extra_name, "a list", &ls->neW);
+        if (ls->eW == NULL) {
+            return -1;
+        }
+        if (s->biases != Py_None && s->extra_b != NULL) {
+            ls->eb = rpb_unpack(s->extra_b, -1, "MLP", s->extra_name, "a list", &ls->neb);
+            if (ls->eb == NULL) {
+                return -1;
+            }
+        }
+        if (ls->neW != ls->nW || (s->biases != Py_None && ls->neb != ls->nW)) {
+            PyErr_SetString(PyExc_ValueError, s->extra_msg);
+            return -1;
+        }
+    }
+    if ((c->in[0] = rpb_to_array(s->X, "MLP", "X")) == NULL ||
+        (s->Y != NULL && (c->in[1] = rpb_to_array(s->Y, "MLP", "Y")) == NULL)) {
+        return -1;
+    }
+    /* no Python code from here on: check what was converted */
+    if (parse_net(&c->na, ls, s->extra_name, s->layout, s->activation, s->output_activation,
+                  s->loss, s->writeable) < 0) {
+        return -1;
+    }
+    return net_data(&c->na, c->in, &c->X, &c->Y);
 }
 
 /* The one teardown: releases what net_begin took (safe after a failure). */
@@ -333,6 +402,37 @@ static void net_end(net_call *c)
     c->in[0] = c->in[1] = NULL;
     net_args_free(&c->na);
     memset(&c->na, 0, sizeof(c->na));
+    rpb_unpack_free(c->lists.W, c->lists.nW);
+    rpb_unpack_free(c->lists.b, c->lists.nb);
+    rpb_unpack_free(c->lists.eW, c->lists.neW);
+    rpb_unpack_free(c->lists.eb, c->lists.neb);
+    memset(&c->lists, 0, sizeof(c->lists));
+}
+
+/* Attach history[:done], the losses of the epochs a fit finished, to the
+ * pending exception as its attribute `history` (MLP.fit reads it). */
+static void interrupted_history(PyObject *history, rp_index done)
+{
+    PyObject *type, *value, *tb, *part;
+    npy_intp n = done;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    part = PyArray_SimpleNew(1, &n, NPY_DOUBLE);
+    if (part != NULL && value != NULL) {
+        memcpy(PyArray_DATA((PyArrayObject *)part), PyArray_DATA((PyArrayObject *)history),
+               (size_t)n * sizeof(double));
+        if (PyObject_SetAttrString(value, "history", part) < 0) {
+            PyErr_Clear(); /* an exception that takes no attributes: leave it as it is */
+        }
+    }
+    else {
+        PyErr_Clear();
+    }
+    Py_XDECREF(part);
+    if (tb != NULL && value != NULL) {
+        PyException_SetTraceback(value, tb);
+    }
+    PyErr_Restore(type, value, tb);
 }
 
 /* With the GIL released, take it back now and then to look for Ctrl-C. */
@@ -352,7 +452,7 @@ static PyObject *py_net_fit(PyObject *self, PyObject *args, PyObject *kwds)
                              "activation", "output_activation", "loss", "lr", "momentum",
                              "average", "epochs", "batch_size", "shuffle", "seed",
                              "shuffle_state", NULL};
-    PyObject *vweights, *vbiases, *batch_obj = Py_None, *history = NULL;
+    PyObject *vweights, *vbiases, *batch_obj = Py_None, *seed_obj = NULL, *history = NULL;
     PyObject *resume_obj = Py_None;
     uint64_t *resume = NULL;
     net_spec s;
@@ -361,45 +461,53 @@ static PyObject *py_net_fit(PyObject *self, PyObject *args, PyObject *kwds)
     int average, shuffle, status;
     Py_ssize_t epochs;
     unsigned long long seed = 0;
-    rp_index batch = 0;
+    rp_index batch = 0, done = 0;
     npy_intp hdim;
     (void)self;
     memset(&s, 0, sizeof(s));
     memset(&c, 0, sizeof(c));
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOO$ssssddpnOpKO:net_fit", kwlist,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOO$ssssddpnOpOO:net_fit", kwlist,
                                      &s.weights, &s.biases, &vweights, &vbiases, &s.X, &s.Y,
                                      &s.layout, &s.activation, &s.output_activation, &s.loss,
                                      &lr, &momentum, &average, &epochs, &batch_obj, &shuffle,
-                                     &seed, &resume_obj)) {
+                                     &seed_obj, &resume_obj)) {
         return NULL;
     }
     if (!isfinite(lr) || lr < 0 || !isfinite(momentum) || momentum < 0 || epochs < 0) {
         PyErr_SetString(PyExc_ValueError, "lr and momentum must be finite and >= 0, epochs >= 0");
         return NULL;
     }
-    if (batch_obj != Py_None) {
-        batch = PyLong_AsSsize_t(batch_obj);
-        if (batch == -1 && PyErr_Occurred()) {
-            return NULL;
-        }
-        if (batch < 1) {
-            PyErr_SetString(PyExc_ValueError, "batch_size must be None or at least 1");
-            return NULL;
-        }
-    }
-    /* without biases (seeds 001, 002) there are no bias velocities */
-    if (momentum != 0.0 && (!PyList_Check(s.weights) || !PyList_Check(vweights) ||
-                            PyList_GET_SIZE(vweights) != PyList_GET_SIZE(s.weights) ||
-                            (s.biases != Py_None &&
-                             (!PyList_Check(vbiases) ||
-                              PyList_GET_SIZE(vbiases) != PyList_GET_SIZE(s.weights))))) {
-        PyErr_SetString(PyExc_ValueError, "momentum needs velocity lists shaped like the weights "
-                                          "and biases");
+    /* an int, in [0, 2**64): no float truncated, nothing reduced mod 2**64 */
+    if (!PyLong_Check(seed_obj) || PyBool_Check(seed_obj)) {
+        PyErr_Format(PyExc_TypeError, "MLP.fit: seed must be None or an integer in [0, 2**64), "
+                     "got %s", Py_TYPE(seed_obj)->tp_name);
         return NULL;
     }
+    seed = PyLong_AsUnsignedLongLong(seed_obj);
+    if (seed == (unsigned long long)-1 && PyErr_Occurred()) {
+        PyErr_Format(PyExc_ValueError, "MLP.fit: seed must be None or an integer in [0, 2**64), "
+                     "got %R", seed_obj);
+        return NULL;
+    }
+    if (batch_obj != Py_None) {
+        int overflow = 0;
+        long long v = PyLong_AsLongLongAndOverflow(batch_obj, &overflow);
+        if (v == -1 && PyErr_Occurred()) {
+            rpb_add_context("MLP.fit", "batch_size");
+            return NULL;
+        }
+        if (overflow < 0 || (overflow == 0 && v < 1)) {
+            PyErr_SetString(PyExc_ValueError, "MLP.fit: batch_size must be None or at least 1");
+            return NULL;
+        }
+        /* more than there can be samples: one batch of all of them */
+        batch = overflow > 0 || v > (long long)PY_SSIZE_T_MAX ? 0 : (rp_index)v;
+    }
+    /* without biases (seeds 001, 002) there are no bias velocities */
     s.extra_w = momentum != 0.0 ? vweights : NULL;
     s.extra_b = momentum != 0.0 ? vbiases : NULL;
     s.extra_name = "velocities";
+    s.extra_msg = "momentum needs velocity lists shaped like the weights and biases";
     s.writeable = 1;
     if (net_begin(&c, &s) < 0) {
         goto error;
@@ -455,19 +563,29 @@ static PyObject *py_net_fit(PyObject *self, PyObject *args, PyObject *kwds)
         PyThreadState *tstate = PyEval_SaveThread();
         status = c.na.typenum == NPY_FLOAT
                      ? rp_net_fit_f32(&c.na.net, c.X, c.Y, epochs, batch, shuffle, seed,
-                                      resume, h, check_signals, &tstate)
+                                      resume, h, check_signals, &tstate, &done)
                      : rp_net_fit_f64(&c.na.net, c.X, c.Y, epochs, batch, shuffle, seed,
-                                      resume, h, check_signals, &tstate);
+                                      resume, h, check_signals, &tstate, &done);
         PyEval_RestoreThread(tstate);
     }
     if (status == RP_NOMEM) {
-        PyErr_Format(PyExc_MemoryError, "MLP.fit: out of memory for the scratch arrays of "
-                     "a batch of %zd samples", (Py_ssize_t)(batch > 0 && batch < c.X.rows
-                                                            ? batch : c.X.rows));
+        const Py_ssize_t nb = (Py_ssize_t)(batch > 0 && batch < c.X.rows ? batch : c.X.rows);
+        if (shuffle) {
+            PyErr_Format(PyExc_MemoryError, "MLP.fit: out of memory for the shuffled order of "
+                         "the %zd samples and the scratch arrays of a batch of %zd",
+                         (Py_ssize_t)c.X.rows, nb);
+        }
+        else {
+            PyErr_Format(PyExc_MemoryError, "MLP.fit: out of memory for the scratch arrays of "
+                         "a batch of %zd samples", nb);
+        }
         goto error;
     }
     if (status == RP_INTERRUPTED) {
-        goto error; /* KeyboardInterrupt is set; the last update was complete */
+        /* KeyboardInterrupt (or what the SIGINT handler raised) is set; the last
+         * update was complete. The exception carries the finished epochs' losses. */
+        interrupted_history(history, done);
+        goto error;
     }
     if (status == RP_UNSUPPORTED) {
         PyErr_SetString(PyExc_RuntimeError, "MLP.fit: RETROPROP_TRAINER=small, but this fit "
@@ -502,17 +620,11 @@ static PyObject *py_net_gradients(PyObject *self, PyObject *args, PyObject *kwds
         return NULL;
     }
     grads = dweights != Py_None;
-    if (grads && (!PyList_Check(dweights) || !PyList_Check(dbiases) || !PyList_Check(s.weights) ||
-                  PyList_GET_SIZE(dweights) != PyList_GET_SIZE(s.weights) ||
-                  PyList_GET_SIZE(dbiases) != PyList_GET_SIZE(s.weights))) {
-        PyErr_SetString(PyExc_ValueError, "dweights and dbiases must be lists shaped like the "
-                                          "weights and biases");
-        return NULL;
-    }
     /* the gradients take the velocities' place */
     s.extra_w = grads ? dweights : NULL;
     s.extra_b = grads ? dbiases : NULL;
     s.extra_name = "dweights";
+    s.extra_msg = "dweights and dbiases must be lists shaped like the weights and biases";
     if (net_begin(&c, &s) < 0) {
         goto error;
     }

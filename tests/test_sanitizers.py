@@ -23,12 +23,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # The subset: every kernel's parity cases on negative strides (a fifth of the
 # registry), the other parity tests, bad input, the catalogue, the trainer,
-# threads, zero copy and a short fuzz. Not the leak tests: ASan keeps freed
-# memory in quarantine, so resident memory grows by design.
+# threads, zero copy, a short fuzz and the hostile reproducers. Not the leak
+# tests: ASan keeps freed memory in quarantine, so resident memory grows by
+# design.
 SUBSET = [
     "tests/test_parity.py", "tests/test_bad_input.py", "tests/test_bad_input_catalogue.py",
     "tests/test_mlp.py", "tests/test_threads_memory.py", "tests/test_zero_copy.py",
-    "tests/test_fuzz.py",
+    "tests/test_fuzz.py", "tests/test_hostile.py",
     "-k", "(not test_kernel_matches_reference or neg) and not leak",
 ]
 REPORTS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")

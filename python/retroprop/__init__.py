@@ -56,6 +56,7 @@ from ._core import (
 )
 
 from .network import MLP, RedNeuronal
+from .estimators import MLPClassifier, MLPRegressor
 
 __version__ = "0.1.0"
 
@@ -87,3 +88,10 @@ __all__ = [
 # Tools built on the kernels above: gradient checking and a named training
 # step. Not in __all__, which lists the kernels (each has a reference twin).
 from . import gradcheck, trace  # noqa: E402
+
+
+def load_ipython_extension(ipython):
+    """``%load_ext retroprop``: the ``%%retroprop`` cell magic (retroprop.capture)."""
+    from .capture import load_ipython_extension as load
+
+    load(ipython)

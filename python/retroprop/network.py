@@ -17,7 +17,11 @@ OUTPUT_ACTIVATIONS = ACTIVATIONS + ("softmax",)
 LOSSES = ("bce", "mse", "ce")
 
 
-def _check_config(activation, output_activation, loss, layout, lr, momentum, dtype):
+def _check_config(activation, output_activation, loss, layout, lr, momentum, dtype,
+                  average=True):
+    """The settings' rules, in one place: the constructors check them, and so
+    does every call that uses them (MLP._check_settings), since attributes can
+    be reassigned. dtype None: not checked (it is then the weights')."""
     if activation not in ACTIVATIONS:
         raise ValueError(f"MLP: unknown activation {activation!r}; expected one of "
                          f"{', '.join(map(repr, ACTIVATIONS))}")
@@ -41,7 +45,10 @@ def _check_config(activation, output_activation, loss, layout, lr, momentum, dty
     _check_rate("momentum", momentum)
     if momentum >= 1:
         raise ValueError(f"MLP: momentum must be in [0, 1), got {momentum!r}")
-    if np.dtype(dtype) not in (np.float32, np.float64):
+    if not (isinstance(average, (bool, np.bool_))
+            or (isinstance(average, numbers.Integral) and average in (0, 1))):
+        raise ValueError(f"MLP: average must be True or False, got {average!r}")
+    if dtype is not None and np.dtype(dtype) not in (np.float32, np.float64):
         raise TypeError(f"MLP: dtype must be float32 or float64, got {np.dtype(dtype)}")
 
 
@@ -49,6 +56,14 @@ def _check_rate(name, value):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) \
             or not math.isfinite(value) or value < 0:
         raise ValueError(f"MLP: {name} must be a finite number >= 0, got {value!r}")
+
+
+def _refuse_masked(name, value):
+    """np.asarray would drop a mask silently: refuse it, as the C calls do."""
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(f"MLP: {name} is a masked array (numpy.ma.MaskedArray); the network "
+                        f"would ignore its mask, so it refuses it: pass {name}.filled(value), or "
+                        f"drop the masked samples first")
 
 
 @contextlib.contextmanager
@@ -126,7 +141,7 @@ class MLP:
     def __init__(self, sizes, activation="sigmoid", output_activation="sigmoid", loss="bce",
                  *, layout="rows", bias=True, lr=0.5, average=True, momentum=0.0,
                  dtype=np.float64, seed=None, init=None, bias_init="zeros"):
-        _check_config(activation, output_activation, loss, layout, lr, momentum, dtype)
+        _check_config(activation, output_activation, loss, layout, lr, momentum, dtype, average)
         init = parameters.check_init("MLP", init)
         bias_init = parameters.check_init("MLP", bias_init, "bias_init")
         sizes = list(sizes)
@@ -192,7 +207,7 @@ class MLP:
             raise ValueError("MLP.from_arrays: weights must be a non-empty list of arrays")
         dtype = getattr(weights[0], "dtype", np.dtype(object))
         _check_config(activation, output_activation, loss, layout, lr, momentum,
-                      dtype if dtype in (np.float32, np.float64) else np.float64)
+                      dtype if dtype in (np.float32, np.float64) else np.float64, average)
         for i, W in enumerate(weights):
             if not isinstance(W, np.ndarray) or W.dtype != dtype \
                     or W.dtype not in (np.float32, np.float64):
@@ -266,6 +281,27 @@ class MLP:
         return dict(layout=self.layout, activation=self.activation,
                     output_activation=self.output_activation)
 
+    def _check_settings(self, where):
+        """Every setting the constructor checks, checked again by each call
+        that uses it: ``net.momentum = 5.0`` or ``net.weights[0] = [[...]]``
+        after construction is refused here, not trained with."""
+        with _named(where):
+            weights, biases = self.weights, self.biases
+            if not isinstance(weights, (list, tuple)) or not weights:
+                raise TypeError(f"MLP: weights must be a non-empty list of arrays, got "
+                                f"{type(weights).__name__}")
+            if biases is not None and not isinstance(biases, (list, tuple)):
+                raise TypeError(f"MLP: biases must be None or a list of arrays, got "
+                                f"{type(biases).__name__}")
+            for name, arrays in (("weights", weights), ("biases", biases or ())):
+                for i, a in enumerate(arrays):
+                    if not isinstance(a, np.ndarray) and not (name == "biases" and a is None):
+                        raise TypeError(f"MLP: {name}[{i}] must be a NumPy array (it is "
+                                        f"trained in place), got {type(a).__name__}: assign "
+                                        f"np.array(...) of the network's dtype")
+            _check_config(self.activation, self.output_activation, self.loss_name, self.layout,
+                          self.lr, self.momentum, None, self.average)
+
     def _check_arrays(self, where):
         """The parameters chain and have the layout's shapes (a dry forward)."""
         rows = self.layout == "rows"
@@ -290,6 +326,7 @@ class MLP:
         1-D Y of a one-output net as a column (views; one-hot is a copy)."""
         if Y is None:
             raise TypeError("Y must be an array, got None")
+        _refuse_masked("Y", Y)
         Y = np.asarray(Y)
         n_out = self.sizes[-1]
         if Y.ndim == 1 and self.loss_name == "ce" and Y.dtype.kind in "iub":
@@ -309,6 +346,7 @@ class MLP:
         """X as a 2-D batch; a 1-D X is one sample (returns the flag)."""
         if X is None:
             raise TypeError("X must be an array, got None")
+        _refuse_masked("X", X)
         X = np.asarray(X)
         if X.ndim == 1:
             return (X[None, :] if self.layout == "rows" else X[:, None]), True
@@ -329,6 +367,7 @@ class MLP:
     def forward(self, X):
         """The network's output for X; every layer's activation is kept in
         ``net.activations`` (A1, ..., AL). A 1-D X is one sample."""
+        self._check_settings("MLP.forward")
         with _named("MLP.forward"):
             X2, one = self._inputs(X)
             self.activations = self._backend.net_forward(self.weights, self.biases, X2,
@@ -352,6 +391,7 @@ class MLP:
 
     def loss(self, X, Y):
         """The loss on (X, Y), divided by the number of samples if average."""
+        self._check_settings("MLP.loss")
         with _named("MLP.loss"):
             X2, Y2 = self._inputs(X)[0], self._targets(Y)
             return self._backend.net_gradients(self.weights, self.biases, X2, Y2, None, None,
@@ -361,6 +401,7 @@ class MLP:
     def backward(self, X, Y):
         """Gradients of the loss on (X, Y): ``(dWs, dbs)``, lists shaped like
         ``weights`` and ``biases`` (dbs is None without biases)."""
+        self._check_settings("MLP.backward")
         with _named("MLP.backward"):
             X2, Y2 = self._inputs(X)[0], self._targets(Y)
             dWs = [np.empty_like(W) for W in self.weights]
@@ -432,8 +473,7 @@ class MLP:
 
     def _prepare(self, where, X, Y):
         """(X, Y) as the C trainer takes them, the settings checked."""
-        _check_rate("lr", self.lr)
-        _check_rate("momentum", self.momentum)
+        self._check_settings(where)
         with _named(where):
             return self._inputs(X)[0], self._targets(Y)
 

@@ -254,8 +254,8 @@ def half_squared_error(A, Y):
 # ------------------------------------------------------------------- update
 
 def sgd_update(param, grad, lr):
-    """param -= lr * grad, in place; returns param."""
-    param -= lr * np.asarray(grad, dtype=param.dtype)
+    """param -= lr * grad, in place; returns param (NumPy's dtype rules throughout)."""
+    param -= lr * np.asarray(grad)
     return param
 
 

@@ -155,20 +155,31 @@ def fit(net, X, Y, epochs, batch_size, shuffle, seed, validation_data, patience,
         raise ValueError(f"{where}: monitor must be 'loss' or 'val_loss', got {monitor!r}")
     if monitor == "val_loss" and validation is None and patience is not None:
         raise ValueError(f"{where}: monitor='val_loss' needs validation_data=(X_val, Y_val)")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
+                             or not 0 <= seed < 2**64):
+        raise (ValueError if isinstance(seed, numbers.Integral) and not isinstance(seed, bool)
+               else TypeError)(
+            f"{where}: seed must be None or an integer in [0, 2**64), got {seed!r}")
     if seed is None:
         seed = int(net._rng.integers(0, 2**63)) if shuffle else 0
+    seed = int(seed)
     run = dict(batch_size=batch_size, shuffle=bool(shuffle), seed=seed)
 
     display = progress_wanted(progress)
     if validation is None and patience is None and callback is None and display is None:
-        losses = net._epochs(X2, Y2, epochs, **run)  # one C call, as fit always was
+        try:
+            losses = net._epochs(X2, Y2, epochs, **run)  # one C call, as fit always was
+        except KeyboardInterrupt as e:
+            # the C loop hands over the losses of the epochs it finished
+            net.history = History(getattr(e, "history", np.zeros(0)))
+            raise
         net.history = History(losses)
         return net.history
 
     n = X2.shape[0 if net.layout == "rows" else 1]
     if shuffle:
         state = np.empty(n + 1, dtype=np.uint64)
-        state[0] = np.uint64(int(seed) % 2**64)
+        state[0] = np.uint64(seed)
         state[1:] = np.arange(n, dtype=np.uint64)
         run["shuffle_state"] = state
     per_epoch = validation is not None or patience is not None
@@ -219,7 +230,12 @@ def fit(net, X, Y, epochs, batch_size, shuffle, seed, validation_data, patience,
             if stop:
                 stopped_epoch = done - 1 if done < epochs else None
                 break
-    except BaseException:
+    except BaseException as e:
+        finished = getattr(e, "history", None) if isinstance(e, KeyboardInterrupt) else None
+        if finished is not None:  # the epochs the interrupted run of the C loop finished
+            losses[done:done + len(finished)] = finished
+            net.history = _history(losses[:done + len(finished)], logs_by_name, best_epoch,
+                                   None)
         if bar is not None:
             bar.close(interrupted=True)
         raise

@@ -65,23 +65,27 @@ void rp_net_forward_f32(const rp_net *net, rp_cview X, rp_view *A);
 void rp_net_forward_f64(const rp_net *net, rp_cview X, rp_view *A);
 
 /* Called now and then during a fit; a non-zero return stops it. */
+#define RP_STOP_CHECK_STEPS 4000
 typedef int (*rp_stop_check)(void *ctx);
 
 /* Trains for `epochs` passes over (X, Y) in batches of `batch` samples
  * (shuffled with splitmix64 from `seed` when `shuffle`); history[e] gets each
  * epoch's loss, summed over its batches before their updates (divided by the
- * number of samples if net->average). Returns RP_OK, RP_NOMEM,
- * RP_INTERRUPTED (the parameters then hold the last complete update), or
- * RP_UNSUPPORTED (net->path RP_PATH_SMALL on a fit that path does not take).
+ * number of samples if net->average). `stop` is called at least every
+ * RP_STOP_CHECK_STEPS steps, and more often when steps are large. Returns
+ * RP_OK, RP_NOMEM, RP_INTERRUPTED (the parameters then hold the last
+ * complete update), or RP_UNSUPPORTED (net->path RP_PATH_SMALL on a fit that
+ * path does not take); *epochs_done (if not NULL) gets the number of
+ * finished epochs.
  * resume: NULL, or X.rows + 1 values [generator state, order of the samples]
  * used instead of `seed` and 0..n-1 and left as they are after the last epoch
  * run, so that fits in several calls shuffle exactly as one call does
  * (each order[i] must be in [0, n)). */
 int rp_net_fit_f32(const rp_net *net, rp_cview X, rp_cview Y, rp_index epochs, rp_index batch,
                    int shuffle, uint64_t seed, uint64_t *resume, double *history,
-                   rp_stop_check stop, void *ctx);
+                   rp_stop_check stop, void *ctx, rp_index *epochs_done);
 int rp_net_fit_f64(const rp_net *net, rp_cview X, rp_cview Y, rp_index epochs, rp_index batch,
                    int shuffle, uint64_t seed, uint64_t *resume, double *history,
-                   rp_stop_check stop, void *ctx);
+                   rp_stop_check stop, void *ctx, rp_index *epochs_done);
 
 #endif /* RP_NET_H */

@@ -265,7 +265,7 @@ static rp_cview RP_NAME(gather)(rp_cview M, const rp_index *perm, rp_index start
 
 int RP_NAME(rp_net_fit)(const rp_net *net, rp_cview X, rp_cview Y, rp_index epochs,
                         rp_index batch, int shuffle, uint64_t seed, uint64_t *resume,
-                        double *history, rp_stop_check stop, void *ctx)
+                        double *history, rp_stop_check stop, void *ctx, rp_index *epochs_done)
 {
     const rp_index n = X.rows;
     rp_net_work *w = NULL;
@@ -275,6 +275,9 @@ int RP_NAME(rp_net_fit)(const rp_net *net, rp_cview X, rp_cview Y, rp_index epoc
     uint64_t state = resume != NULL ? resume[0] : seed;
     double work_since_check = 0.0;
     int l, status = RP_OK;
+    if (epochs_done != NULL) {
+        *epochs_done = 0;
+    }
     if (batch < 1 || batch > n) {
         batch = n;
     }
@@ -327,8 +330,10 @@ int RP_NAME(rp_net_fit)(const rp_net *net, rp_cview X, rp_cview Y, rp_index epoc
                 }
                 total += RP_NAME(step)(net, Xb, Yb, w);
             }
-            /* look for Ctrl-C every few million multiply-adds, between steps */
-            work_since_check += (double)nb * (double)per_sample;
+            /* look for Ctrl-C every few million multiply-adds, between steps; a
+             * step costs a share of that whatever its size (RP_STOP_CHECK_STEPS) */
+            work_since_check += (double)nb * (double)per_sample +
+                                RP_STOP_CHECK_WORK / RP_STOP_CHECK_STEPS;
             if (stop != NULL && work_since_check > RP_STOP_CHECK_WORK) {
                 work_since_check = 0.0;
                 if (stop(ctx)) {
@@ -338,6 +343,9 @@ int RP_NAME(rp_net_fit)(const rp_net *net, rp_cview X, rp_cview Y, rp_index epoc
             }
         }
         history[e] = net->average ? total / (double)n : total;
+        if (epochs_done != NULL) {
+            *epochs_done = e + 1;
+        }
     }
 done:
     if (use_small > 0) {

@@ -1,0 +1,1490 @@
+"""Run a notebook cell's NumPy training loop on C kernels, as Python would.
+
+``%load_ext retroprop`` then ``%%retroprop`` as the first line of a cell, or
+``retroprop.capture.run(source, namespace)`` from a script, runs the cell with
+the observable behaviour of running it in Python (every variable's final
+value, every printed line, the same exceptions), while each
+``for NAME in range(...)`` loop at the top of the cell runs on a small C
+interpreter:
+
+1. Iteration 0 runs in Python, as written.
+2. Iteration 1 is *recorded*: the loop body runs once on proxy objects that
+   stand for the arrays (NumPy's ``__array_ufunc__`` and ``__array_function__``
+   protocols bring every ``np.dot``, ``@``, ``np.exp``, arithmetic operator,
+   ``.T``, ``np.sum``... to them), through the user's own helper functions,
+   without touching any array. The record is a straight-line program over
+   fixed shapes.
+3. Iterations 1 to N-1 run that program in C (src/kernels/rp_program.c), for
+   runs of iterations with the GIL released and no allocation: the user's
+   arrays updated in place (``sinapsis1 += ...``) are written where they are;
+   everything else lives in buffers allocated once.
+4. Statements that must run in Python (``if i % 1000 == 0: print(...)``,
+   ``perdidas.append(...)``) run in Python at exactly the iterations where
+   Python would run them, on copies of the program's buffers bound to the
+   variables' names, so that they see every variable as Python would.
+
+Anything the capture cannot prove equivalent makes the loop run as plain
+Python, after one line on stderr naming the reason and the cell line.
+
+The same bits as NumPy: elementwise operations call NumPy's own inner loops
+(np.exp, np.add, ... and retroprop's ufuncs), and sums follow NumPy's order of
+summation. Products (``np.dot``, ``@``) are retroprop's rp_gemm, which sums
+each dot product in order without fused multiply-adds; NumPy's BLAS sums
+differently (FMA, blocked), so products agree with NumPy to a few units in
+the last place (relative 1e-15 on the seeds' shapes), not bit for bit.
+"""
+import ast
+import builtins
+import linecache
+import sys
+import time
+
+import numpy as np
+
+from . import _core
+
+__all__ = ["run", "CaptureError", "last_report"]
+
+
+class CaptureError(Exception):
+    """What stopped the capture of a loop, and where (a line of the cell)."""
+
+    def __init__(self, reason, lineno=None):
+        super().__init__(reason)
+        self.reason = reason
+        self.lineno = lineno
+
+    def __str__(self):
+        if self.lineno is None:
+            return self.reason
+        return "line %d: %s" % (self.lineno, self.reason)
+
+
+class LoopReport:
+    """How one loop of a cell ran (``retroprop.capture.last_report``)."""
+
+    def __init__(self, lineno, iterations):
+        self.lineno = lineno
+        self.iterations = iterations
+        self.captured = False
+        self.reason = None             # a CaptureError when it ran in plain Python
+        self.capture_seconds = None    # recording and building the program
+        self.c_iterations = 0          # iterations the C program ran
+        self.python_statements = 0     # Python statements run between runs
+        self.check = None              # the --check comparison, a string
+
+    def __repr__(self):
+        state = "captured" if self.captured else "plain Python (%s)" % self.reason
+        return "<loop at line %d, %d iterations: %s>" % (self.lineno, self.iterations, state)
+
+
+# The reports of the loops of the last cell run.
+last_report = []
+
+_cell_counter = [0]
+
+
+def run(source, namespace, *, check=False, line_offset=0, filename=None, stream=None):
+    """Run the cell ``source`` in ``namespace`` (a dict: the notebook's globals).
+
+    As ``exec(source, namespace)``, and returns the value of the cell's last
+    expression (None if it does not end with one), but each top-level
+    ``for NAME in range(...)`` loop runs captured on the C interpreter.
+    ``check=True`` runs the first iterations of each loop both ways and
+    prints how they compare. ``line_offset`` is added to line numbers (the
+    cell magic's first line); notices go to ``stream`` (default stderr).
+    """
+    _cell_counter[0] += 1
+    if filename is None:
+        filename = "<retroprop-cell-%d>" % _cell_counter[0]
+    text = "\n" * line_offset + source
+    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+    tree = ast.parse(text, filename)
+    del last_report[:]
+    result = None
+    for index, stmt in enumerate(tree.body):
+        if isinstance(stmt, ast.For):
+            loop = _Loop(stmt, namespace, filename, check, stream or sys.stderr)
+            last_report.append(loop.report)
+            loop.run()
+        elif index == len(tree.body) - 1 and isinstance(stmt, ast.Expr):
+            result = eval(compile(ast.Expression(stmt.value), filename, "eval"), namespace)
+        else:
+            exec(compile(ast.Module([stmt], []), filename, "exec"), namespace)
+    return result
+
+
+# --------------------------------------------------------------------------
+# Static analysis of a loop body
+
+_HIDDEN_ITER = "__retroprop_iterator__"
+
+# Statements that may not appear anywhere in a captured loop body.
+_FORBIDDEN = {
+    ast.Break: "a break",
+    ast.Continue: "a continue",
+    ast.Return: "a return",
+    ast.Yield: "a yield",
+    ast.YieldFrom: "a yield",
+    ast.Await: "an await",
+    ast.Try: "a try block",
+    ast.With: "a with block",
+    ast.Global: "a global statement",
+    ast.Nonlocal: "a nonlocal statement",
+    ast.Delete: "a del statement",
+    ast.Import: "an import",
+    ast.ImportFrom: "an import",
+    ast.FunctionDef: "a def",
+    ast.AsyncFunctionDef: "a def",
+    ast.ClassDef: "a class definition",
+    ast.Lambda: "a lambda",
+    ast.While: "a while loop",
+    ast.For: "a nested for loop",
+    ast.AsyncFor: "a nested for loop",
+    ast.NamedExpr: "an assignment expression (:=)",
+}
+if hasattr(ast, "TryStar"):
+    _FORBIDDEN[ast.TryStar] = "a try block"
+if hasattr(ast, "Match"):
+    _FORBIDDEN[ast.Match] = "a match statement"
+
+# Methods whose call as a statement is Python's business (lists, files).
+_PYTHON_METHODS = {"append", "extend", "insert", "write", "add", "update", "writelines"}
+
+
+def _stored_names(nodes):
+    """The names a list of statements binds or deletes."""
+    names = set()
+    for node in nodes:
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, (ast.Store, ast.Del)):
+                names.add(sub.id)
+    return names
+
+
+def _loaded_names(nodes):
+    names = set()
+    for node in nodes:
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
+                names.add(sub.id)
+    return names
+
+
+class _Schedule:
+    """The iterations at which an ``if`` test on the loop variable holds."""
+
+    _BINOPS = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply,
+               ast.FloorDiv: np.floor_divide, ast.Mod: np.remainder}
+    _CMPS = {ast.Eq: np.equal, ast.NotEq: np.not_equal, ast.Lt: np.less,
+             ast.LtE: np.less_equal, ast.Gt: np.greater, ast.GtE: np.greater_equal}
+
+    def __init__(self, test, var, ns, assigned):
+        self.test, self.var, self.ns, self.assigned = test, var, ns, assigned
+
+    def ok(self):
+        try:
+            self._bound(self.test, 1)
+        except CaptureError:
+            return False
+        return True
+
+    def _value(self, name):
+        if name == self.var:
+            return None
+        if name in self.assigned or name not in self.ns:
+            raise CaptureError("not a schedule")
+        v = self.ns[name]
+        if type(v) not in (int, bool):
+            raise CaptureError("not a schedule")
+        return v
+
+    def _bound(self, node, top):
+        """The largest magnitude node takes for loop values of magnitude `top`."""
+        if isinstance(node, ast.Name):
+            v = self._value(node.id)
+            return top if v is None else abs(int(v))
+        if isinstance(node, ast.Constant) and type(node.value) in (int, bool):
+            return abs(int(node.value))
+        if isinstance(node, ast.BinOp) and type(node.op) in self._BINOPS:
+            a, b = self._bound(node.left, top), self._bound(node.right, top)
+            if isinstance(node.op, ast.Mult):
+                return a * b
+            if isinstance(node.op, (ast.FloorDiv, ast.Mod)):
+                return a + b
+            return a + b
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd, ast.Not)):
+            return self._bound(node.operand, top)
+        if isinstance(node, ast.Compare) and all(type(o) in self._CMPS for o in node.ops):
+            for sub in [node.left] + node.comparators:
+                self._bound(sub, top)
+            return 1
+        if isinstance(node, ast.BoolOp):
+            return max(self._bound(v, top) for v in node.values)
+        raise CaptureError("not a schedule")
+
+    def mask(self, it):
+        """A bool array: does the test hold at each position of range it."""
+        top = max(abs(it.start), abs(it.stop), 1)
+        if self._bound(self.test, top) < 2 ** 62:
+            i = np.arange(it.start, it.stop, it.step, dtype=np.int64)
+            with np.errstate(all="raise"):
+                try:
+                    m = self._eval(self.test, i)
+                except (FloatingPointError, ZeroDivisionError):
+                    m = None
+            if m is not None:
+                return np.broadcast_to(np.asarray(m, dtype=bool), (len(it),)).copy()
+        # exact Python ints, one by one
+        code = compile(ast.Expression(self.test), "<schedule>", "eval")
+        env = dict(self.ns)
+        out = np.empty(len(it), dtype=bool)
+        for k, v in enumerate(it):
+            env[self.var] = v
+            out[k] = bool(eval(code, env))
+        return out
+
+    def _eval(self, node, i):
+        if isinstance(node, ast.Name):
+            v = self._value(node.id)
+            return i if v is None else np.int64(v)
+        if isinstance(node, ast.Constant):
+            return np.int64(node.value)
+        if isinstance(node, ast.BinOp):
+            a, b = self._eval(node.left, i), self._eval(node.right, i)
+            if isinstance(node.op, (ast.FloorDiv, ast.Mod)) and np.any(np.asarray(b) == 0):
+                raise ZeroDivisionError
+            return self._BINOPS[type(node.op)](a, b)
+        if isinstance(node, ast.UnaryOp):
+            v = self._eval(node.operand, i)
+            if isinstance(node.op, ast.Not):
+                return np.logical_not(v)
+            return np.negative(v) if isinstance(node.op, ast.USub) else v
+        if isinstance(node, ast.Compare):
+            left = self._eval(node.left, i)
+            result = True
+            for op, comp in zip(node.ops, node.comparators):
+                right = self._eval(comp, i)
+                result = np.logical_and(result, self._CMPS[type(op)](left, right))
+                left = right
+            return result
+        if isinstance(node, ast.BoolOp):
+            vals = [np.asarray(self._eval(v, i)) != 0 for v in node.values]
+            f = np.logical_and if isinstance(node.op, ast.And) else np.logical_or
+            result = vals[0]
+            for v in vals[1:]:
+                result = f(result, v)
+            return result
+        raise CaptureError("not a schedule")
+
+
+class _Statement:
+    """One top-level statement of a loop body."""
+
+    def __init__(self, node, filename):
+        self.node = node
+        self.lineno = node.lineno
+        self.code = compile(ast.Module([node], []), filename, "exec")
+        self.python = False      # runs in Python (else: recorded)
+        self.schedule = None     # _Schedule, or None: every iteration
+        self.mask = None
+
+
+# --------------------------------------------------------------------------
+# Recording: proxies
+
+class _LoopIndex(int):
+    """The loop variable while recording: arithmetic keeps the mark; any use
+    that would let its value steer the recorded work stops the capture."""
+
+    def _stop(self, *args):
+        raise CaptureError("uses the loop variable in the loop's array code")
+
+    __bool__ = __index__ = __float__ = __complex__ = _stop
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _stop
+    __str__ = __repr__ = __format__ = _stop
+    __hash__ = int.__hash__
+
+    def _wrap(op):
+        def f(self, *args):
+            r = op(int(self), *[int(a) if isinstance(a, _LoopIndex) else a for a in args])
+            return _LoopIndex(r) if type(r) is int else r
+        return f
+
+    for _n in ("add", "radd", "sub", "rsub", "mul", "rmul", "floordiv", "rfloordiv",
+               "mod", "rmod", "neg", "pos", "abs", "pow", "rpow"):
+        locals()["__%s__" % _n] = _wrap(getattr(int, "__%s__" % _n))
+    del _n, _wrap
+
+    def __int__(self):
+        raise CaptureError("uses the loop variable in the loop's array code")
+
+
+class _Node:
+    """A value of the recorded iteration."""
+
+    __slots__ = ("kind", "real", "obj", "base", "view", "scalar", "id", "written",
+                 "storage", "slot", "carry")
+
+    def __init__(self, kind, real, obj=None, base=None, view=None, scalar=False):
+        self.kind = kind          # "input", "const", "result", "view"
+        self.real = real          # an ndarray with the value's metadata
+        self.obj = obj            # input: the namespace's object; const: the value
+        self.base = base          # view: the node viewed
+        self.view = view          # view: a function ndarray -> view
+        self.scalar = scalar      # NumPy returns a scalar (np.float64), not a 0-d array
+        self.written = False
+        self.storage = None
+        self.slot = None
+        self.carry = None
+
+    def root(self):
+        n = self
+        while n.kind == "view":
+            n = n.base
+        return n
+
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+class _Traced:
+    """A recording proxy for one array value."""
+
+    __slots__ = ("_rec", "_node")
+    __array_priority__ = 1e9
+
+    def __init__(self, rec, node):
+        self._rec = rec
+        self._node = node
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return self._rec.ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return self._rec.function(func, args, kwargs)
+
+    # metadata: fixed over the loop, so Python may read it
+    shape = property(lambda self: self._node.real.shape)
+    ndim = property(lambda self: self._node.real.ndim)
+    dtype = property(lambda self: self._node.real.dtype)
+    size = property(lambda self: self._node.real.size)
+    T = property(lambda self: self._rec.view(self, lambda a: a.T, "T"))
+
+    def __len__(self):
+        return len(self._node.real)
+
+    def transpose(self, *axes):
+        if axes:
+            raise CaptureError("transpose with axes")
+        return self.T
+
+    def __getitem__(self, key):
+        return self._rec.getitem(self, key)
+
+    def sum(self, axis=None, dtype=None, out=None, keepdims=False):
+        return np.sum(self, axis=axis, dtype=dtype, out=out, keepdims=keepdims)
+
+    def mean(self, axis=None, dtype=None, out=None, keepdims=False):
+        return np.mean(self, axis=axis, dtype=dtype, out=out, keepdims=keepdims)
+
+    def dot(self, other):
+        return np.dot(self, other)
+
+    def copy(self):
+        return np.copy(self)
+
+    # values: reading them would let them steer the recorded work
+    def _values(self, *args, **kwargs):
+        raise CaptureError("reads the values of an array in Python")
+
+    __bool__ = __float__ = __int__ = __index__ = __complex__ = _values
+    __array__ = __iter__ = tolist = item = _values
+    __repr__ = __str__ = __format__ = _values
+
+    def __setitem__(self, key, value):
+        raise CaptureError("assigns into part of an array (x[...] = ...)")
+
+    def __getattr__(self, name):
+        raise CaptureError("uses the array attribute or method .%s" % name)
+
+
+def _binop(ufunc, reflected=False, inplace=False):
+    if inplace:
+        def f(self, other):
+            return ufunc(self, other, out=(self,))
+    elif reflected:
+        def f(self, other):
+            return ufunc(other, self)
+    else:
+        def f(self, other):
+            return ufunc(self, other)
+    return f
+
+
+for _name, _uf in (("add", np.add), ("sub", np.subtract), ("mul", np.multiply),
+                   ("truediv", np.true_divide), ("pow", np.power), ("matmul", np.matmul),
+                   ("floordiv", np.floor_divide), ("mod", np.remainder)):
+    setattr(_Traced, "__%s__" % _name, _binop(_uf))
+    setattr(_Traced, "__r%s__" % _name, _binop(_uf, reflected=True))
+    setattr(_Traced, "__i%s__" % _name, _binop(_uf, inplace=True))
+for _name, _uf in (("lt", np.less), ("le", np.less_equal), ("gt", np.greater),
+                   ("ge", np.greater_equal), ("eq", np.equal), ("ne", np.not_equal)):
+    setattr(_Traced, "__%s__" % _name, _binop(_uf))
+_Traced.__neg__ = lambda self: np.negative(self)
+_Traced.__pos__ = lambda self: np.positive(self)
+_Traced.__abs__ = lambda self: np.absolute(self)
+_Traced.__hash__ = None
+del _name, _uf
+
+# Builtins the recorded code may call (others may have effects: print,
+# list.append, random numbers...).
+_ALLOWED_BUILTINS = {builtins.len, builtins.isinstance, builtins.issubclass, builtins.abs,
+                     builtins.getattr, builtins.hasattr, builtins.min, builtins.max,
+                     builtins.range, builtins.round}
+
+# NumPy functions recorded, by their __array_function__ entry point.
+_SUPPORTED_FUNCTIONS = {np.dot, np.matmul, np.sum, np.mean, np.transpose, np.copy}
+
+
+class _Recorder:
+    """Records one iteration of a loop body on proxies."""
+
+    def __init__(self, loop):
+        self.loop = loop
+        self.ns = loop.ns
+        self.nodes = []
+        self.ops = []           # ("ufunc", ufunc, type_index, [nodes], out_node) ...
+        self.inputs = {}        # id(obj) -> input node
+        self.consts = {}        # (id(obj), dtype) -> const node
+        self.proxies = {}       # id(node) -> proxy
+        self.user_names = set() # global names user functions loaded
+        self.lineno = None
+        self._depth = 0
+
+    # -- nodes and proxies --------------------------------------------------
+    def new_node(self, *args, **kwargs):
+        node = _Node(*args, **kwargs)
+        node.id = len(self.nodes)
+        self.nodes.append(node)
+        return node
+
+    def proxy(self, node):
+        p = self.proxies.get(node.id)
+        if p is None:
+            p = self.proxies[node.id] = _Traced(self, node)
+        return p
+
+    def input_proxy(self, obj):
+        node = self.inputs.get(id(obj))
+        if node is None:
+            node = self.inputs[id(obj)] = self.new_node("input", obj, obj=obj)
+        return self.proxy(node)
+
+    def operand(self, x):
+        """The node of an operand, a Python scalar, or a CaptureError."""
+        if isinstance(x, _Traced):
+            if x._rec is not self:
+                raise CaptureError("mixes arrays of two captures")
+            return x._node
+        if isinstance(x, _LoopIndex):
+            raise CaptureError("uses the loop variable in the loop's array code")
+        if type(x) in (int, float, bool) or isinstance(x, (np.floating, np.integer, np.bool_)):
+            return x
+        if isinstance(x, np.ndarray):
+            raise CaptureError("uses an array that the capture does not know (made in the "
+                               "loop by a function it does not follow, or not in the namespace)")
+        raise CaptureError("uses a %s in array code" % type(x).__name__)
+
+    # -- operations --------------------------------------------------------
+    def _real(self, x):
+        return x.real if isinstance(x, _Node) else x
+
+    def _result(self, real, op):
+        scalar = not isinstance(real, np.ndarray)
+        arr = np.asarray(real)
+        if arr.dtype not in _FLOATS:
+            raise CaptureError("makes a %s array (only float32 and float64 are captured)"
+                               % arr.dtype)
+        node = self.new_node("result", arr, scalar=scalar)
+        self.ops.append(op + (node,))
+        return node
+
+    def ufunc(self, uf, method, inputs, kwargs):
+        self._depth += 1
+        try:
+            return self._ufunc(uf, method, inputs, kwargs)
+        finally:
+            self._depth -= 1
+
+    def _ufunc(self, uf, method, inputs, kwargs):
+        name = "np." + uf.__name__
+        if method != "__call__":
+            raise CaptureError("calls %s.%s" % (name, method))
+        if uf is np.matmul:
+            if kwargs:
+                raise CaptureError("calls %s with %s=" % (name, sorted(kwargs)[0]))
+            return self._product(inputs[0], inputs[1], "@")
+        out = kwargs.pop("out", None)
+        if kwargs:
+            raise CaptureError("calls %s with %s=" % (name, sorted(kwargs)[0]))
+        if uf.nout != 1 or uf.nin not in (1, 2) or uf.signature is not None:
+            raise CaptureError("calls %s" % name)
+        nodes = [self.operand(x) for x in inputs]
+        reals = [self._real(n) for n in nodes]
+        with np.errstate(all="ignore"):
+            try:
+                real = uf(*reals)
+            except Exception as e:
+                raise CaptureError("%s raised %s while recording" % (name, type(e).__name__))
+        if not isinstance(real, (np.ndarray, np.generic)) or np.asarray(real).dtype not in _FLOATS:
+            raise CaptureError("%s gives %s results (only float32 and float64 are captured)"
+                               % (name, np.asarray(real).dtype))
+        dtype = np.asarray(real).dtype
+        index = _loop_index(uf, dtype)
+        if index is None:
+            raise CaptureError("%s has no %s loop" % (name, dtype))
+        if out is not None:
+            if isinstance(out, tuple):
+                if len(out) != 1:
+                    raise CaptureError("calls %s with several outputs" % name)
+                out = out[0]
+            if not isinstance(out, _Traced):
+                raise CaptureError("writes into an array that the capture does not know")
+            target = out._node
+            if np.asarray(real).shape != target.real.shape:
+                raise CaptureError("%s with out= of another shape" % name)
+            if not np.can_cast(dtype, target.real.dtype, "same_kind"):
+                raise CaptureError("%s cannot write %s into %s" % (name, dtype, target.real.dtype))
+            if target.root().kind == "const":
+                raise CaptureError("writes into a constant")
+            self.ops.append(("ufunc", uf, index, nodes, dtype, target))
+            target.root().written = True
+            self.written_lines.add(self.lineno)
+            return out
+        node = self._result(real, ("ufunc", uf, index, nodes, dtype))
+        return self.proxy(node)
+
+    def _product(self, a, b, name):
+        na, nb = self.operand(a), self.operand(b)
+        if not isinstance(na, _Node) or not isinstance(nb, _Node):
+            raise CaptureError("%s with a scalar" % name)
+        if na.real.ndim != 2 or nb.real.ndim != 2:
+            raise CaptureError("%s of %d-D by %d-D arrays (only 2-D by 2-D is captured)"
+                               % (name, na.real.ndim, nb.real.ndim))
+        real = np.dot(na.real, nb.real)
+        node = self._result(real, ("dot", na, nb, real.dtype))
+        return self.proxy(node)
+
+    def function(self, func, args, kwargs):
+        self._depth += 1
+        try:
+            return self._function(func, args, kwargs)
+        finally:
+            self._depth -= 1
+
+    def _function(self, func, args, kwargs):
+        name = "np." + getattr(func, "__name__", "?")
+        if func not in _SUPPORTED_FUNCTIONS:
+            raise CaptureError("calls %s" % name)
+        if func in (np.dot, np.matmul):
+            if kwargs.get("out") is not None or len(args) != 2:
+                raise CaptureError("calls %s with out=" % name)
+            return self._product(args[0], args[1], name)
+        if func is np.transpose:
+            if len(args) > 1 or kwargs.get("axes") is not None:
+                raise CaptureError("calls np.transpose with axes")
+            return self.view(args[0], lambda a: a.T, "T")
+        if func is np.copy:
+            node = self.operand(args[0])
+            if not isinstance(node, _Node) or len(args) > 1 or kwargs:
+                raise CaptureError("calls np.copy with options")
+            real = np.copy(node.real)
+            return self.proxy(self._result(real, ("copy", node, real.dtype)))
+        # np.sum, np.mean
+        params = dict(zip(("a", "axis", "dtype", "out", "keepdims"), args))
+        params.update(kwargs)
+        for k, v in params.items():
+            if k in ("a", "axis", "keepdims"):
+                continue
+            if v is not None and not (k == "keepdims" and v is np._NoValue):
+                raise CaptureError("calls %s with %s=" % (name, k))
+        node = self.operand(params["a"])
+        if not isinstance(node, _Node):
+            raise CaptureError("calls %s of a scalar" % name)
+        axis = params.get("axis")
+        keepdims = params.get("keepdims", False)
+        if keepdims is np._NoValue:
+            keepdims = False
+        if type(keepdims) is not bool:
+            raise CaptureError("calls %s with keepdims=%r" % (name, keepdims))
+        nd = node.real.ndim
+        if axis is not None:
+            if type(axis) is not int or not -nd <= axis < nd:
+                raise CaptureError("calls %s with axis=%r" % (name, axis))
+            axis %= nd
+        if nd > 2:
+            raise CaptureError("calls %s of a %d-D array" % (name, nd))
+        if node.real.size == 0:
+            raise CaptureError("calls %s of an empty array" % name)
+        real = np.sum(node.real, axis=axis, keepdims=keepdims)
+        result = self._result(real, ("sum", node, axis, real.dtype))
+        if func is np.mean:
+            count = node.real.size if axis is None else node.real.shape[axis]
+            dtype = np.asarray(real).dtype
+            real2 = np.true_divide(real, count)
+            result = self._result(real2, ("ufunc", np.true_divide, _loop_index(np.true_divide, dtype),
+                                          [result, count], dtype))
+        return self.proxy(result)
+
+    def view(self, x, fn, what):
+        node = self.operand(x)
+        if not isinstance(node, _Node):
+            raise CaptureError("takes %s of a scalar" % what)
+        real = fn(node.real)
+        view = self.new_node("view", real, base=node, view=fn, scalar=False)
+        return self.proxy(view)
+
+    def getitem(self, x, key):
+        keys = key if isinstance(key, tuple) else (key,)
+        for k in keys:
+            if k is None or k is Ellipsis:
+                continue
+            if isinstance(k, slice):
+                for v in (k.start, k.stop, k.step):
+                    if isinstance(v, _LoopIndex):
+                        raise CaptureError("slices an array with the loop variable")
+                    if v is not None and type(v) is not int:
+                        raise CaptureError("slices an array with a %s" % type(v).__name__)
+                continue
+            if isinstance(k, _LoopIndex):
+                raise CaptureError("indexes an array with the loop variable")
+            if type(k) is int:
+                continue
+            raise CaptureError("indexes an array with a %s (only slices and ints are "
+                               "captured)" % type(k).__name__)
+        node = x._node
+        real = node.real[key]
+        if not isinstance(real, np.ndarray):
+            raise CaptureError("reads one element of an array")
+        return self.view(x, lambda a, key=key: a[key], "x[...]")
+
+    # -- running the body --------------------------------------------------
+    def _profile(self, frame, event, arg):
+        if self._depth:
+            return
+        g = frame.f_globals
+        if event == "call":
+            if g is self.ns:
+                self.user_names.update(frame.f_code.co_names)
+                self._check_code(frame.f_code, frame)
+            elif g is globals() or str(g.get("__name__", "")).startswith("numpy"):
+                pass
+            else:
+                raise CaptureError("calls %s from %s, which the capture does not follow"
+                                   % (frame.f_code.co_name, g.get("__name__", "?")),
+                                   self._user_line(frame.f_back))
+        elif event == "c_call":
+            if g is globals() or str(g.get("__name__", "")).startswith("numpy."):
+                return
+            if arg in _ALLOWED_BUILTINS:
+                return
+            owner = getattr(arg, "__self__", None)
+            if isinstance(owner, _Traced) or (isinstance(owner, type) and issubclass(owner, _Traced)):
+                return
+            name = getattr(arg, "__qualname__", None) or getattr(arg, "__name__", repr(arg))
+            module = getattr(arg, "__module__", None) or type(owner).__name__
+            if module and module.startswith("numpy.random") or "random" in str(module):
+                raise CaptureError("draws random numbers (%s) in the loop" % name,
+                                   self._user_line(frame))
+            raise CaptureError("calls %s() inside the loop's array code" % name,
+                               self._user_line(frame))
+
+    def _check_code(self, code, frame):
+        import dis
+        for ins in dis.get_instructions(code):
+            if ins.opname in ("STORE_SUBSCR", "DELETE_SUBSCR"):
+                raise CaptureError("the function %s assigns into a container or array "
+                                   "(x[...] = ...)" % code.co_name, self._user_line(frame))
+            if ins.opname in ("STORE_DEREF", "DELETE_DEREF", "DELETE_GLOBAL", "DELETE_ATTR"):
+                raise CaptureError("the function %s changes a variable outside it"
+                                   % code.co_name, self._user_line(frame))
+
+    def _user_line(self, frame):
+        """The cell line of the innermost frame of the cell."""
+        while frame is not None:
+            if frame.f_code.co_filename == self.loop.filename:
+                return frame.f_lineno
+            frame = frame.f_back
+        return self.lineno
+
+    def record(self, statements, index_value):
+        """Run the array statements on proxies; returns the bindings after each."""
+        ns = self.ns
+        loop = self.loop
+        saved = dict(ns)
+        self.written_lines = set()
+        bindings = []
+        try:
+            for k, v in saved.items():
+                if type(v) is np.ndarray:
+                    ns[k] = self.input_proxy(v)
+            ns[loop.var] = _LoopIndex(index_value)
+            self.stmt_op_ends = []
+            states = _random_states(saved)
+            current = self._bindings(saved)
+            for stmt in statements:
+                if stmt.python:
+                    bindings.append(current)
+                    self.stmt_op_ends.append(len(self.ops))
+                    continue
+                self.lineno = stmt.lineno
+                try:
+                    sys.setprofile(self._profile)
+                    try:
+                        exec(stmt.code, ns)
+                    finally:
+                        sys.setprofile(None)
+                except CaptureError as e:
+                    if not _same_states(_random_states(ns), states):
+                        _restore_states(states)
+                        raise CaptureError("draws random numbers in the loop", stmt.lineno)
+                    if e.lineno is None:
+                        e.lineno = self._error_line(e) or stmt.lineno
+                    raise
+                except Exception as e:
+                    raise CaptureError("raised %s while recording (%s)" % (type(e).__name__, e),
+                                       self._error_line(e) or stmt.lineno)
+                current = self._bindings(saved)
+                bindings.append(current)
+                self.stmt_op_ends.append(len(self.ops))
+                if not _same_states(_random_states(ns), states):
+                    _restore_states(states)
+                    raise CaptureError("draws random numbers in the loop", stmt.lineno)
+        finally:
+            after = dict(ns)
+            ns.clear()
+            ns.update(saved)
+        self.after = after
+        return bindings
+
+    def _error_line(self, e):
+        tb = e.__traceback__
+        line = None
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == self.loop.filename:
+                line = tb.tb_lineno
+            tb = tb.tb_next
+        return line
+
+    def _bindings(self, saved):
+        """name -> node for every name bound to a proxy; Python values checked."""
+        out = {}
+        ns = self.ns
+        for k, v in ns.items():
+            if k == self.loop.var:
+                continue
+            if isinstance(v, _Traced):
+                out[k] = v._node
+                continue
+            if k in saved and v is saved[k]:
+                continue
+            old = saved.get(k, _MISSING)
+            if type(v) in (int, float, bool, str, complex, type(None)) and type(old) is type(v) \
+                    and v == old:
+                continue
+            if isinstance(v, _LoopIndex):
+                raise CaptureError("binds %s to the loop variable" % k, self.lineno)
+            raise CaptureError("changes the Python value %s (a %s) from one iteration to the "
+                               "next" % (k, type(v).__name__), self.lineno)
+        return out
+
+
+_MISSING = object()
+
+
+def _random_states(ns):
+    """The states of the random generators a loop could draw from: NumPy's
+    global one, Python's, and those in the namespace (their calls are not
+    visible to the recording: drawing changes a state). Compare with
+    _same_states, put back with _restore_states."""
+    import random
+    states = [(random, random.getstate()), (np.random, np.random.get_state())]
+    for v in list(ns.values()):
+        if isinstance(v, np.random.Generator):
+            states.append((v, v.bit_generator.state))
+        elif isinstance(v, np.random.RandomState):
+            states.append((v, v.get_state()))
+    return states
+
+
+def _same_states(a, b):
+    def key(obj, st):
+        if isinstance(st, tuple) and len(st) > 1 and isinstance(st[1], np.ndarray):
+            return (id(obj), st[0], st[1].tobytes()) + tuple(st[2:])
+        return (id(obj), repr(st))
+    return [key(*x) for x in a] == [key(*x) for x in b]
+
+
+def _restore_states(states):
+    import random
+    for obj, st in states:
+        if obj is random:
+            random.setstate(st)
+        elif obj is np.random:
+            np.random.set_state(st)
+        elif isinstance(obj, np.random.Generator):
+            obj.bit_generator.state = st
+        else:
+            obj.set_state(st)
+
+
+def _loop_index(uf, dtype):
+    """The index of ufunc uf's loop taking and giving dtype only."""
+    c = np.dtype(dtype).char
+    want = c * uf.nin + "->" + c * uf.nout
+    for i, t in enumerate(uf.types):
+        if t == want:
+            return i
+    return None
+
+
+# --------------------------------------------------------------------------
+# Building the program
+
+_KIND = {"loop": 0, "gemm_f32": 1, "gemm_f64": 2, "copy": 3, "sum_f32": 4, "sum_f64": 5,
+         "cast_f64_f32": 6, "cast_f32_f64": 7}
+_SUM_SEQUENTIAL, _SUM_PAIRWISE = 0, 1
+
+
+class _Program:
+    """The C program of a recorded iteration, its buffers, and how to
+    materialise the variables from them."""
+
+    def __init__(self, rec, statements, bindings, iterations):
+        self.rec = rec
+        self.slots = []
+        self.slot_ids = {}
+        self.rows = []
+        self.loops = []
+        self.refresh = []        # (const buffer, source object): recast after Python runs
+        self.carries = []        # (entry node, carry buffer): copied in at bind
+        self.writable = []       # arrays the program writes that outlive an iteration
+        self.iterations = iterations
+        self._build(statements, bindings)
+
+    # -- slots and operands ------------------------------------------------
+    def slot(self, arr):
+        base = arr
+        while isinstance(base.base, np.ndarray):
+            base = base.base
+        key = id(base)
+        if key not in self.slot_ids:
+            self.slot_ids[key] = len(self.slots)
+            self.slots.append(base)
+        return self.slot_ids[key], base
+
+    def ref(self, arr):
+        slot, base = self.slot(arr)
+        offset = arr.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+        return slot, offset
+
+    def storage(self, node):
+        """An ndarray view (into a slot) holding node's value."""
+        if node.storage is not None:
+            return node.storage
+        if node.kind == "input":
+            obj = node.obj
+            if obj.dtype not in _FLOATS:
+                raise CaptureError("uses the %s array directly" % obj.dtype)
+            node.storage = obj
+        elif node.kind == "result":
+            node.storage = np.empty_like(node.real) if node.real.ndim else np.empty((), node.real.dtype)
+        elif node.kind == "view":
+            node.storage = node.view(self.storage(node.base))
+        else:
+            raise CaptureError("internal: storage of a %s" % node.kind)
+        return node.storage
+
+    def operand_array(self, x, dtype):
+        """The array an op reads x from, cast to dtype where NumPy would cast it."""
+        if not isinstance(x, _Node):
+            return np.array(x, dtype=dtype)     # a Python or NumPy scalar: 0-d constant
+        root = x.root()
+        if root.kind == "input" and root.obj.dtype not in _FLOATS:
+            if root.written:
+                raise CaptureError("updates a %s array in place" % root.obj.dtype)
+            if root.obj.dtype.kind not in "biuf":
+                raise CaptureError("uses a %s array" % root.obj.dtype)
+            key = (id(root.obj), dtype)
+            const = self.rec.consts.get(key)
+            if const is None:
+                buf = root.obj.astype(dtype, order="K")
+                const = self.rec.consts[key] = buf
+                self.refresh.append((buf, root.obj))
+            # the same view, on the cast copy
+            chain = []
+            n = x
+            while n.kind == "view":
+                chain.append(n.view)
+                n = n.base
+            arr = const
+            for fn in reversed(chain):
+                arr = fn(arr)
+            return arr
+        arr = self.storage(x)
+        if arr.dtype != dtype:
+            # a float32 operand of a float64 operation: cast into a temporary
+            tmp = np.empty(arr.shape, dtype=dtype)
+            self.emit_cast(arr, tmp)
+            return tmp
+        return arr
+
+    # -- rows --------------------------------------------------------------
+    def row(self, kind, arrays, dims, strides, itemsize=0, loop=None):
+        r = [0] * 22
+        r[0] = _KIND[kind]
+        r[1] = len(arrays)
+        for a, arr in enumerate(arrays):
+            slot, offset = self.ref(arr)
+            r[2 + a] = slot
+            r[5 + a] = offset
+            r[15 + 2 * a] = strides[a][0]
+            r[15 + 2 * a + 1] = strides[a][1]
+        for d, v in enumerate(dims):
+            r[12 + d] = v
+        r[21] = itemsize
+        self.rows.append(r)
+        self.loops.append(loop)
+
+    def emit_elementwise(self, kind, arrays, loop=None, itemsize=0):
+        out = arrays[-1]
+        outer, inner, strides = _plan(out, arrays)
+        self.row(kind, arrays, (outer, inner, 0), strides, itemsize, loop)
+
+    def emit_cast(self, src, dst):
+        kind = "cast_f64_f32" if src.dtype == np.float64 else "cast_f32_f64"
+        self.emit_elementwise(kind, [src, dst])
+
+    def emit_copy(self, src, dst):
+        self.emit_elementwise("copy", [src, dst], itemsize=dst.itemsize)
+
+    # -- the build ---------------------------------------------------------
+    def _build(self, statements, bindings):
+        rec = self.rec
+        final = bindings[-1]
+        self.final = final
+        self.bindings = bindings
+        entry = rec.loop.entry     # name -> object at the iteration's start
+        # loop-carried names: rebound, and their entry value is read
+        names_of = {}
+        for name, obj in entry.items():
+            names_of.setdefault(id(obj), []).append(name)
+        for name, node in final.items():
+            old = entry.get(name, _MISSING)
+            if old is _MISSING:
+                continue
+            try:
+                self._check_steady(name, old, node)
+            except CaptureError as e:
+                e.lineno = max([s.lineno for s in statements
+                                if not s.python and name in _stored_names([s.node])],
+                               default=None)
+                raise
+            enode = rec.inputs.get(id(old))
+            if enode is None or enode is node:
+                continue
+            # name is rebound; its entry object is a value of the previous iteration
+            for other in names_of.get(id(old), []):
+                if other not in final or final[other] is rec.inputs.get(id(old)):
+                    raise CaptureError("%s and %s are the same array, and only %s is "
+                                       "rebound in the loop" % (name, other, name))
+            if enode.written:
+                raise CaptureError("updates %s in place and also rebinds it in the loop"
+                                   % name)
+            if enode.carry is None:
+                if old.dtype not in _FLOATS:
+                    raise CaptureError("%s becomes a %s array" % (name, old.dtype))
+                enode.carry = np.empty_like(old)
+                enode.storage = enode.carry
+                self.carries.append((enode, name))
+        # the operations, statement by statement
+        self.segments = []      # op index where each statement's ops end
+        ends = rec.stmt_op_ends
+        start = 0
+        for stmt, end in zip(statements, ends):
+            for op in rec.ops[start:end]:
+                self._emit(op)
+            start = end
+            self.segments.append(len(self.rows))
+        # end of the iteration: carried values into their entry buffers
+        for enode, name in self.carries:
+            src = self.storage(final[name])
+            self.emit_copy(src, enode.carry)
+        self.nops = len(self.rows)
+        # what outlives an iteration (snapshots for replays)
+        for node in rec.inputs.values():
+            if node.written and node.carry is None:
+                self.writable.append(node.obj)
+        self.writable += [enode.carry for enode, _ in self.carries]
+        # and what the variables are materialised from (a replay restores all)
+        seen = {id(w) for w in self.writable}
+        for node in final.values():
+            root = node.root()
+            if root.kind == "result" and id(root.storage) not in seen:
+                seen.add(id(root.storage))
+                self.writable.append(root.storage)
+        table = np.array(self.rows, dtype=np.int64).reshape(len(self.rows), 22)
+        self.prog = _core._program_new(self.slots, table, self.loops, self.iterations)
+
+    def _check_steady(self, name, old, node):
+        real = node.real
+        if not isinstance(old, np.ndarray):
+            if node.scalar and isinstance(old, np.generic) and old.dtype == real.dtype:
+                return
+            raise CaptureError("%s changes from a %s to an array between iterations"
+                               % (name, type(old).__name__))
+        if node.scalar:
+            raise CaptureError("%s changes from an array to a scalar between iterations" % name)
+        if old.shape != real.shape or old.dtype != real.dtype:
+            raise CaptureError("%s changes from %s %s to %s %s between iterations"
+                               % (name, old.dtype, old.shape, real.dtype, real.shape))
+        if _layout(old) != _layout(real):
+            raise CaptureError("%s changes its memory layout between iterations" % name)
+
+    def _emit(self, op):
+        kind = op[0]
+        if kind == "ufunc":
+            _, uf, index, ins, dtype, out = op
+            arrays = [self.operand_array(x, dtype) for x in ins]
+            target = self.storage(out)
+            if target.dtype != dtype:
+                tmp = np.empty(target.shape, dtype=dtype)
+                self.emit_elementwise("loop", arrays + [tmp], loop=(uf, index))
+                self.emit_cast(tmp, target)
+                return
+            for a in arrays:
+                if a.ndim and np.shares_memory(a, target) and not _same_view(a, target):
+                    raise CaptureError("an in-place operation reads an overlapping view of "
+                                       "its own output")
+            self.emit_elementwise("loop", arrays + [target], loop=(uf, index))
+        elif kind == "dot":
+            _, a, b, dtype, out = op
+            A = self.operand_array(a, dtype)
+            B = self.operand_array(b, dtype)
+            C = self.storage(out)
+            m, k = A.shape
+            n = B.shape[1]
+            self.row("gemm_f64" if dtype == np.float64 else "gemm_f32", [A, B, C], (m, k, n),
+                     [A.strides, B.strides, C.strides])
+        elif kind == "copy":
+            _, a, dtype, out = op
+            self.emit_copy(self.operand_array(a, dtype), self.storage(out))
+        elif kind == "sum":
+            _, a, axis, dtype, out = op
+            A = self.operand_array(a, dtype)
+            O = self.storage(out)
+            self._emit_sum(A, axis, O, dtype)
+        else:
+            raise CaptureError("internal: operation %s" % kind)
+
+    def _emit_sum(self, A, axis, O, dtype):
+        kind = "sum_f64" if dtype == np.float64 else "sum_f32"
+        shape, strides = A.shape, A.strides
+        if A.ndim == 1:
+            self.row(kind, [A, O], (1, shape[0], _SUM_PAIRWISE), [(0, strides[0]), (0, 0)])
+            return
+        if axis is None:
+            if A.flags.c_contiguous or A.flags.f_contiguous:
+                self.row(kind, [A, O], (1, A.size, _SUM_PAIRWISE), [(0, A.itemsize), (0, 0)])
+                return
+            if shape[0] == 1 or shape[1] == 1:
+                d = 1 if shape[0] == 1 else 0
+                self.row(kind, [A, O], (1, shape[d], _SUM_PAIRWISE), [(0, strides[d]), (0, 0)])
+                return
+            raise CaptureError("sums all of a non-contiguous 2-D array")
+        other = 1 - axis
+        out_stride = O.strides[other] if O.ndim == 2 else (O.strides[0] if O.ndim else 0)
+        # NumPy sums pairwise along the axis its iterator runs innermost (the
+        # smallest stride; axes of length 1 drop out), else in turn
+        if shape[other] == 1:
+            order = _SUM_PAIRWISE
+        elif shape[axis] == 1:
+            order = _SUM_SEQUENTIAL
+        elif abs(strides[axis]) < abs(strides[other]):
+            order = _SUM_PAIRWISE
+        elif abs(strides[axis]) > abs(strides[other]):
+            order = _SUM_SEQUENTIAL
+        else:
+            raise CaptureError("sums an array whose axes have the same stride")
+        self.row(kind, [A, O], (shape[other], shape[axis], order),
+                 [(strides[other], strides[axis]), (out_stride, 0)])
+
+
+def _layout(a):
+    """The order of a's axes by stride, and which are contiguous (what
+    decides NumPy's result layouts)."""
+    return (tuple(np.argsort([-abs(s) for s in a.strides], kind="stable")),
+            a.flags.c_contiguous, a.flags.f_contiguous)
+
+
+def _same_view(a, b):
+    return (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+            and a.strides == b.strides and a.shape == b.shape)
+
+
+def _plan(out, arrays):
+    """Loop over out's shape as NumPy's iterator would: innermost the axis
+    of out's smallest stride, axes merged where every operand allows it.
+    Returns (outer count, inner count, [(outer stride, inner stride)] per array)."""
+    shape = out.shape
+    strides = [np.broadcast_to(a, shape).strides for a in arrays]
+    axes = [d for d in range(len(shape)) if shape[d] != 1]
+    axes.sort(key=lambda d: -abs(out.strides[d]))
+    # merge from the inside out
+    merged = []   # [size, [strides]]
+    for d in reversed(axes):
+        size, st = shape[d], [s[d] for s in strides]
+        if merged:
+            isize, ist = merged[-1]
+            if all(st[a] == ist[a] * isize for a in range(len(arrays))):
+                merged[-1] = (isize * size, ist)
+                continue
+        merged.append((size, st))
+    if len(merged) > 2:
+        raise CaptureError("an elementwise operation over more than 2 dimensions")
+    while len(merged) < 2:
+        merged.append((1, [0] * len(arrays)))
+    (inner, ist), (outer, ost) = merged[0], merged[1]
+    return outer, inner, [(ost[a], ist[a]) for a in range(len(arrays))]
+
+
+# --------------------------------------------------------------------------
+# The loop
+
+class _Loop:
+    def __init__(self, node, ns, filename, check, stream):
+        self.node = node
+        self.ns = ns
+        self.filename = filename
+        self.check = check
+        self.stream = stream
+        self.report = LoopReport(node.lineno, 0)
+
+    def notice(self, error):
+        self.report.reason = error
+        print("retroprop: the loop at line %d runs in plain Python: %s"
+              % (self.node.lineno, error), file=self.stream)
+
+    # -- plain Python ------------------------------------------------------
+    def plain(self, iterable):
+        """Run the loop (from wherever iterable starts) in plain Python."""
+        node = self.node
+        loop = ast.For(target=node.target, iter=ast.Name(_HIDDEN_ITER, ast.Load()),
+                       body=node.body, orelse=node.orelse, type_comment=None)
+        ast.copy_location(loop, node)
+        ast.fix_missing_locations(loop)
+        code = compile(ast.Module([loop], []), self.filename, "exec")
+        self.ns[_HIDDEN_ITER] = iterable
+        try:
+            exec(code, self.ns)
+        finally:
+            self.ns.pop(_HIDDEN_ITER, None)
+
+    def run_statements(self, statements, value):
+        self.ns[self.var] = value
+        for stmt in statements:
+            exec(stmt.code, self.ns)
+
+    # -- capture -----------------------------------------------------------
+    def _static(self, it):
+        node = self.node
+        if not isinstance(node.target, ast.Name):
+            raise CaptureError("the loop variable is not a plain name", node.lineno)
+        if node.orelse:
+            raise CaptureError("the loop has an else: block", node.lineno)
+        if type(it) is not range:
+            raise CaptureError("the loop runs over a %s, not a range()" % type(it).__name__,
+                               node.lineno)
+        for stmt in node.body:
+            for sub in ast.walk(stmt):
+                what = _FORBIDDEN.get(type(sub))
+                if what is not None:
+                    raise CaptureError("the loop body has %s" % what, sub.lineno)
+        self.var = node.target.id
+
+    def _classify(self, it):
+        assigned = _stored_names(self.node.body) | {self.var}
+        statements = []
+        for node in self.node.body:
+            stmt = _Statement(node, self.filename)
+            if isinstance(node, ast.If):
+                sched = _Schedule(node.test, self.var, self.ns, assigned - {self.var})
+                if not sched.ok():
+                    raise CaptureError("an if on %s: control flow that depends on the "
+                                       "arrays' values" % ast.unparse(node.test), node.lineno)
+                stmt.python = True
+                stmt.schedule = sched
+            elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and \
+                    self._python_call(node.value):
+                stmt.python = True
+            elif isinstance(node, ast.Pass):
+                stmt.python = True
+            statements.append(stmt)
+        for stmt in statements:
+            if stmt.python:
+                stmt.mask = (stmt.schedule.mask(it) if stmt.schedule is not None
+                             else np.ones(len(it), dtype=bool))
+        return statements
+
+    def _python_call(self, call):
+        f = call.func
+        if isinstance(f, ast.Name) and f.id == "print":
+            return True
+        if isinstance(f, ast.Attribute) and f.attr in _PYTHON_METHODS and \
+                isinstance(f.value, ast.Name):
+            obj = self.ns.get(f.value.id)
+            return obj is not None and not isinstance(obj, np.ndarray)
+        return False
+
+    def run(self):
+        node, ns = self.node, self.ns
+        it = eval(compile(ast.Expression(node.iter), self.filename, "eval"), ns)
+        try:
+            self._static(it)
+            self.report.iterations = len(it)
+            statements = self._classify(it)
+        except CaptureError as e:
+            self.notice(e)
+            return self.plain(it)
+        if len(it) < 3:
+            return self.plain(it)
+        # iteration 0, in Python
+        self.run_statements(statements, it[0])
+        t0 = time.perf_counter()
+        try:
+            program = self._capture(statements, it)
+        except CaptureError as e:
+            self.notice(e)
+            return self.plain(it[1:])
+        self.report.capture_seconds = time.perf_counter() - t0
+        self.report.captured = True
+        _Runner(self, program, statements, it).run()
+
+    def _capture(self, statements, it):
+        self.entry = dict(self.ns)
+        rec = _Recorder(self)
+        bindings = rec.record(statements, it[1])
+        array_names = set()
+        stored_py = set()
+        for stmt in statements:
+            if stmt.python:
+                stored_py |= _stored_names([stmt.node])
+            else:
+                array_names |= _loaded_names([stmt.node]) | _stored_names([stmt.node])
+        array_names |= rec.user_names
+        clash = sorted(stored_py & array_names)
+        if clash:
+            line = next(s.lineno for s in statements
+                        if s.python and clash[0] in _stored_names([s.node]))
+            raise CaptureError("a statement that runs in Python assigns %s, which the "
+                               "array code uses" % clash[0], line)
+        if not rec.ops:
+            raise CaptureError("the loop body does no array work", self.node.lineno)
+        return _Program(rec, statements, bindings, len(it))
+
+
+class _Runner:
+    """Runs a captured loop: the program in C for runs of iterations, the
+    Python statements in Python at their iterations."""
+
+    # Aim for runs of about this long between returns to Python (Ctrl-C).
+    RUN_SECONDS = 0.02
+
+    def __init__(self, loop, program, statements, it):
+        self.loop = loop
+        self.ns = loop.ns
+        self.p = program
+        self.statements = statements
+        self.it = it
+        self.var = loop.var
+        rec = program.rec
+        err = np.geterr()
+        self.flag_mask = 1 | 2 | 4 | (8 if err["under"] != "ignore" else 0)
+        # the nodes to materialise each name from, after each statement: a
+        # name not yet rebound in this iteration holds last iteration's value
+        entry_nodes = {name: rec.inputs.get(id(obj)) for name, obj in loop.entry.items()
+                       if isinstance(obj, np.ndarray)}
+        self.points = []
+        for b in program.bindings:
+            point = {}
+            for name, node in b.items():
+                fin = program.final.get(name)
+                if node is entry_nodes.get(name) and fin is not None and fin is not node \
+                        and node.carry is None:
+                    node = fin
+                point[name] = node
+            self.points.append(point)
+        self.python_mid = any(s.python for s in statements[:-1])
+
+    # -- the namespace -----------------------------------------------------
+    def value(self, node, copies):
+        chain = []
+        n = node
+        while n.kind == "view":
+            chain.append(n.view)
+            n = n.base
+        if n.kind == "input" and n.carry is None:
+            arr = n.obj
+        else:
+            storage = n.storage
+            key = id(storage)
+            if key not in copies:
+                copies[key] = (storage, storage.copy(order="K"))
+            arr = copies[key][1]
+        for fn in reversed(chain):
+            arr = fn(arr)
+        if node.scalar:
+            return arr[()]
+        return arr
+
+    def materialize(self, point, position):
+        copies = {}
+        for name, node in point.items():
+            self.ns[name] = self.value(node, copies)
+        self.ns[self.var] = self.it[position]
+        return copies
+
+    def bind(self):
+        """Fill the buffers from the namespace (iteration 0 ran in Python)."""
+        p, ns = self.p, self.ns
+        for enode, name in p.carries:
+            np.copyto(enode.carry, enode.obj)
+        # the buffers the variables are materialised from hold iteration 0's
+        # values until the program writes them (a replay or an early Ctrl-C)
+        for name, node in p.final.items():
+            if node.root().kind == "result" and name in ns:
+                np.copyto(p.storage(node), ns[name])
+
+    # -- running -----------------------------------------------------------
+    def snapshot(self):
+        return [w.copy() for w in self.p.writable]
+
+    def restore(self, snap):
+        for w, s in zip(self.p.writable, snap):
+            np.copyto(w, s)
+
+    def fallback(self, position, why):
+        """Flags raised at or after `position`: plain Python from there."""
+        self.materialize(self.points[-1], position - 1)
+        self.loop.notice(CaptureError(why))
+        self.loop.plain(self.it[position:])
+
+    def run(self):
+        it, p = self.it, self.p
+        n = len(it)
+        self.bind()
+        fire = np.zeros(n, dtype=bool)
+        for s in self.statements:
+            if s.python:
+                fire |= s.mask
+        fire[0] = False
+        stops = list(np.flatnonzero(fire)) + [n]
+        chunk = 16
+        k = 1
+        report = self.loop.report
+        for stop in stops:
+            stop = int(stop)
+            while k < stop:
+                count = min(stop - k, chunk)
+                snap = self.snapshot()
+                t0 = time.perf_counter()
+                try:
+                    flags = _core._program_run(p.prog, 0, p.nops, k, count)
+                except KeyboardInterrupt:
+                    done = _core._program_position(p.prog)
+                    if done > k:
+                        self.materialize(self.points[-1], done - 1)
+                    else:
+                        self.restore(snap)
+                        self.materialize(self.points[-1], k - 1)
+                    raise
+                if flags & self.flag_mask:
+                    self.restore(snap)
+                    return self.fallback(k, _flag_reason(flags))
+                report.c_iterations += count
+                k += count
+                dt = time.perf_counter() - t0
+                if dt < self.RUN_SECONDS / 4 and chunk < (1 << 24):
+                    chunk *= 2
+                elif dt > self.RUN_SECONDS and chunk > 1:
+                    chunk //= 2
+            if stop == n:
+                break
+            if not self.iteration_with_python(stop):
+                return
+            k = stop + 1
+        self.materialize(self.points[-1], n - 1)
+
+    def iteration_with_python(self, k):
+        """Run iteration k statement by statement; False if it fell back."""
+        p, ns = self.p, self.ns
+        begin = 0
+        ran_python = False
+        for s, stmt in enumerate(self.statements):
+            end = p.segments[s]
+            if end > begin:
+                snap = self.snapshot()
+                flags = _core._program_run(p.prog, begin, end, k, 1)
+                if flags & self.flag_mask:
+                    self.restore(snap)
+                    if not ran_python:
+                        self.fallback(k, _flag_reason(flags))
+                    else:
+                        # ns holds the variables as after the last Python statement
+                        self.loop.notice(CaptureError(_flag_reason(flags)))
+                        self.loop.run_statements(self.statements[s:], self.it[k])
+                        self.loop.plain(self.it[k + 1:])
+                    return False
+            begin = end
+            if stmt.python and stmt.mask[k]:
+                copies = self.materialize(self.points[s], k)
+                ran_python = True
+                self.loop.report.python_statements += 1
+                exec(stmt.code, ns)
+                # what the statement changed in place, back into the buffers
+                for storage, copy in copies.values():
+                    np.copyto(storage, copy)
+                for buf, src in p.refresh:
+                    np.copyto(buf, src, casting="unsafe")
+        if p.nops > begin:
+            _core._program_run(p.prog, begin, p.nops, k, 1)
+        self.loop.report.c_iterations += 1
+        return True
+
+
+def _flag_reason(flags):
+    names = [n for bit, n in ((1, "invalid value"), (2, "divide by zero"), (4, "overflow"),
+                              (8, "underflow")) if flags & bit]
+    return ("NumPy would report %s here (np.seterr); the rest of the loop runs in Python "
+            "so that it does" % " and ".join(names))
+
+
+# --------------------------------------------------------------------------
+# IPython
+
+def load_ipython_extension(ipython):
+    """``%load_ext retroprop``: registers the ``%%retroprop`` cell magic."""
+
+    def retroprop(line, cell):
+        options = line.split()
+        unknown = [o for o in options if o not in ("--check",)]
+        if unknown:
+            print("retroprop: unknown option %s (the magic takes --check)" % unknown[0],
+                  file=sys.stderr)
+            return None
+        return run(cell, ipython.user_ns, check="--check" in options, line_offset=1)
+
+    retroprop.__doc__ = ("%%retroprop [--check]: run the cell with its training loops "
+                         "captured on retroprop's C interpreter (see retroprop.capture).")
+    ipython.register_magic_function(retroprop, magic_kind="cell", magic_name="retroprop")

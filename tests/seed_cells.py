@@ -1,0 +1,58 @@
+"""The code cells of the seed notebooks, read from ../shared/seeds/ (the
+plain-text seeds beside the clone, as in CI; RETROPROP_SEEDS overrides the
+folder), word for word.
+
+A seed's text has "In [N]:" before each code cell, then the code, then the
+cell's printed output and the next markdown. The code is the longest part
+after the marker that ends at a blank line (or at the next marker) and
+parses as Python: output and prose do not parse.
+"""
+import ast
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+# <repo>/../shared/seeds; RETROPROP_SEEDS names another folder (a worktree
+# that does not sit beside shared/).
+SEEDS = Path(os.environ.get("RETROPROP_SEEDS") or
+             Path(__file__).resolve().parent.parent.parent / "shared" / "seeds")
+
+_MARK = re.compile(r"^In \[(\d+)\]:\s*$")
+
+
+def seed_path(number):
+    """The seed's text file, or a pytest skip when ../shared/seeds is absent."""
+    if not SEEDS.is_dir():
+        pytest.skip("the seeds are not beside the clone (%s): the suite runs from "
+                    "an installed copy, or shared/ is missing" % SEEDS)
+    found = sorted(SEEDS.glob("%03d_*.txt" % number))
+    if not found:
+        pytest.skip("seed %03d is not in %s" % (number, SEEDS))
+    return found[0]
+
+
+def cells(number):
+    """{cell number: source} of seed `number`'s code cells."""
+    lines = seed_path(number).read_text(encoding="utf-8").splitlines()
+    marks = [(i, int(m.group(1))) for i, line in enumerate(lines)
+             for m in [_MARK.match(line)] if m]
+    out = {}
+    for k, (start, n) in enumerate(marks):
+        stop = marks[k + 1][0] if k + 1 < len(marks) else len(lines)
+        body = lines[start + 1:stop]
+        cuts = [j for j in range(len(body)) if not body[j].strip()] + [len(body)]
+        best = None
+        for j in cuts:
+            text = "\n".join(body[:j])
+            if not text.strip():
+                continue
+            try:
+                ast.parse(text)
+            except SyntaxError:
+                continue
+            best = text + "\n"
+        if best is not None:
+            out[n] = best
+    return out
