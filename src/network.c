@@ -1,7 +1,15 @@
 /*
  * network.c - the network entry points behind retroprop.MLP (network.py):
  * net_fit, net_gradients and net_forward marshal the lists of parameters
- * into an rp_net (rp_net.h) and run its C loops.
+ * and one configuration dict into an rp_net and rp_fit (rp_net.h) and run
+ * its C loops:
+ *
+ *   net_forward(weights, biases, X, config)
+ *   net_gradients(weights, biases, X, Y, dweights, dbiases, config)
+ *   net_fit(weights, biases, X, Y, config, state)
+ *
+ * config holds every setting by name (net_keys below lists them and which
+ * call reads each); state the optimiser's arrays, which fit updates.
  */
 #include "binding.h" /* first: it includes Python.h */
 
@@ -9,16 +17,14 @@
 #include <stdio.h>
 #include <string.h>
 
-/* ------------------------------------------------------------------------ */
-/* The network entry points behind retroprop.MLP (network.py). Private: the  */
-/* class validates and documents; these check again before touching memory. */
-
-/* A network's parameters as rp_views with samples as rows, and the
- * references that keep its arrays alive while the GIL is released. */
+/* A network's parameters as rp_views with samples as rows, its fit's
+ * configuration, and the references that keep its arrays alive while the
+ * GIL is released. */
 typedef struct {
     rp_net net;
+    rp_fit fit;
     rp_index *sizes;
-    rp_view *views; /* W, b, vW, vb: 4 * nlayers */
+    rp_view *views; /* W, b, vW, vb, sW, sb: 6 * nlayers */
     PyArrayObject **held;
     int nheld;
     int typenum;
@@ -50,6 +56,321 @@ static int parse_loss(const char *name, rp_loss *loss)
     else {
         PyErr_Format(PyExc_ValueError, "unknown loss '%s'; expected 'bce', 'ce' or 'mse'", name);
         return -1;
+    }
+    return 0;
+}
+
+/* The entry points a configuration key is for. */
+enum { FOR_FORWARD = 1, FOR_GRADIENTS = 2, FOR_FIT = 4 };
+
+/* Every key a configuration dict may hold (each call reads the ones it
+ * needs): any other (a misspelt key) is an error, not silently ignored. */
+static const char *const net_keys[] = {
+    /* every call */
+    "layout", "activation", "output_activation",
+    /* net_gradients and net_fit */
+    "loss", "average", "l2", "l2_per_batch", "decay_biases",
+    /* net_fit: the optimiser, its schedule, the batches */
+    "lr", "optimizer", "momentum", "nesterov", "beta1", "beta2", "adam_eps", "weight_decay",
+    "schedule", "gamma", "step_size", "lr_decay", "epochs", "batching", "batch_size", "seed",
+    "batch_indices", "batch_bounds", NULL,
+};
+
+/* config[key], borrowed; NULL (no error set) when absent and not required. */
+static PyObject *config_item(PyObject *config, const char *fn, const char *key, int required)
+{
+    PyObject *v = PyDict_GetItemString(config, key);
+    if (v == NULL && required) {
+        PyErr_Format(PyExc_ValueError, "%s: the configuration has no '%s'", fn, key);
+    }
+    return v;
+}
+
+/* config[key] as a UTF-8 string (borrowed from the dict), or dflt if absent. */
+static int config_str(PyObject *config, const char *fn, const char *key, const char *dflt,
+                      const char **out)
+{
+    PyObject *v = config_item(config, fn, key, dflt == NULL);
+    if (v == NULL) {
+        *out = dflt;
+        return dflt == NULL ? -1 : 0;
+    }
+    if (!PyUnicode_Check(v) || (*out = PyUnicode_AsUTF8(v)) == NULL) {
+        PyErr_Format(PyExc_TypeError, "%s: '%s' must be a str, got %s", fn, key,
+                     Py_TYPE(v)->tp_name);
+        return -1;
+    }
+    return 0;
+}
+
+/* config[key] as a finite double >= lo (a float or an int: no Python code
+ * runs), or dflt if absent (NAN: required). */
+static int config_double(PyObject *config, const char *fn, const char *key, double dflt,
+                         double lo, double *out)
+{
+    PyObject *v = config_item(config, fn, key, isnan(dflt));
+    if (v == NULL) {
+        *out = dflt;
+        return isnan(dflt) ? -1 : 0;
+    }
+    if (PyBool_Check(v) || !(PyFloat_Check(v) || PyLong_Check(v))) {
+        PyErr_Format(PyExc_TypeError, "%s: '%s' must be a number, got %s", fn, key,
+                     Py_TYPE(v)->tp_name);
+        return -1;
+    }
+    *out = PyFloat_Check(v) ? PyFloat_AS_DOUBLE(v) : PyLong_AsDouble(v);
+    if (PyErr_Occurred()) {
+        return -1;
+    }
+    if (!isfinite(*out) || *out < lo) {
+        PyErr_Format(PyExc_ValueError, "%s: '%s' must be finite and >= %g, got %R", fn, key, lo,
+                     v);
+        return -1;
+    }
+    return 0;
+}
+
+/* config[key] as an integer >= lo (an int or a bool), or dflt if absent
+ * (dflt < lo: required). */
+static int config_index(PyObject *config, const char *fn, const char *key, rp_index dflt,
+                        rp_index lo, rp_index *out)
+{
+    PyObject *v = config_item(config, fn, key, dflt < lo);
+    if (v == NULL) {
+        *out = dflt;
+        return dflt < lo ? -1 : 0;
+    }
+    if (!PyLong_Check(v)) {
+        PyErr_Format(PyExc_TypeError, "%s: '%s' must be an int, got %s", fn, key,
+                     Py_TYPE(v)->tp_name);
+        return -1;
+    }
+    *out = PyLong_AsSsize_t(v);
+    if (*out == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (*out < lo) {
+        PyErr_Format(PyExc_ValueError, "%s: '%s' must be at least %zd, got %zd", fn, key,
+                     (Py_ssize_t)lo, (Py_ssize_t)*out);
+        return -1;
+    }
+    return 0;
+}
+
+/* name's position in the NULL-terminated names, or -1 with a ValueError. */
+static int config_choice(PyObject *config, const char *fn, const char *key, const char *dflt,
+                         const char *const *names)
+{
+    const char *name;
+    int i;
+    if (config_str(config, fn, key, dflt, &name) < 0) {
+        return -1;
+    }
+    for (i = 0; names[i] != NULL; i++) {
+        if (strcmp(name, names[i]) == 0) {
+            return i;
+        }
+    }
+    PyErr_Format(PyExc_ValueError, "%s: unknown %s '%s'", fn, key, name);
+    return -1;
+}
+
+/* The configuration's keys checked against net_keys, and its names: the
+ * layout, the activations and (but for net_forward) the loss. */
+static int config_names(PyObject *config, const char *fn, int calls, const char **layout,
+                        const char **activation, const char **output_activation,
+                        const char **loss)
+{
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(config, &pos, &key, &value)) {
+        const char *name = PyUnicode_Check(key) ? PyUnicode_AsUTF8(key) : NULL;
+        int k;
+        if (name == NULL) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "%s: the configuration's keys must be str", fn);
+            return -1;
+        }
+        for (k = 0; net_keys[k] != NULL && strcmp(name, net_keys[k]) != 0; k++) {
+        }
+        if (net_keys[k] == NULL) {
+            PyErr_Format(PyExc_ValueError, "%s: unknown configuration key '%s'", fn, name);
+            return -1;
+        }
+    }
+    if (config_str(config, fn, "layout", NULL, layout) < 0 ||
+        config_str(config, fn, "activation", NULL, activation) < 0 ||
+        config_str(config, fn, "output_activation", NULL, output_activation) < 0) {
+        return -1;
+    }
+    if (calls == FOR_FORWARD) {
+        /* any loss that goes with the output activation: forward does not use it */
+        *loss = strcmp(*output_activation, "softmax") == 0   ? "ce"
+                : strcmp(*output_activation, "sigmoid") == 0 ? "bce" : "mse";
+        return 0;
+    }
+    return config_str(config, fn, "loss", NULL, loss);
+}
+
+/* The optimiser, penalty, schedule and batching of the configuration into
+ * na->net and na->fit (`calls`: the entry point's FOR_ flag). */
+static int net_config(net_args *na, PyObject *config, const char *fn, int calls, rp_index n)
+{
+    /* in the order of the C enums */
+    static const char *const optimizers[] = {"sgd", "sgd_keras", "adam", NULL};
+    static const char *const schedules[] = {"constant", "step", "exponential", "inverse_time",
+                                            NULL};
+    static const char *const batchings[] = {"in_order", "shuffled", "replacement", "given",
+                                            NULL};
+    rp_net *net = &na->net;
+    rp_fit *fit = &na->fit;
+    rp_index flag, i;
+    int k;
+    if (calls & (FOR_GRADIENTS | FOR_FIT)) {
+        if (config_index(config, fn, "average", -1, 0, &flag) < 0 ||
+            config_double(config, fn, "l2", 0.0, 0.0, &net->l2) < 0 ||
+            config_double(config, fn, "l2_per_batch", 0.0, 0.0, &net->l2_per_batch) < 0 ||
+            config_index(config, fn, "decay_biases", 0, 0, &i) < 0) {
+            return -1;
+        }
+        net->average = flag != 0;
+        net->decay_biases = i != 0;
+    }
+    if (!(calls & FOR_FIT)) {
+        return 0;
+    }
+    if ((k = config_choice(config, fn, "optimizer", "sgd", optimizers)) < 0) {
+        return -1;
+    }
+    net->optimizer = (rp_optimizer)k;
+    if (config_double(config, fn, "lr", NAN, 0.0, &net->lr) < 0 ||
+        config_double(config, fn, "momentum", 0.0, 0.0, &net->momentum) < 0 ||
+        config_index(config, fn, "nesterov", 0, 0, &flag) < 0 ||
+        config_double(config, fn, "weight_decay", 0.0, 0.0, &net->weight_decay) < 0) {
+        return -1;
+    }
+    net->nesterov = flag != 0;
+    if (net->momentum >= 1.0) {
+        PyErr_Format(PyExc_ValueError, "%s: 'momentum' must be in [0, 1), got %g", fn,
+                     net->momentum);
+        return -1;
+    }
+    if (net->optimizer == RP_OPT_ADAM &&
+        (config_double(config, fn, "beta1", NAN, 0.0, &net->beta1) < 0 ||
+         config_double(config, fn, "beta2", NAN, 0.0, &net->beta2) < 0 ||
+         config_double(config, fn, "adam_eps", NAN, 0.0, &net->adam_eps) < 0)) {
+        return -1;
+    }
+    if (net->optimizer == RP_OPT_ADAM && (net->beta1 >= 1.0 || net->beta2 >= 1.0)) {
+        PyErr_Format(PyExc_ValueError, "%s: 'beta1' and 'beta2' must be in [0, 1), got %g "
+                     "and %g", fn, net->beta1, net->beta2);
+        return -1;
+    }
+    if ((k = config_choice(config, fn, "schedule", "constant", schedules)) < 0) {
+        return -1;
+    }
+    fit->schedule = (rp_schedule)k;
+    if (config_double(config, fn, "gamma", 1.0, 0.0, &fit->gamma) < 0 ||
+        config_index(config, fn, "step_size", 1, 1, &fit->step_size) < 0 ||
+        config_double(config, fn, "lr_decay", 0.0, 0.0, &fit->decay) < 0 ||
+        config_index(config, fn, "epochs", -1, 0, &fit->epochs) < 0) {
+        return -1;
+    }
+    {
+        /* batch_size: 0 (all n), or at least 1; more than there can be samples:
+         * one batch of all of them */
+        PyObject *b = config_item(config, fn, "batch_size", 0);
+        if (b != NULL) {
+            int overflow = 0;
+            long long v;
+            if (!PyLong_Check(b) || PyBool_Check(b)) {
+                PyErr_Format(PyExc_TypeError, "%s: batch_size must be an int, got %s", fn,
+                             Py_TYPE(b)->tp_name);
+                return -1;
+            }
+            v = PyLong_AsLongLongAndOverflow(b, &overflow);
+            if (v == -1 && PyErr_Occurred()) {
+                return -1;
+            }
+            if (overflow < 0 || (overflow == 0 && v < 0)) {
+                PyErr_Format(PyExc_ValueError, "%s: batch_size must be None or at least 1", fn);
+                return -1;
+            }
+            fit->batch = overflow > 0 || v > (long long)PY_SSIZE_T_MAX ? 0 : (rp_index)v;
+        }
+    }
+    {
+        /* an int, in [0, 2**64): no float truncated, nothing reduced mod 2**64 */
+        PyObject *seed = config_item(config, fn, "seed", 0);
+        if (seed != NULL) {
+            if (!PyLong_Check(seed) || PyBool_Check(seed)) {
+                PyErr_Format(PyExc_TypeError, "%s: seed must be None or an integer in "
+                             "[0, 2**64), got %s", fn, Py_TYPE(seed)->tp_name);
+                return -1;
+            }
+            fit->seed = (uint64_t)PyLong_AsUnsignedLongLong(seed);
+            if (fit->seed == (uint64_t)-1 && PyErr_Occurred()) {
+                PyErr_Clear();
+                PyErr_Format(PyExc_ValueError, "%s: seed must be None or an integer in "
+                             "[0, 2**64), got %R", fn, seed);
+                return -1;
+            }
+        }
+    }
+    if ((k = config_choice(config, fn, "batching", "in_order", batchings)) < 0) {
+        return -1;
+    }
+    fit->batching = (rp_batching)k;
+    if (fit->batching == RP_BATCH_GIVEN) {
+        /* one intp array of indices, batch after batch, and nbatches + 1 bounds */
+        PyObject *ind = config_item(config, fn, "batch_indices", 1);
+        PyObject *bnd = config_item(config, fn, "batch_bounds", 1);
+        const rp_index *idx, *bounds;
+        rp_index nb, total;
+        if (ind == NULL || bnd == NULL) {
+            return -1;
+        }
+        if (!PyArray_CheckExact(ind) || !PyArray_CheckExact(bnd) ||
+            PyArray_TYPE((PyArrayObject *)ind) != NPY_INTP ||
+            PyArray_TYPE((PyArrayObject *)bnd) != NPY_INTP ||
+            PyArray_NDIM((PyArrayObject *)ind) != 1 || PyArray_NDIM((PyArrayObject *)bnd) != 1 ||
+            !PyArray_IS_C_CONTIGUOUS((PyArrayObject *)ind) ||
+            !PyArray_IS_C_CONTIGUOUS((PyArrayObject *)bnd) ||
+            PyArray_DIM((PyArrayObject *)bnd, 0) < 2) {
+            PyErr_Format(PyExc_TypeError, "%s: 'batch_indices' and 'batch_bounds' must be "
+                         "contiguous 1-D intp arrays, the bounds at least 2 long", fn);
+            return -1;
+        }
+        idx = (const rp_index *)PyArray_DATA((PyArrayObject *)ind);
+        bounds = (const rp_index *)PyArray_DATA((PyArrayObject *)bnd);
+        nb = PyArray_DIM((PyArrayObject *)bnd, 0) - 1;
+        total = PyArray_DIM((PyArrayObject *)ind, 0);
+        if (bounds[0] != 0 || bounds[nb] != total) {
+            PyErr_Format(PyExc_ValueError, "%s: 'batch_bounds' must run from 0 to the %zd "
+                         "indices", fn, (Py_ssize_t)total);
+            return -1;
+        }
+        for (i = 0; i < nb; i++) {
+            if (bounds[i + 1] <= bounds[i]) {
+                PyErr_Format(PyExc_ValueError, "%s: batches[%zd] is empty", fn, (Py_ssize_t)i);
+                return -1;
+            }
+        }
+        for (i = 0; i < total; i++) {
+            if (idx[i] < 0 || idx[i] >= n) {
+                rp_index b = 0;
+                while (bounds[b + 1] <= i) {
+                    b++;
+                }
+                PyErr_Format(PyExc_ValueError, "%s: batches[%zd] holds the index %zd, not a "
+                             "sample of the %zd in X", fn, (Py_ssize_t)b, (Py_ssize_t)idx[i],
+                             (Py_ssize_t)n);
+                return -1;
+            }
+        }
+        fit->indices = idx;
+        fit->bounds = bounds;
+        fit->nbatches = nb;
     }
     return 0;
 }
@@ -140,19 +461,20 @@ static int net_array(net_args *na, PyObject *obj, const char *what, int l, int i
 
 /* The caller's lists, unpacked (owned items) before anything is checked. */
 typedef struct {
-    PyObject **W, **b, **eW, **eb; /* b, eW, eb NULL when absent */
-    Py_ssize_t nW, nb, neW, neb;
+    PyObject **W, **b;   /* b NULL without biases */
+    PyObject **x[4];     /* extra lists, NULL when absent: gradients or velocities of W
+                          * and b, then Adam's second moments of W and b */
+    Py_ssize_t nW, nb, nx[4];
 } net_lists;
 
-/* Fill na from the unpacked lists of weights and biases (and velocities or
- * gradients: `extra` lists shaped like the parameters, NULL when absent). */
-static int parse_net(net_args *na, const net_lists *ls, const char *extra_name,
+/* Fill na from the unpacked lists of weights and biases (and the extra
+ * lists shaped like them, into vW, vb, sW, sb). */
+static int parse_net(net_args *na, const net_lists *ls, const char *const *extra_names,
                      const char *layout, const char *activation, const char *output_activation,
                      const char *loss, int writeable)
 {
     Py_ssize_t L = ls->nW, l;
     int i;
-    memset(na, 0, sizeof(*na));
     na->typenum = -1;
     if (rpb_parse_layout(layout, "MLP", &na->cols) < 0 ||
         rpb_parse_activation(activation, "MLP", &na->net.hidden) < 0) {
@@ -177,8 +499,8 @@ static int parse_net(net_args *na, const net_lists *ls, const char *extra_name,
     }
     na->net.nlayers = (int)L;
     na->sizes = PyMem_Calloc((size_t)L + 1, sizeof(rp_index));
-    na->views = PyMem_Calloc(4 * (size_t)L, sizeof(rp_view));
-    na->held = PyMem_Calloc(4 * (size_t)L, sizeof(PyArrayObject *));
+    na->views = PyMem_Calloc(6 * (size_t)L, sizeof(rp_view));
+    na->held = PyMem_Calloc(6 * (size_t)L, sizeof(PyArrayObject *));
     if (na->sizes == NULL || na->views == NULL || na->held == NULL) {
         PyErr_NoMemory();
         return -1;
@@ -188,6 +510,8 @@ static int parse_net(net_args *na, const net_lists *ls, const char *extra_name,
     na->net.b = na->views + L;
     na->net.vW = na->views + 2 * L;
     na->net.vb = na->views + 3 * L;
+    na->net.sW = na->views + 4 * L;
+    na->net.sb = na->views + 5 * L;
     for (l = 0; l < L; l++) {
         PyObject *w = ls->W[l];
         rp_index n_in, n_out;
@@ -234,13 +558,17 @@ static int parse_net(net_args *na, const net_lists *ls, const char *extra_name,
                                       &na->net.b[l]) < 0) {
             return -1;
         }
-        if (ls->eW != NULL && net_array(na, ls->eW[l], extra_name, (int)l, 0, in, out, 1,
-                                        &na->net.vW[l]) < 0) {
-            return -1;
-        }
-        if (ls->eb != NULL && b != Py_None &&
-            net_array(na, ls->eb[l], extra_name, (int)l, 1, in, out, 1, &na->net.vb[l]) < 0) {
-            return -1;
+        for (i = 0; i < 4; i++) {
+            rp_view *views = i == 0 ? na->net.vW : i == 1 ? na->net.vb : i == 2 ? na->net.sW
+                                                                                 : na->net.sb;
+            /* without biases (seeds 001, 002) there are no bias gradients or state */
+            if (ls->x[i] == NULL || (i % 2 == 1 && b == Py_None)) {
+                continue;
+            }
+            if (net_array(na, ls->x[i][l], extra_names[i], (int)l, i % 2, in, out, 1,
+                          &views[l]) < 0) {
+                return -1;
+            }
         }
     }
     /* what is written must not share memory with anything else */
@@ -316,15 +644,17 @@ static int net_data(net_args *na, PyArrayObject **in, rp_cview *X, rp_cview *Y)
     return 0;
 }
 
-/* What every network entry point takes: the caller's lists and names. */
+/* What every network entry point takes: the caller's lists and config. */
 typedef struct {
+    const char *fn;              /* "MLP.fit", "MLP": for messages */
+    int calls;                   /* FOR_FORWARD, FOR_GRADIENTS or FOR_FIT */
     PyObject *weights, *biases;  /* lists of arrays (biases may be None) */
-    PyObject *extra_w, *extra_b; /* velocities or gradients shaped like them, or NULL */
-    const char *extra_name;      /* what the extra lists are, for messages */
+    PyObject *config;            /* the dict of settings (net_keys) */
+    PyObject *extra[4];          /* NULL, or lists shaped like the weights and biases
+                                  * (gradients; or velocities, then second moments) */
+    const char *const *extra_names; /* what the extra lists are, for messages */
     const char *extra_msg;       /* the error when they are not shaped like them */
     PyObject *X, *Y;             /* the data; Y NULL when not needed */
-    const char *layout, *activation, *output_activation, *loss;
-    int writeable;               /* the parameters are written (fit) */
 } net_spec;
 
 /* What every network entry point holds between net_begin and net_end. */
@@ -338,11 +668,14 @@ typedef struct {
 /* The one setup of net_fit, net_gradients and net_forward. First every
  * argument becomes what it is used as (the lists' items as owned references,
  * X and Y as arrays), so that all the Python code they can run (__array__, a
- * list subclass) has run; then the parameters and the data are checked.
- * -1 with an error set; call net_end either way. */
+ * list subclass) has run; then the configuration's names, the parameters,
+ * the data and the configuration's numbers are checked. -1 with an error
+ * set; call net_end either way. */
 static int net_begin(net_call *c, const net_spec *s)
 {
     net_lists *ls = &c->lists;
+    const char *layout, *activation, *output_activation, *loss = NULL;
+    int i;
     memset(c, 0, sizeof(*c));
     ls->W = rpb_unpack(s->weights, -1, "MLP", "weights", "a non-empty list of arrays", &ls->nW);
     if (ls->W == NULL) {
@@ -360,24 +693,28 @@ static int net_begin(net_call *c, const net_spec *s)
             return -1;
         }
     }
-    if (s->extra_w != NULL) {
-        if (!(PyTuple_Check(s->extra_w) || PyList_Check(s->extra_w)) ||
-            (s->biases != Py_None && s->extra_b != NULL &&
-             !(PyTuple_Check(s->extra_b) || PyList_Check(s->extra_b)))) {
+    for (i = 0; i < 4; i += 2) {
+        PyObject *ew = s->extra[i], *eb = s->extra[i + 1];
+        if (ew == NULL) {
+            continue;
+        }
+        if (!(PyTuple_Check(ew) || PyList_Check(ew)) ||
+            (s->biases != Py_None && eb != NULL && !(PyTuple_Check(eb) || PyList_Check(eb)))) {
             PyErr_SetString(PyExc_ValueError, s->extra_msg);
             return -1;
         }
-        ls->eW = rpb_unpack(s->extra_w, -1, "MLP", s->extra_name, "a list", &ls->neW);
-        if (ls->eW == NULL) {
+        ls->x[i] = rpb_unpack(ew, -1, "MLP", s->extra_names[i], "a list", &ls->nx[i]);
+        if (ls->x[i] == NULL) {
             return -1;
         }
-        if (s->biases != Py_None && s->extra_b != NULL) {
-            ls->eb = rpb_unpack(s->extra_b, -1, "MLP", s->extra_name, "a list", &ls->neb);
-            if (ls->eb == NULL) {
+        if (s->biases != Py_None && eb != NULL) {
+            ls->x[i + 1] = rpb_unpack(eb, -1, "MLP", s->extra_names[i + 1], "a list",
+                                      &ls->nx[i + 1]);
+            if (ls->x[i + 1] == NULL) {
                 return -1;
             }
         }
-        if (ls->neW != ls->nW || (s->biases != Py_None && ls->neb != ls->nW)) {
+        if (ls->nx[i] != ls->nW || (s->biases != Py_None && ls->nx[i + 1] != ls->nW)) {
             PyErr_SetString(PyExc_ValueError, s->extra_msg);
             return -1;
         }
@@ -387,11 +724,14 @@ static int net_begin(net_call *c, const net_spec *s)
         return -1;
     }
     /* no Python code from here on: check what was converted */
-    if (parse_net(&c->na, ls, s->extra_name, s->layout, s->activation, s->output_activation,
-                  s->loss, s->writeable) < 0) {
+    if (config_names(s->config, s->fn, s->calls, &layout, &activation, &output_activation,
+                     &loss) < 0 ||
+        parse_net(&c->na, ls, s->extra_names, layout, activation, output_activation, loss,
+                  s->calls == FOR_FIT) < 0 ||
+        net_data(&c->na, c->in, &c->X, &c->Y) < 0) {
         return -1;
     }
-    return net_data(&c->na, c->in, &c->X, &c->Y);
+    return net_config(&c->na, s->config, s->fn, s->calls, c->X.rows);
 }
 
 /* The one teardown: releases what net_begin took (safe after a failure). */
@@ -404,8 +744,10 @@ static void net_end(net_call *c)
     memset(&c->na, 0, sizeof(c->na));
     rpb_unpack_free(c->lists.W, c->lists.nW);
     rpb_unpack_free(c->lists.b, c->lists.nb);
-    rpb_unpack_free(c->lists.eW, c->lists.neW);
-    rpb_unpack_free(c->lists.eb, c->lists.neb);
+    rpb_unpack_free(c->lists.x[0], c->lists.nx[0]);
+    rpb_unpack_free(c->lists.x[1], c->lists.nx[1]);
+    rpb_unpack_free(c->lists.x[2], c->lists.nx[2]);
+    rpb_unpack_free(c->lists.x[3], c->lists.nx[3]);
     memset(&c->lists, 0, sizeof(c->lists));
 }
 
@@ -446,104 +788,94 @@ static int check_signals(void *ctx)
     return interrupted;
 }
 
-static PyObject *py_net_fit(PyObject *self, PyObject *args, PyObject *kwds)
+/* A small state array of the fit (counters: [updates, epochs]; shuffle_state:
+ * [generator state, order of the n samples], see rp_fit's resume): exact ndarray, 1-D, `n` values of `typenum`,
+ * C-contiguous, writeable, sharing no memory with the network or the data. */
+static int fit_state_array(net_call *c, PyObject *state, const char *key, int typenum,
+                           rp_index n, const char *count, void **out)
 {
-    static char *kwlist[] = {"weights", "biases", "vweights", "vbiases", "X", "Y", "layout",
-                             "activation", "output_activation", "loss", "lr", "momentum",
-                             "average", "epochs", "batch_size", "shuffle", "seed",
-                             "shuffle_state", NULL};
-    PyObject *vweights, *vbiases, *batch_obj = Py_None, *seed_obj = NULL, *history = NULL;
-    PyObject *resume_obj = Py_None;
-    uint64_t *resume = NULL;
+    PyObject *obj = PyDict_GetItemString(state, key);
+    PyArrayObject *a = (PyArrayObject *)obj;
+    int k;
+    *out = NULL;
+    if (obj == NULL || obj == Py_None) {
+        return 0;
+    }
+    if (!PyArray_CheckExact(obj) || PyArray_TYPE(a) != typenum || PyArray_NDIM(a) != 1 ||
+        PyArray_DIM(a, 0) != n || !PyArray_IS_C_CONTIGUOUS(a) || !PyArray_ISWRITEABLE(a)) {
+        PyErr_Format(PyExc_ValueError, "MLP.fit: %s must be a writeable C-contiguous %s "
+                     "array of %s%zd values", key, typenum == NPY_INTP ? "intp" : "uint64",
+                     count, (Py_ssize_t)n);
+        return -1;
+    }
+    for (k = 0; k < c->na.nheld + 2; k++) {
+        if (rpb_may_overlap(a, k < c->na.nheld ? c->na.held[k] : c->in[k - c->na.nheld])) {
+            PyErr_Format(PyExc_ValueError, "MLP.fit: %s shares memory with the network's "
+                         "arrays or the data", key);
+            return -1;
+        }
+    }
+    *out = PyArray_DATA(a);
+    return 0;
+}
+
+static PyObject *py_net_fit(PyObject *self, PyObject *args)
+{
+    static const char *const extra_names[] = {"velocities of the weights",
+                                              "velocities of the biases",
+                                              "second moments of the weights",
+                                              "second moments of the biases"};
+    /* the optimiser's state: velocities (or Adam's first moments), then its second moments */
+    static const char *const state_keys[] = {"vweights", "vbiases", "sweights", "sbiases"};
+    PyObject *state, *history = NULL;
     net_spec s;
     net_call c;
-    double lr, momentum;
-    int average, shuffle, status;
-    Py_ssize_t epochs;
-    unsigned long long seed = 0;
-    rp_index batch = 0, done = 0;
+    int status, i;
     npy_intp hdim;
+    void *counters, *resume;
+    rp_index done = 0;
     (void)self;
     memset(&s, 0, sizeof(s));
     memset(&c, 0, sizeof(c));
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOO$ssssddpnOpOO:net_fit", kwlist,
-                                     &s.weights, &s.biases, &vweights, &vbiases, &s.X, &s.Y,
-                                     &s.layout, &s.activation, &s.output_activation, &s.loss,
-                                     &lr, &momentum, &average, &epochs, &batch_obj, &shuffle,
-                                     &seed_obj, &resume_obj)) {
+    if (!PyArg_ParseTuple(args, "OOOOO!O!:net_fit", &s.weights, &s.biases, &s.X, &s.Y,
+                          &PyDict_Type, &s.config, &PyDict_Type, &state)) {
         return NULL;
     }
-    if (!isfinite(lr) || lr < 0 || !isfinite(momentum) || momentum < 0 || epochs < 0) {
-        PyErr_SetString(PyExc_ValueError, "lr and momentum must be finite and >= 0, epochs >= 0");
-        return NULL;
+    for (i = 0; i < 4; i++) {
+        s.extra[i] = PyDict_GetItemString(state, state_keys[i]);
+        s.extra[i] = s.extra[i] != Py_None ? s.extra[i] : NULL;
     }
-    /* an int, in [0, 2**64): no float truncated, nothing reduced mod 2**64 */
-    if (!PyLong_Check(seed_obj) || PyBool_Check(seed_obj)) {
-        PyErr_Format(PyExc_TypeError, "MLP.fit: seed must be None or an integer in [0, 2**64), "
-                     "got %s", Py_TYPE(seed_obj)->tp_name);
-        return NULL;
-    }
-    seed = PyLong_AsUnsignedLongLong(seed_obj);
-    if (seed == (unsigned long long)-1 && PyErr_Occurred()) {
-        PyErr_Format(PyExc_ValueError, "MLP.fit: seed must be None or an integer in [0, 2**64), "
-                     "got %R", seed_obj);
-        return NULL;
-    }
-    if (batch_obj != Py_None) {
-        int overflow = 0;
-        long long v = PyLong_AsLongLongAndOverflow(batch_obj, &overflow);
-        if (v == -1 && PyErr_Occurred()) {
-            rpb_add_context("MLP.fit", "batch_size");
-            return NULL;
-        }
-        if (overflow < 0 || (overflow == 0 && v < 1)) {
-            PyErr_SetString(PyExc_ValueError, "MLP.fit: batch_size must be None or at least 1");
-            return NULL;
-        }
-        /* more than there can be samples: one batch of all of them */
-        batch = overflow > 0 || v > (long long)PY_SSIZE_T_MAX ? 0 : (rp_index)v;
-    }
-    /* without biases (seeds 001, 002) there are no bias velocities */
-    s.extra_w = momentum != 0.0 ? vweights : NULL;
-    s.extra_b = momentum != 0.0 ? vbiases : NULL;
-    s.extra_name = "velocities";
-    s.extra_msg = "momentum needs velocity lists shaped like the weights and biases";
-    s.writeable = 1;
-    if (net_begin(&c, &s) < 0) {
+    s.extra_names = extra_names;
+    s.extra_msg = "MLP.fit: the optimiser's state must be lists shaped like the weights and "
+                  "biases";
+    s.fn = "MLP.fit";
+    s.calls = FOR_FIT;
+    if (net_begin(&c, &s) < 0 ||
+        fit_state_array(&c, state, "counters", NPY_INTP, 2, "", &counters) < 0 ||
+        fit_state_array(&c, state, "shuffle_state", NPY_UINT64, c.X.rows + 1, "n + 1 = ",
+                        &resume) < 0) {
         goto error;
     }
-    /* shuffle_state: [generator state, order of the n samples], read and
-     * written by the loop so that a fit in several calls is one fit */
-    if (resume_obj != Py_None) {
-        PyArrayObject *r = (PyArrayObject *)resume_obj;
-        npy_intp k;
-        if (!PyArray_CheckExact(resume_obj) || PyArray_TYPE(r) != NPY_UINT64 ||
-            PyArray_NDIM(r) != 1 || PyArray_DIM(r, 0) != c.X.rows + 1 ||
-            !PyArray_IS_C_CONTIGUOUS(r) || !PyArray_ISWRITEABLE(r)) {
-            PyErr_Format(PyExc_ValueError, "shuffle_state must be a writeable C-contiguous "
-                         "uint64 array of n + 1 = %zd values", (Py_ssize_t)c.X.rows + 1);
-            goto error;
-        }
-        resume = (uint64_t *)PyArray_DATA(r);
+    if (((c.na.net.momentum != 0.0 || c.na.net.optimizer == RP_OPT_ADAM) && s.extra[0] == NULL) ||
+        (c.na.net.optimizer == RP_OPT_ADAM && s.extra[2] == NULL)) {
+        PyErr_SetString(PyExc_ValueError, "MLP.fit: the optimiser needs its state: velocity "
+                        "(and for Adam second-moment) lists shaped like the weights and biases");
+        goto error;
+    }
+    if (resume != NULL) {
+        const uint64_t *r = (const uint64_t *)resume;
+        rp_index k;
         for (k = 1; k <= c.X.rows; k++) {
-            if (resume[k] >= (uint64_t)c.X.rows) {
-                PyErr_Format(PyExc_ValueError, "shuffle_state[%zd] is %llu, not a sample index "
-                             "in [0, %zd)", (Py_ssize_t)k, (unsigned long long)resume[k],
+            if (r[k] >= (uint64_t)c.X.rows) {
+                PyErr_Format(PyExc_ValueError, "MLP.fit: shuffle_state[%zd] is %llu, not a "
+                             "sample index in [0, %zd)", (Py_ssize_t)k, (unsigned long long)r[k],
                              (Py_ssize_t)c.X.rows);
                 goto error;
             }
         }
-        for (k = 0; k < c.na.nheld + 2; k++) {
-            if (rpb_may_overlap(r, k < c.na.nheld ? c.na.held[k] : c.in[k - c.na.nheld])) {
-                PyErr_SetString(PyExc_ValueError, "shuffle_state shares memory with the "
-                                                  "network's arrays or the data");
-                goto error;
-            }
-        }
     }
-    c.na.net.lr = lr;
-    c.na.net.momentum = momentum;
-    c.na.net.average = average;
+    c.na.fit.counters = (rp_index *)counters;
+    c.na.fit.resume = (uint64_t *)resume;
     /* RETROPROP_TRAINER=general or small forces one of the trainer's two
      * paths, for the tests and benchmarks that compare them */
     {
@@ -553,24 +885,25 @@ static PyObject *py_net_fit(PyObject *self, PyObject *args, PyObject *kwds)
                         : strcmp(path, "small") == 0   ? RP_PATH_SMALL
                                                        : RP_PATH_AUTO;
     }
-    hdim = epochs;
+    hdim = c.na.fit.epochs;
     if ((history = PyArray_ZEROS(1, &hdim, NPY_DOUBLE, 0)) == NULL) {
         rpb_add_context("MLP.fit", "cannot allocate the loss history of every epoch");
         goto error;
     }
+    c.na.fit.history = (double *)PyArray_DATA((PyArrayObject *)history);
+    c.na.fit.epochs_done = &done;
     {
-        double *h = (double *)PyArray_DATA((PyArrayObject *)history);
         PyThreadState *tstate = PyEval_SaveThread();
-        status = c.na.typenum == NPY_FLOAT
-                     ? rp_net_fit_f32(&c.na.net, c.X, c.Y, epochs, batch, shuffle, seed,
-                                      resume, h, check_signals, &tstate, &done)
-                     : rp_net_fit_f64(&c.na.net, c.X, c.Y, epochs, batch, shuffle, seed,
-                                      resume, h, check_signals, &tstate, &done);
+        c.na.fit.stop = check_signals;
+        c.na.fit.ctx = &tstate;
+        status = c.na.typenum == NPY_FLOAT ? rp_net_fit_f32(&c.na.net, c.X, c.Y, &c.na.fit)
+                                           : rp_net_fit_f64(&c.na.net, c.X, c.Y, &c.na.fit);
         PyEval_RestoreThread(tstate);
     }
     if (status == RP_NOMEM) {
+        const rp_index batch = c.na.fit.batch;
         const Py_ssize_t nb = (Py_ssize_t)(batch > 0 && batch < c.X.rows ? batch : c.X.rows);
-        if (shuffle) {
+        if (c.na.fit.batching == RP_BATCH_SHUFFLED) {
             PyErr_Format(PyExc_MemoryError, "MLP.fit: out of memory for the shuffled order of "
                          "the %zd samples and the scratch arrays of a batch of %zd",
                          (Py_ssize_t)c.X.rows, nb);
@@ -600,35 +933,33 @@ error:
     return NULL;
 }
 
-static PyObject *py_net_gradients(PyObject *self, PyObject *args, PyObject *kwds)
+static PyObject *py_net_gradients(PyObject *self, PyObject *args)
 {
-    static char *kwlist[] = {"weights", "biases", "X", "Y", "dweights", "dbiases", "layout",
-                             "activation", "output_activation", "loss", "average", NULL};
-    PyObject *dweights, *dbiases;
+    static const char *const extra_names[] = {"dweights", "dbiases"};
     net_spec s;
     net_call c;
-    int average, grads;
+    int grads;
     rp_net_work *w = NULL;
     double value = 0.0;
     (void)self;
     memset(&s, 0, sizeof(s));
     memset(&c, 0, sizeof(c));
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOO$ssssp:net_gradients", kwlist,
-                                     &s.weights, &s.biases, &s.X, &s.Y, &dweights, &dbiases,
-                                     &s.layout, &s.activation, &s.output_activation, &s.loss,
-                                     &average)) {
+    if (!PyArg_ParseTuple(args, "OOOOOOO!:net_gradients", &s.weights, &s.biases, &s.X, &s.Y,
+                          &s.extra[0], &s.extra[1], &PyDict_Type, &s.config)) {
         return NULL;
     }
-    grads = dweights != Py_None;
     /* the gradients take the velocities' place */
-    s.extra_w = grads ? dweights : NULL;
-    s.extra_b = grads ? dbiases : NULL;
-    s.extra_name = "dweights";
+    grads = s.extra[0] != Py_None;
+    if (!grads) {
+        s.extra[0] = s.extra[1] = NULL;
+    }
+    s.extra_names = extra_names;
     s.extra_msg = "dweights and dbiases must be lists shaped like the weights and biases";
+    s.fn = "MLP";
+    s.calls = FOR_GRADIENTS;
     if (net_begin(&c, &s) < 0) {
         goto error;
     }
-    c.na.net.average = average;
     w = rp_net_work_new(&c.na.net, c.X.rows, 0, c.na.typenum == NPY_FLOAT);
     if (w == NULL) {
         PyErr_Format(PyExc_MemoryError, "MLP: out of memory for the scratch arrays of a "
@@ -651,10 +982,8 @@ error:
     return NULL;
 }
 
-static PyObject *py_net_forward(PyObject *self, PyObject *args, PyObject *kwds)
+static PyObject *py_net_forward(PyObject *self, PyObject *args)
 {
-    static char *kwlist[] = {"weights", "biases", "X", "layout", "activation",
-                             "output_activation", NULL};
     PyObject *result = NULL;
     net_spec s;
     net_call c;
@@ -663,14 +992,12 @@ static PyObject *py_net_forward(PyObject *self, PyObject *args, PyObject *kwds)
     (void)self;
     memset(&s, 0, sizeof(s));
     memset(&c, 0, sizeof(c));
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO$sss:net_forward", kwlist, &s.weights,
-                                     &s.biases, &s.X, &s.layout, &s.activation,
-                                     &s.output_activation)) {
+    if (!PyArg_ParseTuple(args, "OOOO!:net_forward", &s.weights, &s.biases, &s.X, &PyDict_Type,
+                          &s.config)) {
         return NULL;
     }
-    /* any loss that goes with the output activation: forward does not use it */
-    s.loss = strcmp(s.output_activation, "softmax") == 0   ? "ce"
-             : strcmp(s.output_activation, "sigmoid") == 0 ? "bce" : "mse";
+    s.fn = "MLP";
+    s.calls = FOR_FORWARD;
     if (net_begin(&c, &s) < 0) {
         goto error;
     }

@@ -193,8 +193,9 @@ def test_same_bits_on_every_instruction_set(dtype):
             for act in ("sigmoid", "tanh"):
                 out += list(rp.dense_forward(X, W, b, act))
             # a whole network in C: tanh hidden layer, softmax output (its exp)
-            out += _core.net_forward([W, W2], [b[None, :], b2[None, :]], X, layout="rows",
-                                     activation="tanh", output_activation="softmax")
+            out += _core.net_forward([W, W2], [b[None, :], b2[None, :]], X,
+                                     dict(layout="rows", activation="tanh",
+                                          output_activation="softmax"))
             results[level] = out
     finally:
         _core._simd(previous)

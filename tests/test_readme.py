@@ -21,3 +21,8 @@ def test_readme_examples_run():
     assert [row.diagnosis for row in report] == ["transposed and sign flipped", "sign flipped",
                                                  "transposed and sign flipped", "sign flipped"]
     assert str(report) in README.read_text(encoding="utf-8")
+    # "Optimisers, weight decay, ...": CS231n's, nnfs's and the AdamW net learn
+    X2, labels = namespace["X2"], namespace["labels"]
+    for name in ("cs231n", "nnfs", "adamw"):
+        net = namespace[name]
+        assert net.updates == 60 * 7 and (net.predict(X2) == labels).mean() > 0.95, name

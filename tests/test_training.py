@@ -77,7 +77,7 @@ def test_shuffle_state_of_c_and_twin():
         state[0] = 12345
         state[1:] = np.arange(30)[::-1]
         X2, Y2 = net._prepare("t", X, y)
-        net._epochs(X2, Y2, 3, batch_size=4, shuffle=True, seed=0, shuffle_state=state)
+        net._epochs(X2, Y2, 3, net._batching("t", 4, True, False, None, 0), state)
         states.append(state)
     assert np.array_equal(states[0], states[1])
     assert sorted(states[0][1:]) == list(range(30)) and states[0][0] != 12345
@@ -92,11 +92,11 @@ def test_shuffle_state_is_checked():
     bad[5] = 30  # not a sample index
     with pytest.raises(ValueError, match=r"shuffle_state\[5\] is 30, not a sample index in "
                                          r"\[0, 30\)"):
-        c._epochs(X2, Y2, 1, batch_size=4, shuffle=True, seed=0, shuffle_state=bad)
+        c._epochs(X2, Y2, 1, c._batching("t", 4, True, False, None, 0), bad)
     for wrong in (np.zeros(30, dtype=np.uint64), np.zeros(31), np.zeros(62, np.uint64)[::2]):
         with pytest.raises(ValueError, match="shuffle_state must be a writeable C-contiguous "
                                              "uint64 array of n . 1 = 31 values"):
-            c._epochs(X2, Y2, 1, batch_size=4, shuffle=True, seed=0, shuffle_state=wrong)
+            c._epochs(X2, Y2, 1, c._batching("t", 4, True, False, None, 0), wrong)
     for a, b in zip(params(c), before):
         assert np.array_equal(a, b)
 

@@ -10,18 +10,18 @@ import numbers
 
 import numpy as np
 
-from . import _core, parameters, training
+from . import _core, optim, parameters, training
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity")
 OUTPUT_ACTIVATIONS = ACTIVATIONS + ("softmax",)
 LOSSES = ("bce", "mse", "ce")
 
 
-def _check_config(activation, output_activation, loss, layout, lr, momentum, dtype,
-                  average=True):
+def _check_config(activation, output_activation, loss, layout, dtype, average=True):
     """The settings' rules, in one place: the constructors check them, and so
     does every call that uses them (MLP._check_settings), since attributes can
-    be reassigned. dtype None: not checked (it is then the weights')."""
+    be reassigned. dtype None: not checked (it is then the weights'). The
+    optimiser's settings have theirs in retroprop.optim.check."""
     if activation not in ACTIVATIONS:
         raise ValueError(f"MLP: unknown activation {activation!r}; expected one of "
                          f"{', '.join(map(repr, ACTIVATIONS))}")
@@ -41,21 +41,11 @@ def _check_config(activation, output_activation, loss, layout, lr, momentum, dty
     if layout not in ("rows", "cols"):
         raise ValueError(f"MLP: unknown layout {layout!r}; expected 'rows' (samples are rows, "
                          f"Z = X @ W + b) or 'cols' (samples are columns, Z = W @ X + b)")
-    _check_rate("lr", lr)
-    _check_rate("momentum", momentum)
-    if momentum >= 1:
-        raise ValueError(f"MLP: momentum must be in [0, 1), got {momentum!r}")
     if not (isinstance(average, (bool, np.bool_))
             or (isinstance(average, numbers.Integral) and average in (0, 1))):
         raise ValueError(f"MLP: average must be True or False, got {average!r}")
     if dtype is not None and np.dtype(dtype) not in (np.float32, np.float64):
         raise TypeError(f"MLP: dtype must be float32 or float64, got {np.dtype(dtype)}")
-
-
-def _check_rate(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
-            or not math.isfinite(value) or value < 0:
-        raise ValueError(f"MLP: {name} must be a finite number >= 0, got {value!r}")
 
 
 def _refuse_masked(name, value):
@@ -81,12 +71,21 @@ def _named(where):
         raise type(e)(f"{where}: {message}") from None
 
 
+# The optimiser's settings: MLP's keyword arguments and attributes of these names.
+_SETTINGS = ("lr", "optimizer", "momentum", "nesterov", "beta1", "beta2", "adam_eps", "l2",
+             "alpha", "weight_decay", "decay_biases", "schedule", "gamma", "step_size",
+             "lr_decay")
+
+
 class MLP:
     """A multilayer perceptron trained by backpropagation, in C.
 
     ``MLP(sizes, activation="sigmoid", output_activation="sigmoid", loss="bce",
-    *, layout="rows", bias=True, lr=0.5, average=True, momentum=0.0,
-    dtype=np.float64, seed=None)``
+    *, layout="rows", bias=True, lr=0.5, average=True, optimizer="sgd",
+    momentum=0.0, nesterov=False, beta1=0.9, beta2=0.999, adam_eps=1e-8,
+    l2=0.0, alpha=0.0, weight_decay=0.0, decay_biases=False,
+    schedule="constant", gamma=None, step_size=None, lr_decay=None,
+    dtype=np.float64, seed=None, init=None, bias_init="zeros")``
 
     sizes : the widths, inputs first: ``[3, 4, 1]`` is seed 001's 3-4-1 net.
     activation : of the hidden layers, "sigmoid", "tanh", "relu" or "identity".
@@ -101,7 +100,6 @@ class MLP:
     layout : "rows" (X is (n, in), W (in, out), b (out,)) or "cols" (X is
         (in, n), W (out, in), b (out, 1)), as dense_forward.
     bias : False for nets without biases (seeds 001, 002).
-    lr, momentum : SGD; with momentum v = momentum * v + g; p -= lr * v.
     average : divide the loss and the gradients by the batch size (seed 000's
         1/m); False sums them over the batch (seeds 001, 003).
     dtype : np.float64 or np.float32 for every parameter.
@@ -114,9 +112,54 @@ class MLP:
         ``retroprop.parameters.INIT_DOC`` gives each formula.
     bias_init : "zeros" (the default) or one of the names above.
 
+    The update (g a parameter's gradient, lr the update's learning rate, t
+    the update's number from 1; ``retroprop.optim`` has the table):
+
+    optimizer : "sgd"  PyTorch's SGD: ``p -= lr*g``; with momentum
+                       ``v = momentum*v + g; p -= lr*v`` (nesterov:
+                       ``p -= lr*(g + momentum*v)``): v sums gradients.
+                "sgd_keras"  Keras's SGD, as nnfs, scikit-learn and CS231n
+                       write it: ``v = momentum*v - lr*g; p += v`` (nesterov:
+                       ``p += momentum*v - lr*g``): v sums steps, lr inside.
+                       The two forms agree while lr is constant and part
+                       when a schedule changes it.
+                "adam" Adam with bias correction, as torch.optim.Adam:
+                       ``m1 = beta1*m1 + (1-beta1)*g; m2 = beta2*m2 +
+                       (1-beta2)*g*g; p -= lr * (m1/(1-beta1**t)) /
+                       (sqrt(m2/(1-beta2**t)) + adam_eps)``. adam_eps is
+                       PyTorch's ``eps`` (Keras's ``epsilon``).
+    momentum, nesterov : of both SGD forms (momentum 0: plain ``p -= lr*g``).
+    l2 : CS231n's ``reg`` and nnfs's ``weight_regularizer_l2``: the loss
+        gets ``l2 * sum(W**2)`` and the gradient ``2 * l2 * W`` (PyTorch's
+        coupled ``weight_decay=wd`` of SGD and Adam is ``l2=wd/2``).
+    alpha : scikit-learn's MLP ``alpha``: ``alpha / (2*n_b) * sum(W**2)`` on
+        the loss and ``alpha / n_b * W`` on the gradient, n_b the samples
+        in the batch (with average=True, sklearn's objective exactly).
+    weight_decay : decoupled, as torch.optim.AdamW (Loshchilov & Hutter):
+        ``p *= 1 - lr*weight_decay`` before each update, not in the loss nor
+        the gradient. ``optimizer="adam"`` with it is AdamW.
+    decay_biases : l2, alpha and weight_decay apply to the biases too (nnfs
+        regularises both); by default the weights only.
+    schedule : the learning rate of each update from the base rate lr:
+        "constant"     lr
+        "step"         ``lr * gamma ** (epoch // step_size)`` (torch's StepLR)
+        "exponential"  ``lr * gamma ** epoch`` (torch's ExponentialLR,
+                       CS231n's ``learning_rate *= learning_rate_decay``)
+        "inverse_time" ``lr * (1 / (1 + lr_decay * (t - 1)))`` per update
+                       (nnfs's ``decay``)
+        a function ``schedule(epoch) -> lr``, called before each epoch (fit
+        then runs one C call per epoch).
+        epoch counts from 0 over every fit of the network, like t; the
+        counters, momentum's velocities and Adam's moments carry over from
+        one fit to the next (``reset_optimizer()`` starts them afresh).
+
+    The penalties of l2 and alpha are part of the loss that ``loss``,
+    ``backward`` and fit's history report; weight_decay's is not.
+
     ``net.weights`` and ``net.biases`` are lists of plain NumPy arrays in the
     layout's shapes (``net.biases`` is None without bias). Change them in
-    place, or assign new arrays of the same shapes: every call reads them.
+    place, or assign new arrays of the same shapes: every call reads them
+    (the settings above are attributes of the same names, read by each fit).
 
     The seeds' training, exactly (``from_arrays`` adopts their arrays)::
 
@@ -134,14 +177,25 @@ class MLP:
         net = MLP([64, 32, 10], output_activation="softmax", loss="ce", lr=0.5, seed=0)
         history = net.fit(X_train, y_train, epochs=30, batch_size=32, shuffle=True)
         accuracy = (net.predict(X_test) == y_test).mean()
+        adam = MLP([64, 32, 10], output_activation="softmax", loss="ce", lr=1e-3,
+                   optimizer="adam", weight_decay=1e-2, seed=0)     # AdamW
     """
 
     _backend = _core  # the C calls; retroprop.reference.MLP runs on NumPy twins
 
     def __init__(self, sizes, activation="sigmoid", output_activation="sigmoid", loss="bce",
-                 *, layout="rows", bias=True, lr=0.5, average=True, momentum=0.0,
-                 dtype=np.float64, seed=None, init=None, bias_init="zeros"):
-        _check_config(activation, output_activation, loss, layout, lr, momentum, dtype, average)
+                 *, layout="rows", bias=True, lr=0.5, average=True, optimizer="sgd",
+                 momentum=0.0, nesterov=False, beta1=0.9, beta2=0.999, adam_eps=1e-8, l2=0.0,
+                 alpha=0.0, weight_decay=0.0, decay_biases=False, schedule="constant",
+                 gamma=None, step_size=None, lr_decay=None, dtype=np.float64, seed=None,
+                 init=None, bias_init="zeros"):
+        settings = dict(lr=lr, optimizer=optimizer, momentum=momentum, nesterov=nesterov,
+                        beta1=beta1, beta2=beta2, adam_eps=adam_eps, l2=l2, alpha=alpha,
+                        weight_decay=weight_decay, decay_biases=decay_biases,
+                        schedule=schedule, gamma=gamma, step_size=step_size,
+                        lr_decay=lr_decay)
+        _check_config(activation, output_activation, loss, layout, dtype, average)
+        optim.check("MLP", **settings)
         init = parameters.check_init("MLP", init)
         bias_init = parameters.check_init("MLP", bias_init, "bias_init")
         sizes = list(sizes)
@@ -149,8 +203,7 @@ class MLP:
                                      and s >= 1 for s in sizes):
             raise ValueError(f"MLP: sizes must be at least two positive integers (inputs, ..., "
                              f"outputs), got {sizes!r}")
-        self._configure(activation, output_activation, loss, layout, lr, average, momentum,
-                        seed)
+        self._configure(activation, output_activation, loss, layout, average, seed, settings)
         dtype = np.dtype(dtype)
         if init is None:
             init = "he_normal" if activation == "relu" else "glorot_uniform"
@@ -169,20 +222,24 @@ class MLP:
                                        dtype=dtype))
         self.biases = biases if bias else None
 
-    def _configure(self, activation, output_activation, loss, layout, lr, average, momentum,
-                   seed):
+    def _configure(self, activation, output_activation, loss, layout, average, seed, settings):
         self.activation, self.output_activation, self.loss_name = (activation,
                                                                    output_activation, loss)
-        self.layout, self.lr, self.average, self.momentum = layout, lr, bool(average), momentum
+        self.layout, self.average = layout, bool(average)
+        for name, value in settings.items():
+            setattr(self, name, value)
         self._rng = np.random.default_rng(seed)
-        self._velocity = None
+        self._state = None
         self.activations = None
         self.history = None  # the History of the last fit
 
     @classmethod
     def from_arrays(cls, weights, biases=None, *, activation="sigmoid",
                     output_activation="sigmoid", loss="bce", layout="rows", lr=0.5,
-                    average=True, momentum=0.0, seed=None):
+                    average=True, optimizer="sgd", momentum=0.0, nesterov=False, beta1=0.9,
+                    beta2=0.999, adam_eps=1e-8, l2=0.0, alpha=0.0, weight_decay=0.0,
+                    decay_biases=False, schedule="constant", gamma=None, step_size=None,
+                    lr_decay=None, seed=None):
         """A network on the caller's own arrays, adopted in place (no copy).
 
         After ``fit`` or ``step``, the caller's arrays hold the trained values::
@@ -196,7 +253,13 @@ class MLP:
             arrays are adopted and trained in place the same way.
         biases : None, or a list of arrays like the weights (rows: (out,) or
             (1, out); cols: (out, 1) or (out,)). None with a dict.
+        The other arguments are MLP's.
         """
+        settings = dict(lr=lr, optimizer=optimizer, momentum=momentum, nesterov=nesterov,
+                        beta1=beta1, beta2=beta2, adam_eps=adam_eps, l2=l2, alpha=alpha,
+                        weight_decay=weight_decay, decay_biases=decay_biases,
+                        schedule=schedule, gamma=gamma, step_size=step_size,
+                        lr_decay=lr_decay)
         if isinstance(weights, dict):
             if biases is not None:
                 raise TypeError("MLP.from_arrays: with a parameter dict the biases are its b1, "
@@ -206,8 +269,9 @@ class MLP:
         if not weights:
             raise ValueError("MLP.from_arrays: weights must be a non-empty list of arrays")
         dtype = getattr(weights[0], "dtype", np.dtype(object))
-        _check_config(activation, output_activation, loss, layout, lr, momentum,
+        _check_config(activation, output_activation, loss, layout,
                       dtype if dtype in (np.float32, np.float64) else np.float64, average)
+        optim.check("MLP", **settings)
         for i, W in enumerate(weights):
             if not isinstance(W, np.ndarray) or W.dtype != dtype \
                     or W.dtype not in (np.float32, np.float64):
@@ -216,7 +280,7 @@ class MLP:
                                 f"in place), got {type(W).__name__} "
                                 f"{getattr(W, 'dtype', '')}")
         net = cls.__new__(cls)
-        net._configure(activation, output_activation, loss, layout, lr, average, momentum, seed)
+        net._configure(activation, output_activation, loss, layout, average, seed, settings)
         net.weights = weights
         net.biases = None if biases is None else list(biases)
         net._check_arrays("MLP.from_arrays")
@@ -227,8 +291,8 @@ class MLP:
     def _settings(self):
         """The keywords of from_arrays that rebuild this network on its arrays."""
         return dict(activation=self.activation, output_activation=self.output_activation,
-                    loss=self.loss_name, layout=self.layout, lr=self.lr, average=self.average,
-                    momentum=self.momentum)
+                    loss=self.loss_name, layout=self.layout, average=self.average,
+                    **{name: getattr(self, name) for name in _SETTINGS})
 
     def to_dict(self):
         """``{"W1": weights[0], "b1": biases[0], "W2": ...}``, deeplearning.ai's
@@ -277,9 +341,14 @@ class MLP:
     def dtype(self):
         return self.weights[0].dtype
 
-    def _config(self):
-        return dict(layout=self.layout, activation=self.activation,
-                    output_activation=self.output_activation)
+    def _config(self, where="MLP"):
+        """The configuration dict every backend call takes (the settings
+        checked again: they are attributes the user may have changed)."""
+        config = dict(layout=self.layout, activation=self.activation,
+                      output_activation=self.output_activation, loss=self.loss_name,
+                      average=self.average)
+        config.update(optim.check(where, **{name: getattr(self, name) for name in _SETTINGS}))
+        return config
 
     def _check_settings(self, where):
         """Every setting the constructor checks, checked again by each call
@@ -300,7 +369,8 @@ class MLP:
                                         f"trained in place), got {type(a).__name__}: assign "
                                         f"np.array(...) of the network's dtype")
             _check_config(self.activation, self.output_activation, self.loss_name, self.layout,
-                          self.lr, self.momentum, None, self.average)
+                          None, self.average)
+        self._config(where)
 
     def _check_arrays(self, where):
         """The parameters chain and have the layout's shapes (a dry forward)."""
@@ -317,7 +387,7 @@ class MLP:
         n_in = self.weights[0].shape[0 if rows else 1]
         probe = np.zeros((1, n_in) if rows else (n_in, 1), dtype=self.dtype)
         try:
-            self._backend.net_forward(self.weights, self.biases, probe, **self._config())
+            self._backend.net_forward(self.weights, self.biases, probe, self._config(where))
         except (ValueError, TypeError) as e:
             raise type(e)(f"{where}: {e}") from None
 
@@ -352,15 +422,39 @@ class MLP:
             return (X[None, :] if self.layout == "rows" else X[:, None]), True
         return X, False
 
-    def _velocities(self):
-        """Momentum's velocities, shaped like the parameters (kept across calls)."""
+    def _optimizer_state(self):
+        """The optimiser's state, kept across fits: velocities (Adam: first
+        moments) and Adam's second moments shaped like the parameters, and
+        the counters [updates so far, epochs so far]. Made afresh when the
+        parameters' shapes or dtype change."""
         params = [*self.weights, *(self.biases or [])]
-        v = self._velocity
-        if v is None or len(v) != len(params) or any(
-                a.shape != p.shape or a.dtype != p.dtype for a, p in zip(v, params)):
-            v = self._velocity = [np.zeros_like(p) for p in params]
-        L = len(self.weights)
-        return v[:L], v[L:]
+        state = self._state
+        if state is None or len(state["params"]) != len(params) or any(
+                a.shape != p.shape or a.dtype != p.dtype
+                for a, p in zip(state["params"], params)):
+            L = len(self.weights)
+            zeros = [np.zeros_like(p) for p in params]
+            seconds = [np.zeros_like(p) for p in params]
+            state = self._state = dict(
+                params=zeros, vweights=zeros[:L], vbiases=zeros[L:] or None,
+                sweights=seconds[:L], sbiases=seconds[L:] or None,
+                counters=np.zeros(2, dtype=np.intp))
+        return {key: value for key, value in state.items() if key != "params"}
+
+    def reset_optimizer(self):
+        """Forget the optimiser's state: momentum's velocities, Adam's
+        moments, and the update and epoch counters of Adam and the schedules."""
+        self._state = None
+
+    @property
+    def updates(self):
+        """The number of updates made by fit so far (Adam's t)."""
+        return 0 if self._state is None else int(self._state["counters"][0])
+
+    @property
+    def epochs_done(self):
+        """The number of epochs fit has run so far (the schedules' epoch)."""
+        return 0 if self._state is None else int(self._state["counters"][1])
 
     # ------------------------------------------------------------ the API
 
@@ -371,7 +465,7 @@ class MLP:
         with _named("MLP.forward"):
             X2, one = self._inputs(X)
             self.activations = self._backend.net_forward(self.weights, self.biases, X2,
-                                                         **self._config())
+                                                         self._config("MLP.forward"))
         out = self.activations[-1]
         return out.reshape(-1) if one else out
 
@@ -390,17 +484,18 @@ class MLP:
         return A
 
     def loss(self, X, Y):
-        """The loss on (X, Y), divided by the number of samples if average."""
+        """The loss on (X, Y), divided by the number of samples if average,
+        plus the L2 penalty of l2 and alpha (see MLP)."""
         self._check_settings("MLP.loss")
         with _named("MLP.loss"):
             X2, Y2 = self._inputs(X)[0], self._targets(Y)
             return self._backend.net_gradients(self.weights, self.biases, X2, Y2, None, None,
-                                               loss=self.loss_name, average=self.average,
-                                               **self._config())
+                                               self._config("MLP.loss"))
 
     def backward(self, X, Y):
-        """Gradients of the loss on (X, Y): ``(dWs, dbs)``, lists shaped like
-        ``weights`` and ``biases`` (dbs is None without biases)."""
+        """Gradients of the loss on (X, Y) (with the L2 penalty's, as ``loss``):
+        ``(dWs, dbs)``, lists shaped like ``weights`` and ``biases`` (dbs is
+        None without biases)."""
         self._check_settings("MLP.backward")
         with _named("MLP.backward"):
             X2, Y2 = self._inputs(X)[0], self._targets(Y)
@@ -408,8 +503,7 @@ class MLP:
             dbs = None if self.biases is None else [np.empty_like(b) for b in self.biases]
             self._backend.net_gradients(self.weights, self.biases, X2, Y2, dWs,
                                         dbs if dbs is not None else [None] * len(dWs),
-                                        loss=self.loss_name, average=self.average,
-                                        **self._config())
+                                        self._config("MLP.backward"))
         return dWs, dbs
 
     def step(self, X, Y):
@@ -418,15 +512,22 @@ class MLP:
         return float(self.fit(X, Y, epochs=1, progress=False)[0])
 
     def fit(self, X, Y, epochs=None, batch_size=None, shuffle=False, seed=None, *,
-            validation_data=None, patience=None, min_delta=0.0, monitor=None,
-            restore_best=True, callback=None, callback_every=1, progress=None):
+            replace=False, batches=None, validation_data=None, patience=None, min_delta=0.0,
+            monitor=None, restore_best=True, callback=None, callback_every=1, progress=None):
         """Train for ``epochs`` passes over (X, Y), in C.
 
         epochs : the number of passes; None is 200 (scikit-learn's max_iter).
         batch_size : None for full-batch steps (the seeds), else the size of
             the minibatches (the last may be smaller).
-        shuffle : reshuffle the samples every epoch; ``seed`` makes the order
-            reproducible (None draws one from the network's generator).
+        shuffle : reshuffle the samples every epoch, then take them in
+            batches: minibatches without replacement.
+        replace : instead, draw every batch's batch_size indices with
+            replacement, ceil(n / batch_size) batches an epoch (CS231n's
+            ``np.random.choice(n, batch_size)``).
+        batches : instead, a list of integer index arrays: every epoch runs
+            one update on each of these batches (``X[idx]``), in order.
+        seed : makes the shuffle or the draws reproducible (None draws one
+            from the network's generator).
         validation_data : ``(X_val, Y_val)``: after every epoch, the loss on
             it (as ``net.loss(X_val, Y_val)``) and, for "bce" and "ce", the
             accuracy (``np.mean(net.predict(X_val) == labels)``) go into the
@@ -446,12 +547,17 @@ class MLP:
             in Jupyter, once the fit has lasted a second.
 
         Returns a ``History``: the loss of every epoch (the sum of its
-        batches' losses before their updates, divided by the number of
-        samples if average) as a NumPy array, with Keras's ``history.history``
-        dict ("loss", "val_loss", "val_accuracy") beside it; ``net.history``
-        is the same object. Without validation, patience, callback or
-        progress, the whole fit is one C call; with them, the C loop runs in
+        batches' losses before their updates, with their L2 penalty, divided
+        by the number of samples the epoch's batches hold if average) as a
+        NumPy array, with Keras's ``history.history`` dict ("loss",
+        "val_loss", "val_accuracy") beside it; ``net.history`` is the same
+        object. Without validation, patience, callback, progress or a Python
+        schedule, the whole fit is one C call; with them, the C loop runs in
         chunks of epochs that give exactly the same numbers as one call.
+
+        The optimiser's state (velocities, Adam's moments, the counters of
+        updates and epochs that Adam and the schedules read) carries over
+        from one fit to the next; ``reset_optimizer()`` forgets it.
 
         Ctrl-C stops between two steps with KeyboardInterrupt; the parameters
         then hold the last complete update, and ``net.history`` the epochs
@@ -467,9 +573,9 @@ class MLP:
         one thread at a time, or give each thread its own copy
         (``MLP.from_arrays([W.copy() for W in net.weights], ...)``).
         """
-        return training.fit(self, X, Y, epochs, batch_size, shuffle, seed, validation_data,
-                            patience, min_delta, restore_best, monitor, callback,
-                            callback_every, progress)
+        return training.fit(self, X, Y, epochs, batch_size, shuffle, seed, replace, batches,
+                            validation_data, patience, min_delta, restore_best, monitor,
+                            callback, callback_every, progress)
 
     def _prepare(self, where, X, Y):
         """(X, Y) as the C trainer takes them, the settings checked."""
@@ -477,28 +583,63 @@ class MLP:
         with _named(where):
             return self._inputs(X)[0], self._targets(Y)
 
-    def _epochs(self, X, Y, epochs, batch_size, shuffle, seed, shuffle_state=None):
-        """One call of the C trainer: ``epochs`` passes over the prepared (X, Y);
-        their losses. ``shuffle_state`` carries the shuffling from a call to the next."""
+    def _batching(self, where, batch_size, shuffle, replace, batches, seed):
+        """The configuration entries of how fit forms its batches (checked)."""
+        run = dict(batch_size=0 if batch_size is None else int(batch_size))
+        if batches is not None:
+            if batch_size is not None or shuffle or replace:
+                raise ValueError(f"{where}: batches are the caller's: give batch_size, "
+                                 f"shuffle and replace only without them")
+            batches = [np.asarray(b) for b in batches]
+            if not batches or any(b.ndim != 1 or b.size == 0 or b.dtype.kind not in "iu"
+                                  for b in batches):
+                raise ValueError(f"{where}: batches must be a non-empty list of non-empty 1-D "
+                                 f"integer index arrays")
+            run.update(batching="given",
+                       batch_indices=np.concatenate(batches).astype(np.intp),
+                       batch_bounds=np.cumsum([0] + [b.size for b in batches], dtype=np.intp))
+        elif replace:
+            if batch_size is None or shuffle:
+                raise ValueError(f"{where}: replace=True draws batches of batch_size indices "
+                                 f"with replacement: give batch_size, and not shuffle")
+            run["batching"] = "replacement"
+        else:
+            run["batching"] = "shuffled" if shuffle else "in_order"
+        if seed is None:
+            seed = int(self._rng.integers(0, 2**63)) if shuffle or replace else 0
+        run["seed"] = int(seed)
+        return run
+
+    def _epochs(self, X, Y, epochs, run, shuffle_state=None):
+        """One call of the C trainer: ``epochs`` passes over the prepared (X, Y)
+        formed into batches as ``run`` says (``_batching``); their losses.
+        ``shuffle_state`` carries the shuffling or drawing from a call to the next.
+        With a Python schedule, one epoch at its learning rate."""
+        config = self._config("MLP.fit")
+        config.update(run, epochs=int(epochs))
+        state = self._optimizer_state()
+        state["shuffle_state"] = shuffle_state
+        if callable(self.schedule):
+            assert epochs == 1, "a Python schedule runs one epoch a call"
+            lr = self.schedule(int(state["counters"][1]))
+            config["lr"] = optim.check_rate("MLP.fit", "the schedule's lr", lr)
         with _named("MLP.fit"):
-            vW, vb = self._velocities() if self.momentum else (None, None)
-            return self._backend.net_fit(
-                self.weights, self.biases, vW, vb, X, Y, loss=self.loss_name,
-                lr=float(self.lr), momentum=float(self.momentum), average=self.average,
-                epochs=int(epochs), batch_size=None if batch_size is None else int(batch_size),
-                shuffle=bool(shuffle), seed=int(seed), shuffle_state=shuffle_state,
-                **self._config())
+            return self._backend.net_fit(self.weights, self.biases, X, Y, config, state)
 
     def _parameters(self):
-        """The arrays fit changes: weights, biases, and the momentum velocities."""
+        """The arrays fit changes: weights, biases, and the optimiser's state."""
+        state = self._optimizer_state()
         return [*self.weights, *(self.biases or []),
-                *(self._velocity or [] if self.momentum else [])]
+                *(a for key in ("vweights", "vbiases", "sweights", "sbiases")
+                  for a in (state[key] or []))]
 
     def __repr__(self):
+        settings = "".join(f", {name}={getattr(self, name)!r}" for name in _SETTINGS[1:]
+                           if getattr(self, name) != MLP.__init__.__kwdefaults__[name])
         return (f"MLP({self.sizes}, activation={self.activation!r}, "
                 f"output_activation={self.output_activation!r}, loss={self.loss_name!r}, "
                 f"layout={self.layout!r}, bias={self.biases is not None}, lr={self.lr!r}, "
-                f"average={self.average}, momentum={self.momentum!r}, dtype={self.dtype})")
+                f"average={self.average}{settings}, dtype={self.dtype})")
 
 
 class RedNeuronal:

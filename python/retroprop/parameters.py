@@ -123,16 +123,22 @@ FORMAT = "retroprop.MLP 1"
 
 
 def save(net, file):
-    """np.savez of the parameters (W1, b1, ...), momentum's velocities (vW1,
-    vb1, ...) and the configuration as JSON text: loadable with allow_pickle=False."""
+    """np.savez of the parameters (W1, b1, ...), the optimiser's state (its
+    velocities or Adam's first moments vW1, vb1, ..., Adam's second moments
+    sW1, sb1, ..., the counters of updates and epochs) and the configuration
+    as JSON text: loadable with allow_pickle=False."""
+    if callable(net.schedule):
+        raise TypeError("MLP.save: a Python schedule function cannot be saved as JSON; set "
+                        "net.schedule to one of retroprop.optim.SCHEDULES first")
     arrays = {k: np.asarray(v) for k, v in to_dict(net).items()}
-    if net.momentum and net._velocity is not None:
-        L = len(net.weights)
-        vW, vb = net._velocity[:L], net._velocity[L:]
-        for i, v in enumerate(vW):
-            arrays[f"vW{i + 1}"] = v
-        for i, v in enumerate(vb):
-            arrays[f"vb{i + 1}"] = v
+    if net._state is not None:
+        state = net._optimizer_state()
+        for prefix, key in (("v", "vweights"), ("s", "sweights")):
+            for i, a in enumerate(state[key]):
+                arrays[f"{prefix}W{i + 1}"] = a
+            for i, a in enumerate(state[key.replace("weights", "biases")] or []):
+                arrays[f"{prefix}b{i + 1}"] = a
+        arrays["counters"] = state["counters"]
     config = dict(format=FORMAT, settings=net._settings(),
                   biases=[net.biases is not None and net.biases[i] is not None
                           for i in range(len(net.weights))])
@@ -151,14 +157,19 @@ def load(cls, file):
             raise ValueError(f"{where}: {file!r} has format {config.get('format')!r}, expected "
                              f"{FORMAT!r}")
         arrays = {k: data[k] for k in data.files if k != "config"}
-    weights, biases = from_dict({k: v for k, v in arrays.items() if not k.startswith("v")},
-                                where)
+    state = {k: arrays.pop(k) for k in list(arrays) if k[0] in "vs" or k == "counters"}
+    weights, biases = from_dict(arrays, where)
     if biases is not None and all(b is None for b in biases):
         biases = None
     net = cls.from_arrays(weights, biases, **config["settings"])
-    if any(k.startswith("v") for k in arrays):
-        vW, vb = from_dict({k[1:]: v for k, v in arrays.items() if k.startswith("v")}, where)
-        net._velocity = [*vW, *(b for b in (vb or []) if b is not None)]
+    if state:
+        saved = net._optimizer_state()
+        for prefix, key in (("v", "vweights"), ("s", "sweights")):
+            W, b = from_dict({k[1:]: v for k, v in state.items() if k[0] == prefix}, where)
+            for into, values in ((saved[key], W), (saved[key.replace("weights", "biases")], b)):
+                for a, v in zip(into or [], values or []):
+                    a[...] = v
+        saved["counters"][...] = state["counters"]
     return net
 
 

@@ -295,11 +295,12 @@ def _layers(weights, biases, X, layout, activation, output_activation):
     return out
 
 
-def net_forward(weights, biases, X, *, layout, activation, output_activation):
+def net_forward(weights, biases, X, config):
     """The activations [A1, ..., AL] of a network (what MLP.forward keeps)."""
     (X,) = _floats(X)
     X = X.astype(weights[0].dtype, copy=False)
-    return _layers(weights, biases, X, layout, activation, output_activation)
+    return _layers(weights, biases, X, config["layout"], config["activation"],
+                   config["output_activation"])
 
 
 def _loss_and_delta(A, Y, loss, output_activation):
@@ -313,27 +314,42 @@ def _loss_and_delta(A, Y, loss, output_activation):
     return 0.5 * np.sum((A - Y) ** 2), (A - Y) * _PRIME_FROM_ACTIVATION[output_activation](A)
 
 
-def _gradients(weights, biases, X, Y, layout, activation, output_activation, loss, average):
-    activations = _layers(weights, biases, X, layout, activation, output_activation)
+def _gradients(weights, biases, X, Y, config):
+    """The batch's loss (averaged if config["average"]) plus the L2 penalty,
+    and the gradients dWs, dbs with the penalty's c * W in them."""
+    layout = config["layout"]
+    activations = _layers(weights, biases, X, layout, config["activation"],
+                          config["output_activation"])
     n = X.shape[0] if layout == "rows" else X.shape[1]
-    value, delta = _loss_and_delta(activations[-1], Y, loss, output_activation)
+    average = config["average"]
+    value, delta = _loss_and_delta(activations[-1], Y, config["loss"],
+                                   config["output_activation"])
     dWs, dbs = [None] * len(weights), [None] * len(weights)
     for l in range(len(weights) - 1, -1, -1):
         below = X if l == 0 else activations[l - 1]
         dWs[l], dbs[l], dX = dense_backward(delta, below, weights[l], layout=layout,
                                             average=average)
         if l > 0:
-            delta = dX * _PRIME_FROM_ACTIVATION[activation](below)
-    return (value / n if average else value), dWs, dbs
+            delta = dX * _PRIME_FROM_ACTIVATION[config["activation"]](below)
+    value = value / n if average else value
+    # L2: loss += c/2 * sum(W*W), dW += c * W, c = l2 + l2_per_batch / n
+    c = config.get("l2", 0.0) + config.get("l2_per_batch", 0.0) / n
+    if c:
+        for l, W in enumerate(weights):
+            value += 0.5 * c * float(np.sum(W.astype(np.float64) ** 2))
+            dWs[l] = dWs[l] + c * W
+            if config.get("decay_biases") and biases is not None:
+                b = biases[l]
+                value += 0.5 * c * float(np.sum(b.astype(np.float64) ** 2))
+                dbs[l] = dbs[l] + c * b.reshape(dbs[l].shape)
+    return value, dWs, dbs
 
 
-def net_gradients(weights, biases, X, Y, dweights, dbiases, *, layout, activation,
-                  output_activation, loss, average):
+def net_gradients(weights, biases, X, Y, dweights, dbiases, config):
     """The loss on (X, Y), and its gradients written into dweights, dbiases."""
     dt = weights[0].dtype
     X, Y = (np.asarray(a).astype(dt, copy=False) for a in (X, Y))
-    value, dWs, dbs = _gradients(weights, biases, X, Y, layout, activation,
-                                 output_activation, loss, average)
+    value, dWs, dbs = _gradients(weights, biases, X, Y, config)
     if dweights is not None:
         for l in range(len(weights)):
             dweights[l][...] = dWs[l]
@@ -361,52 +377,116 @@ def shuffle_order(perm, state):
     return state
 
 
-def net_fit(weights, biases, vweights, vbiases, X, Y, *, layout, activation,
-            output_activation, loss, lr, momentum, average, epochs, batch_size, shuffle,
-            seed, shuffle_state=None):
-    """Minibatch SGD (with momentum) in place; the per-epoch loss history.
+def learning_rate(config, epoch, t):
+    """The learning rate of update number t (from 1) in epoch `epoch` (from 0)."""
+    lr, schedule = config["lr"], config.get("schedule", "constant")
+    if schedule == "step":
+        return lr * config["gamma"] ** (epoch // config["step_size"])
+    if schedule == "exponential":
+        return lr * config["gamma"] ** epoch
+    if schedule == "inverse_time":
+        return lr * (1.0 / (1.0 + config["lr_decay"] * (t - 1)))
+    return lr
 
-    For each epoch, for each batch: forward, loss, backward, then
-    v = momentum * v + g; p -= lr * v (or p -= lr * g without momentum).
-    history[e] is the sum of the batches' losses before their updates,
-    divided by the number of samples when average is true.
-    shuffle_state: None, or a uint64 array [generator state, order of the n
-    samples] used instead of seed and 0..n-1, and left as after the last epoch.
+
+def optimizer_update(p, g, v, s, config, lr, t, decay):
+    """One update of the parameter p in place from its gradient g, with v the
+    velocity (Adam: first moment) and s Adam's second moment, also in place;
+    decay is p's decoupled weight decay (retroprop.optim has the formulas)."""
+    if decay:
+        p *= 1 - lr * decay
+    optimizer, m = config.get("optimizer", "sgd"), config.get("momentum", 0.0)
+    nesterov = config.get("nesterov", False)
+    if optimizer == "adam":
+        b1, b2 = config["beta1"], config["beta2"]
+        v[...] = b1 * v + (1 - b1) * g
+        s[...] = b2 * s + (1 - b2) * (g * g)
+        c1, c2 = 1 - b1 ** t, 1 - b2 ** t
+        p -= lr * (v / c1) / (np.sqrt(s / c2) + config["adam_eps"])
+    elif optimizer == "sgd_keras" and m:
+        v[...] = m * v - lr * g
+        p += m * v - lr * g if nesterov else v
+    elif m:
+        v[...] = m * v + g
+        p -= lr * (g + m * v if nesterov else v)
+    else:
+        p -= lr * g
+
+
+def _batches(config, n, perm, state):
+    """The epoch's batches of sample indices (or slices), and the new state."""
+    batching = config.get("batching", "in_order")
+    b = config.get("batch_size", 0)
+    b = n if b < 1 or b > n else b
+    if batching == "given":
+        bounds, idx = config["batch_bounds"], config["batch_indices"]
+        return [idx[bounds[k]:bounds[k + 1]] for k in range(len(bounds) - 1)], state
+    if batching == "replacement":
+        out = []
+        for _ in range(-(-n // b)):
+            rows = []
+            for _ in range(b):
+                state, r = _splitmix64(state)
+                rows.append(r % n)
+            out.append(rows)
+        return out, state
+    if batching == "shuffled":
+        state = shuffle_order(perm, state)
+        return [perm[start:start + b] for start in range(0, n, b)], state
+    return [slice(start, start + b) for start in range(0, n, b)], state
+
+
+def net_fit(weights, biases, X, Y, config, state):
+    """Minibatch training in place, as the C trainer; the per-epoch loss history.
+
+    For each epoch, for each batch (``_batches``): forward, loss, backward
+    (with the L2 penalty), then ``optimizer_update`` of every parameter with
+    the scheduled learning rate. history[e] is the sum of the batches' losses
+    before their updates, divided by the number of samples they hold when
+    average is true. state holds the optimiser's arrays and the counters
+    [updates, epochs] (and "shuffle_state": [generator state, order]), updated.
     """
     dt = weights[0].dtype
     X, Y = (np.asarray(a).astype(dt, copy=False) for a in (X, Y))
+    layout = config["layout"]
     n = X.shape[0] if layout == "rows" else X.shape[1]
-    batch = n if batch_size is None or batch_size > n else batch_size
-    perm = list(range(n)) if shuffle_state is None else [int(i) for i in shuffle_state[1:]]
-    state = seed if shuffle_state is None else int(shuffle_state[0])
+    resume = state.get("shuffle_state")
+    rng = int(resume[0]) if resume is not None else config.get("seed", 0)
+    perm = [int(i) for i in resume[1:]] if resume is not None else list(range(n))
+    counters = state.get("counters")
+    t, epoch0 = (int(counters[0]), int(counters[1])) if counters is not None else (0, 0)
+    epochs = config["epochs"]
     history = np.zeros(epochs)
     params = [*weights, *(biases or [])]
-    velocities = [*vweights, *(vbiases or [])] if momentum else None
+    L = len(weights)
+    vs = [*(state.get("vweights") or [None] * L), *(state.get("vbiases") or [None] * L)]
+    ss = [*(state.get("sweights") or [None] * L), *(state.get("sbiases") or [None] * L)]
+    wd = config.get("weight_decay", 0.0)
+    decays = [wd] * L + [wd if config.get("decay_biases") else 0.0] * L
     for e in range(epochs):
-        if shuffle:
-            state = shuffle_order(perm, state)
-        total = 0.0
-        for start in range(0, n, batch):
-            rows = perm[start:start + batch] if shuffle else slice(start, start + batch)
+        batches, rng = _batches(config, n, perm, rng)
+        total = seen = 0.0
+        for rows in batches:
             if layout == "rows":
                 Xb, Yb = X[rows], Y[rows]
             else:
                 Xb, Yb = X[:, rows], Y[:, rows]
-            value, dWs, dbs = _gradients(weights, biases, Xb, Yb, layout, activation,
-                                         output_activation, loss, average)
+            value, dWs, dbs = _gradients(weights, biases, Xb, Yb, config)
             nb = Xb.shape[0] if layout == "rows" else Xb.shape[1]
-            total += value * nb if average else value
+            total += value * nb if config["average"] else value
+            seen += nb
+            t += 1
+            lr = learning_rate(config, epoch0 + e, t)
             grads = [*dWs, *(dbs if biases is not None else [])]
-            for i, (p, g) in enumerate(zip(params, grads)):
-                g = g.reshape(p.shape)
-                if momentum:
-                    velocities[i][...] = momentum * velocities[i] + g
-                    g = velocities[i]
-                p -= lr * g
-        history[e] = total / n if average else total
-    if shuffle_state is not None and shuffle:
-        shuffle_state[0] = state
-        shuffle_state[1:] = perm
+            for p, g, v, s, decay in zip(params, grads, vs, ss, decays):
+                optimizer_update(p, g.reshape(p.shape), v, s, config, lr, t, decay)
+        history[e] = total / seen if config["average"] else total
+    if counters is not None:
+        counters[0], counters[1] = t, epoch0 + epochs
+    if resume is not None and config.get("batching") in ("shuffled", "replacement"):
+        resume[0] = rng
+        if config.get("batching") == "shuffled":
+            resume[1:] = perm
     return history
 
 

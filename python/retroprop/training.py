@@ -119,8 +119,8 @@ class _Validation:
         return logs
 
 
-def fit(net, X, Y, epochs, batch_size, shuffle, seed, validation_data, patience, min_delta,
-        restore_best, monitor, callback, callback_every, progress):
+def fit(net, X, Y, epochs, batch_size, shuffle, seed, replace, batches, validation_data,
+        patience, min_delta, restore_best, monitor, callback, callback_every, progress):
     """MLP.fit (see its docstring)."""
     where = "MLP.fit"
     if epochs is None:
@@ -160,15 +160,15 @@ def fit(net, X, Y, epochs, batch_size, shuffle, seed, validation_data, patience,
         raise (ValueError if isinstance(seed, numbers.Integral) and not isinstance(seed, bool)
                else TypeError)(
             f"{where}: seed must be None or an integer in [0, 2**64), got {seed!r}")
-    if seed is None:
-        seed = int(net._rng.integers(0, 2**63)) if shuffle else 0
-    seed = int(seed)
-    run = dict(batch_size=batch_size, shuffle=bool(shuffle), seed=seed)
+    run = net._batching(where, batch_size, shuffle, replace, batches, seed)
+    # a Python learning-rate schedule: one C run per epoch, at the lr it gives
+    python_schedule = callable(net.schedule)
 
     display = progress_wanted(progress)
-    if validation is None and patience is None and callback is None and display is None:
+    if validation is None and patience is None and callback is None and display is None \
+            and not python_schedule:
         try:
-            losses = net._epochs(X2, Y2, epochs, **run)  # one C call, as fit always was
+            losses = net._epochs(X2, Y2, epochs, run)  # one C call, as fit always was
         except KeyboardInterrupt as e:
             # the C loop hands over the losses of the epochs it finished
             net.history = History(getattr(e, "history", np.zeros(0)))
@@ -177,12 +177,12 @@ def fit(net, X, Y, epochs, batch_size, shuffle, seed, validation_data, patience,
         return net.history
 
     n = X2.shape[0 if net.layout == "rows" else 1]
-    if shuffle:
-        state = np.empty(n + 1, dtype=np.uint64)
-        state[0] = np.uint64(seed)
-        state[1:] = np.arange(n, dtype=np.uint64)
-        run["shuffle_state"] = state
-    per_epoch = validation is not None or patience is not None
+    shuffle_state = None
+    if run["batching"] in ("shuffled", "replacement"):
+        shuffle_state = np.empty(n + 1, dtype=np.uint64)
+        shuffle_state[0] = np.uint64(run["seed"])
+        shuffle_state[1:] = np.arange(n, dtype=np.uint64)
+    per_epoch = validation is not None or patience is not None or python_schedule
     losses = np.zeros(epochs)
     logs_by_name = {}
     best, best_epoch, best_params, waited = math.inf, None, None, 0
@@ -202,7 +202,7 @@ def fit(net, X, Y, epochs, batch_size, shuffle, seed, validation_data, patience,
             if bar is not None:
                 count = min(count, max(1, int(bar.interval / max(seconds_per_epoch, 1e-9))))
             start = time.perf_counter()
-            losses[done:done + count] = net._epochs(X2, Y2, count, **run)
+            losses[done:done + count] = net._epochs(X2, Y2, count, run, shuffle_state)
             seconds_per_epoch = (time.perf_counter() - start) / count
             done += count
             logs = {"loss": float(losses[done - 1])}

@@ -189,15 +189,31 @@ static void rp_shuffle(rp_index *perm, rp_index n, uint64_t *state)
     }
 }
 
+double rp_fit_lr(const rp_fit *fit, double lr, rp_index epoch, rp_index updates)
+{
+    switch (fit->schedule) {
+    case RP_SCHEDULE_STEP:
+        return lr * pow(fit->gamma, (double)(epoch / fit->step_size));
+    case RP_SCHEDULE_EXPONENTIAL:
+        return lr * pow(fit->gamma, (double)epoch);
+    case RP_SCHEDULE_INVERSE_TIME:
+        /* nnfs's lr * (1 / (1 + decay * iterations)), to its last bit */
+        return lr * (1.0 / (1.0 + fit->decay * (double)updates));
+    default:
+        return lr;
+    }
+}
+
 /* Whether a fit takes the small-network path (rp_net_small_impl.h), decided
- * once per fit: plain SGD without momentum, no softmax, at most
+ * once per fit: plain SGD (rp_net_plain_sgd: no momentum, Adam or
+ * penalty), no softmax, at most
  * RP_SMALL_LAYERS layers, and every product of a batch small enough for
  * rp_gemm's own loop (m*n*k <= RP_SMALL_GEMM_WORK), whose sums that path
  * computes the same way. */
 static int rp_net_small_fits(const rp_net *net, rp_index n, rp_index batch)
 {
     int l;
-    if (net->path == RP_PATH_GENERAL || net->momentum != 0.0 || net->output == RP_ACT_SOFTMAX ||
+    if (net->path == RP_PATH_GENERAL || !rp_net_plain_sgd(net) || net->output == RP_ACT_SOFTMAX ||
         net->nlayers < 1 || net->nlayers > RP_SMALL_LAYERS || n < 1 ||
         batch > RP_SMALL_GEMM_WORK) {
         return 0;

@@ -144,10 +144,47 @@ static double RP_NAME(output_delta)(const rp_net *net, rp_cview Y, rp_view A, rp
         }                                                                         \
     }
 
+/* c/2 * sum(P*P), the L2 penalty of P, and G += c * P, its gradient (G NULL:
+ * the value only). */
+static double RP_NAME(penalty_of)(rp_view *G, rp_cview P, double c)
+{
+    const RP_T cc = (RP_T)c;
+    double sum = 0.0;
+    rp_index i, j;
+    for (i = 0; i < P.rows; i++) {
+        for (j = 0; j < P.cols; j++) {
+            const RP_T p = RP_AT2(P, i, j);
+            if (G != NULL) {
+                RP_REF2(*G, i, j) += cc * p;
+            }
+            sum += (double)p * (double)p;
+        }
+    }
+    return 0.5 * c * sum;
+}
+
+/* net's L2 penalty on a batch of n samples, c = l2 + l2_per_batch / n:
+ * returns c/2 * sum(W*W) over the layers (and the biases if decay_biases)
+ * and adds c * W into dW[l] (db[l]) unless dW is NULL. */
+static double RP_NAME(penalty)(const rp_net *net, rp_index n, rp_view *dW, rp_view *db)
+{
+    const double c = net->l2 + net->l2_per_batch / (double)n;
+    double penalty = 0.0;
+    int l;
+    for (l = 0; c != 0.0 && l < net->nlayers; l++) {
+        penalty += RP_NAME(penalty_of)(dW != NULL ? &dW[l] : NULL, rp_const(net->W[l]), c);
+        if (net->decay_biases && net->b[l].data != NULL) {
+            penalty += RP_NAME(penalty_of)(dW != NULL ? &db[l] : NULL, rp_const(net->b[l]), c);
+        }
+    }
+    return penalty;
+}
+
 /* Backward from the output delta: gradients into dW/db (scaled by `scale`),
- * deltas through the layers with W before any update. */
-static void RP_NAME(backward)(const rp_net *net, rp_cview X, const rp_view *A, rp_net_work *w,
-                              rp_view *dW, rp_view *db, double scale)
+ * deltas through the layers with W before any update, then net's L2 penalty
+ * into the gradients; returns the penalty (0 without one). */
+static double RP_NAME(backward)(const rp_net *net, rp_cview X, const rp_view *A, rp_net_work *w,
+                                rp_view *dW, rp_view *db, double scale)
 {
     const rp_index n = X.rows;
     int l, cur = 0;
@@ -182,28 +219,89 @@ static void RP_NAME(backward)(const rp_net *net, rp_cview X, const rp_view *A, r
             cur = 1 - cur;
         }
     }
+    return RP_NAME(penalty)(net, n, dW, db);
 }
 
-/* P -= lr * G, or with momentum V = momentum * V + G; P -= lr * V. */
-static void RP_NAME(update)(const rp_net *net, rp_view P, rp_view G, rp_view V)
+/* One optimiser update of P from its gradient G (the L2 penalty already in
+ * it), with V the velocities or Adam's first moments and S Adam's second
+ * moments; decay: the decoupled weight decay of P (p *= 1 - lr*decay first).
+ * The formulas are rp_optimizer's, in RP_T like NumPy's loop in that dtype. */
+static void RP_NAME(update)(const rp_net *net, rp_view P, rp_view G, rp_view V, rp_view S,
+                            double decay)
 {
     const RP_T lr = (RP_T)net->lr, mu = (RP_T)net->momentum;
+    const RP_T keep = (RP_T)(1.0 - net->lr * decay);
+    const int plain = net->optimizer == RP_OPT_SGD && net->momentum == 0.0;
+    const int nesterov = net->nesterov;
+    RP_T b1 = 0, b2 = 0, one_b1 = 0, one_b2 = 0, c1 = 1, c2 = 1, eps = 0;
     rp_index i, j;
+    if (net->optimizer == RP_OPT_ADAM) {
+        b1 = (RP_T)net->beta1;
+        b2 = (RP_T)net->beta2;
+        one_b1 = (RP_T)(1.0 - net->beta1);
+        one_b2 = (RP_T)(1.0 - net->beta2);
+        c1 = (RP_T)(1.0 - pow(net->beta1, (double)net->step));
+        c2 = (RP_T)(1.0 - pow(net->beta2, (double)net->step));
+        eps = (RP_T)net->adam_eps;
+    }
     for (i = 0; i < P.rows; i++) {
         char *p = P.data + i * P.s0;
         const char *g = G.data + i * G.s0;
-        if (net->momentum == 0.0) {
-            for (j = 0; j < P.cols; j++, p += P.s1, g += G.s1) {
-                *(RP_T *)p -= lr * *(const RP_T *)g;
+        char *v, *s;
+        if (decay != 0.0) {
+            for (j = 0; j < P.cols; j++) {
+                *(RP_T *)(p + j * P.s1) *= keep;
             }
         }
-        else {
-            char *v = V.data + i * V.s0;
-            for (j = 0; j < P.cols; j++, p += P.s1, g += G.s1, v += V.s1) {
-                const RP_T step = mu * *(RP_T *)v + *(const RP_T *)g;
-                *(RP_T *)v = step;
-                *(RP_T *)p -= lr * step;
+        if (plain) {
+            if (P.s1 == (rp_index)sizeof(RP_T) && G.s1 == (rp_index)sizeof(RP_T)) {
+                /* p -= lr * g over a contiguous row: a loop compilers vectorise */
+                RP_T *pc = (RP_T *)p;
+                const RP_T *gc = (const RP_T *)g;
+                for (j = 0; j < P.cols; j++) {
+                    pc[j] -= lr * gc[j];
+                }
             }
+            else {
+                for (j = 0; j < P.cols; j++, p += P.s1, g += G.s1) {
+                    *(RP_T *)p -= lr * *(const RP_T *)g;
+                }
+            }
+            continue;
+        }
+        v = V.data + i * V.s0;
+        switch (net->optimizer) {
+        case RP_OPT_SGD:
+            /* v = m*v + g; p -= lr*v   (nesterov: p -= lr*(g + m*v)) */
+            for (j = 0; j < P.cols; j++, p += P.s1, g += G.s1, v += V.s1) {
+                const RP_T gj = *(const RP_T *)g;
+                const RP_T vj = mu * *(RP_T *)v + gj;
+                *(RP_T *)v = vj;
+                *(RP_T *)p -= lr * (nesterov ? gj + mu * vj : vj);
+            }
+            break;
+        case RP_OPT_SGD_KERAS:
+            /* v = m*v - lr*g; p += v   (nesterov: p += m*v - lr*g) */
+            for (j = 0; j < P.cols; j++, p += P.s1, g += G.s1, v += V.s1) {
+                const RP_T gj = *(const RP_T *)g;
+                const RP_T vj = mu * *(RP_T *)v - lr * gj;
+                *(RP_T *)v = vj;
+                *(RP_T *)p += nesterov ? mu * vj - lr * gj : vj;
+            }
+            break;
+        case RP_OPT_ADAM:
+            /* m1 = b1*m1 + (1-b1)*g; m2 = b2*m2 + (1-b2)*g*g;
+             * p -= lr * (m1/c1) / (sqrt(m2/c2) + eps), c = 1 - beta**t */
+            s = S.data + i * S.s0;
+            for (j = 0; j < P.cols; j++, p += P.s1, g += G.s1, v += V.s1, s += S.s1) {
+                const RP_T gj = *(const RP_T *)g;
+                const RP_T m1 = b1 * *(RP_T *)v + one_b1 * gj;
+                const RP_T m2 = b2 * *(RP_T *)s + one_b2 * (gj * gj);
+                *(RP_T *)v = m1;
+                *(RP_T *)s = m2;
+                *(RP_T *)p -= lr * (m1 / c1) / ((RP_T)sqrt((double)(m2 / c2)) + eps);
+            }
+            break;
         }
     }
 }
@@ -224,27 +322,29 @@ double RP_NAME(rp_net_gradients)(const rp_net *net, rp_cview X, rp_cview Y, rp_v
     const double scale = net->average ? 1.0 / (double)X.rows : 1.0;
     rp_view *A;
     const double loss = RP_NAME(forward_loss)(net, X, Y, w, &A);
-    if (dW != NULL) {
-        RP_NAME(backward)(net, X, A, w, dW, db, scale);
-    }
-    return loss * scale;
+    const double penalty = dW != NULL ? RP_NAME(backward)(net, X, A, w, dW, db, scale)
+                                      : RP_NAME(penalty)(net, X.rows, NULL, NULL);
+    return loss * scale + penalty;
 }
 
-/* One step on a batch: forward, backward, update. Returns the summed loss. */
+/* One step on a batch: forward, backward, update. Returns the batch's loss
+ * summed over its samples, with the L2 penalty (times n if net->average). */
 static double RP_NAME(step)(const rp_net *net, rp_cview X, rp_cview Y, rp_net_work *w)
 {
     const double scale = net->average ? 1.0 / (double)X.rows : 1.0;
+    const double decay = net->weight_decay;
     rp_view *A;
     const double loss = RP_NAME(forward_loss)(net, X, Y, w, &A);
+    const double penalty = RP_NAME(backward)(net, X, A, w, w->dW, w->db, scale);
     int l;
-    RP_NAME(backward)(net, X, A, w, w->dW, w->db, scale);
     for (l = 0; l < net->nlayers; l++) {
-        RP_NAME(update)(net, net->W[l], w->dW[l], net->vW[l]);
+        RP_NAME(update)(net, net->W[l], w->dW[l], net->vW[l], net->sW[l], decay);
         if (net->b[l].data != NULL) {
-            RP_NAME(update)(net, net->b[l], w->db[l], net->vb[l]);
+            RP_NAME(update)(net, net->b[l], w->db[l], net->vb[l], net->sb[l],
+                            net->decay_biases ? decay : 0.0);
         }
     }
-    return loss;
+    return loss + penalty / scale;
 }
 
 /* Rows perm[start .. start+n) of M into the contiguous buffer `into`. */
@@ -263,27 +363,40 @@ static rp_cview RP_NAME(gather)(rp_cview M, const rp_index *perm, rp_index start
 
 #include "rp_net_small_impl.h"
 
-int RP_NAME(rp_net_fit)(const rp_net *net, rp_cview X, rp_cview Y, rp_index epochs,
-                        rp_index batch, int shuffle, uint64_t seed, uint64_t *resume,
-                        double *history, rp_stop_check stop, void *ctx, rp_index *epochs_done)
+int RP_NAME(rp_net_fit)(const rp_net *net, rp_cview X, rp_cview Y, const rp_fit *fit)
 {
     const rp_index n = X.rows;
+    const rp_batching mode = fit->batching;
+    const int shuffled = mode == RP_BATCH_SHUFFLED, drawn = mode == RP_BATCH_REPLACEMENT;
+    rp_net cur = *net; /* the configuration of each update: its lr and number */
     rp_net_work *w = NULL;
     RP_NAME(rp_small) small;
     int use_small;
-    rp_index *perm = NULL, e, i, per_sample = 0;
-    uint64_t state = resume != NULL ? resume[0] : seed;
+    rp_index *perm = NULL, e = 0, i, k, per_sample = 0, batch = fit->batch, nbatches;
+    rp_index updates = fit->counters != NULL ? fit->counters[0] : 0;
+    const rp_index epoch0 = fit->counters != NULL ? fit->counters[1] : 0;
+    uint64_t state = fit->resume != NULL ? fit->resume[0] : fit->seed;
     double work_since_check = 0.0;
     int l, status = RP_OK;
-    if (epochs_done != NULL) {
-        *epochs_done = 0;
+    if (fit->epochs_done != NULL) {
+        *fit->epochs_done = 0;
     }
-    if (batch < 1 || batch > n) {
-        batch = n;
+    if (mode == RP_BATCH_GIVEN) {
+        nbatches = fit->nbatches;
+        for (k = 0, batch = 1; k < nbatches; k++) {
+            const rp_index size = fit->bounds[k + 1] - fit->bounds[k];
+            batch = size > batch ? size : batch;
+        }
     }
-    /* small networks take their own path, chosen here once for the fit */
+    else {
+        if (batch < 1 || batch > n) {
+            batch = n;
+        }
+        nbatches = n / batch + (n % batch != 0);
+    }
+    /* small networks with plain SGD take their own path, chosen here once */
     use_small = rp_net_small_fits(net, n, batch) ?
-                RP_NAME(small_new)(net, X, Y, batch, shuffle, &small) : -1;
+                RP_NAME(small_new)(net, X, Y, batch, mode != RP_BATCH_IN_ORDER, &small) : -1;
     if (use_small == 0) {
         return RP_NOMEM;
     }
@@ -291,70 +404,94 @@ int RP_NAME(rp_net_fit)(const rp_net *net, rp_cview X, rp_cview Y, rp_index epoc
         return RP_UNSUPPORTED;
     }
     if (use_small < 0) {
-        w = rp_net_work_new(net, batch, shuffle, sizeof(RP_T) == 4);
+        w = rp_net_work_new(net, batch, mode != RP_BATCH_IN_ORDER, sizeof(RP_T) == 4);
     }
-    if (shuffle) {
-        perm = (rp_index *)malloc((size_t)(n > 0 ? n : 1) * sizeof(rp_index));
+    if (shuffled || drawn) {
+        const rp_index size = shuffled ? n : batch;
+        perm = (rp_index *)malloc((size_t)(size > 0 ? size : 1) * sizeof(rp_index));
     }
-    if ((use_small < 0 && w == NULL) || (shuffle && perm == NULL)) {
+    if ((use_small < 0 && w == NULL) || ((shuffled || drawn) && perm == NULL)) {
         status = RP_NOMEM;
         goto done;
     }
-    for (i = 0; shuffle && i < n; i++) {
-        perm[i] = resume != NULL ? (rp_index)resume[i + 1] : i;
+    for (i = 0; shuffled && i < n; i++) {
+        perm[i] = fit->resume != NULL ? (rp_index)fit->resume[i + 1] : i;
     }
     for (l = 0; l < net->nlayers; l++) {
         per_sample += 3 * net->sizes[l] * net->sizes[l + 1];
     }
-    for (e = 0; e < epochs; e++) {
-        double total = 0.0;
-        rp_index start;
-        if (shuffle) {
+    for (e = 0; e < fit->epochs; e++) {
+        const double lr_epoch = rp_fit_lr(fit, net->lr, epoch0 + e, updates);
+        double total = 0.0, seen = 0.0;
+        if (shuffled) {
             rp_shuffle(perm, n, &state);
         }
-        for (start = 0; start < n; start += batch) {
-            const rp_index nb = n - start < batch ? n - start : batch;
-            rp_cview Xb = X, Yb = Y;
+        for (k = 0; k < nbatches; k++) {
+            /* the batch: rows start .. start+nb of X, or of X[rows] */
+            rp_index start = k * batch, nb = n - start < batch ? n - start : batch;
+            const rp_index *rows = perm;
+            if (drawn) {
+                /* batch indices drawn uniformly from [0, n), next() % n */
+                for (i = 0, start = 0, nb = batch; i < nb; i++) {
+                    perm[i] = (rp_index)(rp_splitmix64(&state) % (uint64_t)n);
+                }
+            }
+            else if (mode == RP_BATCH_GIVEN) {
+                rows = fit->indices;
+                start = fit->bounds[k];
+                nb = fit->bounds[k + 1] - start;
+            }
+            cur.lr = fit->schedule == RP_SCHEDULE_INVERSE_TIME
+                         ? rp_fit_lr(fit, net->lr, epoch0 + e, updates)
+                         : lr_epoch;
+            cur.step = updates + 1;
             if (use_small > 0) {
-                total += RP_NAME(small_step)(net, &small, X, Y, perm, start, nb);
+                total += RP_NAME(small_step)(&cur, &small, X, Y, rows, start, nb);
             }
             else {
-                if (shuffle) {
-                    Xb = RP_NAME(gather)(X, perm, start, nb, w->Xb);
-                    Yb = RP_NAME(gather)(Y, perm, start, nb, w->Yb);
+                rp_cview Xb = X, Yb = Y;
+                if (rows != NULL) {
+                    Xb = RP_NAME(gather)(X, rows, start, nb, w->Xb);
+                    Yb = RP_NAME(gather)(Y, rows, start, nb, w->Yb);
                 }
                 else {
                     Xb.data += start * X.s0;
                     Yb.data += start * Y.s0;
                     Xb.rows = Yb.rows = nb;
                 }
-                total += RP_NAME(step)(net, Xb, Yb, w);
+                total += RP_NAME(step)(&cur, Xb, Yb, w);
             }
+            updates++;
+            seen += (double)nb;
             /* look for Ctrl-C every few million multiply-adds, between steps; a
              * step costs a share of that whatever its size (RP_STOP_CHECK_STEPS) */
             work_since_check += (double)nb * (double)per_sample +
                                 RP_STOP_CHECK_WORK / RP_STOP_CHECK_STEPS;
-            if (stop != NULL && work_since_check > RP_STOP_CHECK_WORK) {
+            if (fit->stop != NULL && work_since_check > RP_STOP_CHECK_WORK) {
                 work_since_check = 0.0;
-                if (stop(ctx)) {
+                if (fit->stop(fit->ctx)) {
                     status = RP_INTERRUPTED;
                     goto done;
                 }
             }
         }
-        history[e] = net->average ? total / (double)n : total;
-        if (epochs_done != NULL) {
-            *epochs_done = e + 1;
+        fit->history[e] = net->average ? total / seen : total;
+        if (fit->epochs_done != NULL) {
+            *fit->epochs_done = e + 1;
         }
     }
 done:
     if (use_small > 0) {
         RP_NAME(small_free)(&small);
     }
-    if (status != RP_NOMEM && resume != NULL && shuffle) {
-        resume[0] = state;
-        for (i = 0; i < n; i++) {
-            resume[i + 1] = (uint64_t)perm[i];
+    if (status != RP_NOMEM && fit->counters != NULL) {
+        fit->counters[0] = updates;
+        fit->counters[1] = epoch0 + e;
+    }
+    if (status != RP_NOMEM && fit->resume != NULL && (shuffled || drawn)) {
+        fit->resume[0] = state;
+        for (i = 0; shuffled && i < n; i++) {
+            fit->resume[i + 1] = (uint64_t)perm[i];
         }
     }
     rp_net_work_free(w);
