@@ -107,6 +107,8 @@ static int operand_type(const rp_program_op *op, PyUFuncObject *uf, Py_ssize_t t
         return a == 0 ? NPY_DOUBLE : NPY_FLOAT;
     case RP_PROGRAM_CAST_F32_F64:
         return a == 0 ? NPY_FLOAT : NPY_DOUBLE;
+    case RP_PROGRAM_ARITH:
+        return op->itemsize == 4 ? NPY_FLOAT : NPY_DOUBLE;
     default:
         return -1;
     }
@@ -125,7 +127,7 @@ static int op_nargs(int kind)
     case RP_PROGRAM_CAST_F32_F64:
         return 2;
     default:
-        return -1; /* RP_PROGRAM_LOOP: the ufunc's */
+        return -1; /* RP_PROGRAM_LOOP: the ufunc's; RP_PROGRAM_ARITH: by operation */
     }
 }
 
@@ -137,7 +139,7 @@ static int check_op(const rp_program_op *op, Py_ssize_t i, PyObject *slots, PyOb
     int a, expected;
     PyUFuncObject *uf = NULL;
     Py_ssize_t type_index = -1;
-    if (op->kind < RP_PROGRAM_LOOP || op->kind > RP_PROGRAM_CAST_F32_F64) {
+    if (op->kind < RP_PROGRAM_LOOP || op->kind > RP_PROGRAM_ARITH) {
         PyErr_Format(PyExc_ValueError, "_program_new: operation %zd has no kind %d", i, op->kind);
         return -1;
     }
@@ -159,6 +161,15 @@ static int check_op(const rp_program_op *op, Py_ssize_t i, PyObject *slots, PyOb
             PyErr_Format(PyExc_ValueError,
                          "_program_new: operation %zd: no elementwise loop %zd with %d operands",
                          i, type_index, op->nargs);
+            return -1;
+        }
+    }
+    else if (op->kind == RP_PROGRAM_ARITH) {
+        if (op->dim[2] < RP_ARITH_ADD || op->dim[2] > RP_ARITH_NEGATIVE ||
+            op->nargs != (op->dim[2] == RP_ARITH_NEGATIVE ? 2 : 3) ||
+            (op->itemsize != 4 && op->itemsize != 8)) {
+            PyErr_Format(PyExc_ValueError, "_program_new: operation %zd: no arithmetic %zd "
+                         "with %d operands", i, (Py_ssize_t)op->dim[2], op->nargs);
             return -1;
         }
     }
@@ -303,6 +314,7 @@ static PyObject *py_program_new(PyObject *self, PyObject *args)
     p->prog.base = p->base;
     p->prog.nops = (int)n;
     p->prog.ops = p->ops;
+    rp_program_prepare(&p->prog);
     p->iterations = (rp_index)iterations;
     p->keep = Py_BuildValue("(OO)", slots, loops);
     if (p->keep == NULL) {

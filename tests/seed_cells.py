@@ -12,8 +12,6 @@ import os
 import re
 from pathlib import Path
 
-import pytest
-
 # <repo>/../shared/seeds; RETROPROP_SEEDS names another folder (a worktree
 # that does not sit beside shared/).
 SEEDS = Path(os.environ.get("RETROPROP_SEEDS") or
@@ -22,15 +20,29 @@ SEEDS = Path(os.environ.get("RETROPROP_SEEDS") or
 _MARK = re.compile(r"^In \[(\d+)\]:\s*$")
 
 
+class SeedsMissing(Exception):
+    """The seeds are not where they should be (the message says where)."""
+
+
 def seed_path(number):
-    """The seed's text file, or a pytest skip when ../shared/seeds is absent."""
+    """The seed's text file; SeedsMissing when it is absent (in the tests, a
+    skip: see `skip_unless_seeds`)."""
     if not SEEDS.is_dir():
-        pytest.skip("the seeds are not beside the clone (%s): the suite runs from "
-                    "an installed copy, or shared/ is missing" % SEEDS)
+        raise SeedsMissing("the seeds are not beside the clone (%s): the suite runs from "
+                           "an installed copy, or shared/ is missing" % SEEDS)
     found = sorted(SEEDS.glob("%03d_*.txt" % number))
     if not found:
-        pytest.skip("seed %03d is not in %s" % (number, SEEDS))
+        raise SeedsMissing("seed %03d is not in %s" % (number, SEEDS))
     return found[0]
+
+
+def skip_unless_seeds(number):
+    """seed_path(number), or a pytest skip naming the folder looked in."""
+    import pytest
+    try:
+        return seed_path(number)
+    except SeedsMissing as e:
+        pytest.skip(str(e))
 
 
 def cells(number):

@@ -37,9 +37,12 @@ def rows(report, workload, impl=None):
 
 def test_every_workload_ran(report):
     ran = {w["id"]: w["skipped"] for w in report["workloads"]}
-    assert set(ran) == {"W1", "W2", "W3", "W4", "W5a", "W5b"}
-    # only W3 may be skipped: its data set comes from scikit-learn
-    assert {w for w, skipped in ran.items() if skipped} == (set() if HAVE["sklearn"] else {"W3"})
+    assert set(ran) >= {"W1", "W2", "W3", "W4", "W5a", "W5b", "W8"}
+    # only W3 may be skipped (its data set comes from scikit-learn), and W8
+    # (seed 001's cell comes from ../shared/seeds, beside the clone)
+    skipped = {w for w, skipped in ran.items() if skipped}
+    assert skipped - {"W8"} == (set() if HAVE["sklearn"] else {"W3"})
+    assert "W8" not in skipped or "seeds" in ran["W8"]
     for w, skipped in ran.items():
         if skipped:
             continue
@@ -52,7 +55,9 @@ def test_every_workload_ran(report):
 
 def test_retroprop_equals_numpy(report):
     assert report["problems"] == []
-    checked = [r for r in report["rows"] if r["kind"] in ("retroprop", "floor")]
+    # W8's MLP.fit runs the correct derivative, not the cell's typo: timed only
+    checked = [r for r in report["rows"] if r["kind"] in ("retroprop", "floor")
+               and not (r["workload"] == "W8" and "MLP.fit" in r["impl"])]
     assert checked and all(r["equal"] is True for r in checked)
     for w in ("W1", "W2") + (("W3",) if HAVE["sklearn"] else ()):
         assert [r["equal"] for r in rows(report, w, "retroprop kernels")] == [True]

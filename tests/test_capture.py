@@ -66,6 +66,7 @@ def assert_same_namespace(plain, captured, rtol=0.0, exact=()):
 # ---------------------------------------------------------------- seed 001
 
 def seed001(correct):
+    seed_cells.skip_unless_seeds(1)
     cells = seed_cells.cells(1)
     src = [cells[n] for n in sorted(cells)]
     assert "1 * (1 - x)" in cells[4]
@@ -75,6 +76,7 @@ def seed001(correct):
 
 
 def test_seed001_cells_are_the_seeds():
+    seed_cells.skip_unless_seeds(1)
     cells = seed_cells.cells(1)
     assert cells[6].startswith("#definimos la cantidad de iteraciones")
     assert "for i in range(iteraciones):" in cells[6]
@@ -284,3 +286,61 @@ def test_the_cell_magic():
     assert out.getvalue() == out_p
     np.testing.assert_allclose(shell.user_ns["sinapsis0"], plain["sinapsis0"], rtol=1e-12)
     assert IPython is not None
+
+
+# ------------------------------------------------------ --check and Ctrl-C
+
+def test_check_compares_the_first_iterations():
+    src, k = seed001(correct=True)
+    plain, out_p, _ = run_cells(src)
+    ns = {}
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        for n, cell in enumerate(src):
+            if n == k:
+                capture.run(cell, ns, check=True)
+            else:
+                exec(cell, ns)
+    line = capture.last_report[0].check
+    assert line is not None and line in err.getvalue()
+    # every iteration up to the first print at 1000: checked 1 to 5
+    assert "iterations 1 to 5 run both ways" in line
+    m = re.search(r"(\d+) of (\d+) variables bit for bit equal", line)
+    assert m and int(m.group(2)) == 11         # the arrays of the namespace
+    if "largest relative difference" in line:
+        assert float(line.split("difference ")[1].split()[0]) < 1e-13
+    assert out.getvalue() == out_p
+    np.testing.assert_allclose(ns["sinapsis0"], plain["sinapsis0"], rtol=1e-12)
+
+
+def test_ctrl_c_stops_between_runs_with_python_state():
+    """SIGINT during a long captured run: KeyboardInterrupt, and the
+    variables are those of a plain run of exactly the iterations done."""
+    import os
+    import signal
+    import threading
+    if not hasattr(signal, "SIGINT") or threading.current_thread() is not threading.main_thread():
+        pytest.skip("needs SIGINT in the main thread")
+
+    def setup():
+        rng = np.random.default_rng(2)
+        return {"np": np, "W": rng.standard_normal((8, 8)) * 0.1,
+                "X": rng.standard_normal((16, 8))}
+    cell = ("for step in range(10**9):\n"
+            "    H = np.tanh(X @ W)\n"
+            "    W -= 1e-3 * (X.T @ (H * (1 - H * H)))\n"
+            "    G = W * 0.5\n")
+    ns = setup()
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            capture.run(cell, ns)
+    finally:
+        timer.cancel()
+    done = ns["step"] + 1
+    assert capture.last_report[0].captured and 1 < done < 10**9
+    plain = setup()
+    exec(cell.replace("range(10**9)", "range(%d)" % done), plain)
+    for name in ("W", "H", "G"):
+        np.testing.assert_allclose(ns[name], plain[name], rtol=1e-9, atol=1e-12, err_msg=name)

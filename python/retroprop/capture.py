@@ -702,6 +702,8 @@ class _Recorder:
 
     def _check_code(self, code, frame):
         import dis
+        if code in _CHECKED_CODE:
+            return
         for ins in dis.get_instructions(code):
             if ins.opname in ("STORE_SUBSCR", "DELETE_SUBSCR"):
                 raise CaptureError("the function %s assigns into a container or array "
@@ -709,6 +711,9 @@ class _Recorder:
             if ins.opname in ("STORE_DEREF", "DELETE_DEREF", "DELETE_GLOBAL", "DELETE_ATTR"):
                 raise CaptureError("the function %s changes a variable outside it"
                                    % code.co_name, self._user_line(frame))
+        if len(_CHECKED_CODE) > 4096:
+            _CHECKED_CODE.clear()
+        _CHECKED_CODE.add(code)
 
     def _user_line(self, frame):
         """The cell line of the innermost frame of the cell."""
@@ -719,22 +724,26 @@ class _Recorder:
         return self.lineno
 
     def record(self, statements, index_value):
-        """Run the array statements on proxies; returns the bindings after each."""
+        """Run the array statements on proxies. Returns, for each statement,
+        the names bound to proxies before it if it runs in Python (None for
+        the others), and last the bindings at the end of the body."""
         ns = self.ns
         loop = self.loop
         saved = dict(ns)
         self.written_lines = set()
         bindings = []
+        states = _random_states(saved)
         try:
             for k, v in saved.items():
                 if type(v) is np.ndarray:
                     ns[k] = self.input_proxy(v)
             ns[loop.var] = _LoopIndex(index_value)
             self.stmt_op_ends = []
-            states = _random_states(saved)
-            current = self._bindings(saved)
+            current = None
             for stmt in statements:
                 if stmt.python:
+                    if current is None:
+                        current = self._bindings(saved)
                     bindings.append(current)
                     self.stmt_op_ends.append(len(self.ops))
                     continue
@@ -747,7 +756,6 @@ class _Recorder:
                         sys.setprofile(None)
                 except CaptureError as e:
                     if not _same_states(_random_states(ns), states):
-                        _restore_states(states)
                         raise CaptureError("draws random numbers in the loop", stmt.lineno)
                     if e.lineno is None:
                         e.lineno = self._error_line(e) or stmt.lineno
@@ -755,17 +763,24 @@ class _Recorder:
                 except Exception as e:
                     raise CaptureError("raised %s while recording (%s)" % (type(e).__name__, e),
                                        self._error_line(e) or stmt.lineno)
-                current = self._bindings(saved)
-                bindings.append(current)
+                current = None
+                bindings.append(None)
                 self.stmt_op_ends.append(len(self.ops))
-                if not _same_states(_random_states(ns), states):
-                    _restore_states(states)
-                    raise CaptureError("draws random numbers in the loop", stmt.lineno)
+            final = self._bindings(saved)
+            if not _same_states(_random_states(ns), states):
+                line = next((s.lineno for s in statements if not s.python and
+                             "random" in ast.unparse(s.node)), loop.node.lineno)
+                raise CaptureError("draws random numbers in the loop", line)
         finally:
-            after = dict(ns)
-            ns.clear()
-            ns.update(saved)
-        self.after = after
+            # put the namespace back as it was (recording changed nothing else)
+            for k in [k for k in ns if k not in saved]:
+                del ns[k]
+            for k, v in saved.items():
+                if ns.get(k, _MISSING) is not v:
+                    ns[k] = v
+            if not _same_states(_random_states(ns), states):
+                _restore_states(states)
+        bindings.append(final)
         return bindings
 
     def _error_line(self, e):
@@ -793,14 +808,19 @@ class _Recorder:
             if type(v) in (int, float, bool, str, complex, type(None)) and type(old) is type(v) \
                     and v == old:
                 continue
+            line = next((s.lineno for s in self.loop.statements
+                         if k in _stored_names([s.node])), self.lineno)
             if isinstance(v, _LoopIndex):
-                raise CaptureError("binds %s to the loop variable" % k, self.lineno)
+                raise CaptureError("binds %s to the loop variable" % k, line)
             raise CaptureError("changes the Python value %s (a %s) from one iteration to the "
-                               "next" % (k, type(v).__name__), self.lineno)
+                               "next" % (k, type(v).__name__), line)
         return out
 
 
 _MISSING = object()
+
+# Code objects of user functions whose bytecode passed _check_code.
+_CHECKED_CODE = set()
 
 
 def _random_states(ns):
@@ -853,7 +873,9 @@ def _loop_index(uf, dtype):
 # Building the program
 
 _KIND = {"loop": 0, "gemm_f32": 1, "gemm_f64": 2, "copy": 3, "sum_f32": 4, "sum_f64": 5,
-         "cast_f64_f32": 6, "cast_f32_f64": 7}
+         "cast_f64_f32": 6, "cast_f32_f64": 7, "arith": 8}
+# IEEE arithmetic the interpreter does itself (the same bits as NumPy's loops)
+_ARITH = {np.add: 0, np.subtract: 1, np.multiply: 2, np.true_divide: 3, np.negative: 4}
 _SUM_SEQUENTIAL, _SUM_PAIRWISE = 0, 1
 
 
@@ -974,9 +996,16 @@ class _Program:
         rec = self.rec
         final = bindings[-1]
         self.final = final
-        self.bindings = bindings
+        self.bindings = bindings[:-1]
         entry = rec.loop.entry     # name -> object at the iteration's start
         # loop-carried names: rebound, and their entry value is read
+        used = set()     # the nodes the operations read (through views too)
+        for op in rec.ops:
+            for x in op[1:]:
+                for n in (x if isinstance(x, list) else [x]):
+                    while isinstance(n, _Node):
+                        used.add(n.id)
+                        n = n.base
         names_of = {}
         for name, obj in entry.items():
             names_of.setdefault(id(obj), []).append(name)
@@ -992,7 +1021,7 @@ class _Program:
                                default=None)
                 raise
             enode = rec.inputs.get(id(old))
-            if enode is None or enode is node:
+            if enode is None or enode is node or enode.id not in used:
                 continue
             # name is rebound; its entry object is a value of the previous iteration
             for other in names_of.get(id(old), []):
@@ -1067,7 +1096,12 @@ class _Program:
                 if a.ndim and np.shares_memory(a, target) and not _same_view(a, target):
                     raise CaptureError("an in-place operation reads an overlapping view of "
                                        "its own output")
-            self.emit_elementwise("loop", arrays + [target], loop=(uf, index))
+            if uf in _ARITH:
+                outer, inner, strides = _plan(target, arrays + [target])
+                self.row("arith", arrays + [target], (outer, inner, _ARITH[uf]), strides,
+                         itemsize=target.itemsize)
+            else:
+                self.emit_elementwise("loop", arrays + [target], loop=(uf, index))
         elif kind == "dot":
             _, a, b, dtype, out = op
             A = self.operand_array(a, dtype)
@@ -1253,7 +1287,7 @@ class _Loop:
         try:
             self._static(it)
             self.report.iterations = len(it)
-            statements = self._classify(it)
+            statements = self.statements = self._classify(it)
         except CaptureError as e:
             self.notice(e)
             return self.plain(it)
@@ -1316,7 +1350,10 @@ class _Runner:
         entry_nodes = {name: rec.inputs.get(id(obj)) for name, obj in loop.entry.items()
                        if isinstance(obj, np.ndarray)}
         self.points = []
-        for b in program.bindings:
+        for b in program.bindings + [program.final]:
+            if b is None:
+                self.points.append(None)
+                continue
             point = {}
             for name, node in b.items():
                 fin = program.final.get(name)
@@ -1359,7 +1396,7 @@ class _Runner:
         """Fill the buffers from the namespace (iteration 0 ran in Python)."""
         p, ns = self.p, self.ns
         for enode, name in p.carries:
-            np.copyto(enode.carry, enode.obj)
+            np.copyto(enode.carry, ns[name])
         # the buffers the variables are materialised from hold iteration 0's
         # values until the program writes them (a replay or an early Ctrl-C)
         for name, node in p.final.items():
@@ -1393,6 +1430,8 @@ class _Runner:
         chunk = 16
         k = 1
         report = self.loop.report
+        if self.loop.check:
+            k = self.check(min(5, int(stops[0]) - 1))
         for stop in stops:
             stop = int(stop)
             while k < stop:
@@ -1425,6 +1464,44 @@ class _Runner:
                 return
             k = stop + 1
         self.materialize(self.points[-1], n - 1)
+
+    def check(self, count):
+        """--check: iterations 1..count run captured, then again in Python
+        from the same state; prints how they compare. Returns the next
+        iteration to run."""
+        stream = self.loop.stream
+        if count < 1:
+            print("retroprop --check: no iteration to compare before the first Python "
+                  "statement runs", file=stream)
+            return 1
+        p = self.p
+        snap = self.snapshot()
+        flags = _core._program_run(p.prog, 0, p.nops, 1, count)
+        copies = {}
+        captured = {name: np.copy(self.value(node, copies)) for name, node in p.final.items()}
+        self.restore(snap)
+        for k in range(1, count + 1):
+            self.loop.run_statements(self.statements, self.it[k])
+        worst, worst_name, equal = 0.0, None, 0
+        for name, value in captured.items():
+            a, b = np.asarray(value), np.asarray(self.ns[name])
+            if a.shape == b.shape and np.array_equal(a, b, equal_nan=True):
+                equal += 1
+                continue
+            with np.errstate(all="ignore"):
+                rel = float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
+            if not rel <= worst:
+                worst, worst_name = rel, name
+        line = ("retroprop --check: iterations 1 to %d run both ways: %d of %d variables "
+                "bit for bit equal" % (count, equal, len(captured)))
+        if worst_name is not None:
+            line += ", the largest relative difference %.1e (%s)" % (worst, worst_name)
+        if flags & self.flag_mask:
+            line += "; " + _flag_reason(flags)
+        print(line, file=stream)
+        self.loop.report.check = line
+        self.bind()
+        return count + 1
 
     def iteration_with_python(self, k):
         """Run iteration k statement by statement; False if it fell back."""

@@ -113,15 +113,160 @@ static void rp_copy(char *const *ptr, const rp_program_op *op)
 RP_CAST(rp_cast_f64_f32, double, float)
 RP_CAST(rp_cast_f32_f64, float, double)
 
-static void rp_run_op(const rp_program *p, const rp_program_op *op, rp_index k)
+/* out = a OP b over outer x inner strided elements. The inner runs where
+ * the operands are contiguous or scalars (stride 0) get loops of their own,
+ * which the compiler vectorises. */
+#define RP_ARITH_LOOP(name, T, expr)                                              \
+    static void name(char *const *ptr, const rp_program_op *op)                   \
+    {                                                                             \
+        rp_index i, j;                                                            \
+        const rp_index as = op->stride[0][1], bs = op->stride[1][1];              \
+        const rp_index os = op->stride[2][1], n = op->dim[1];                     \
+        const rp_index z = (rp_index)sizeof(T);                                   \
+        for (i = 0; i < op->dim[0]; i++) {                                        \
+            const char *pa = ptr[0] + i * op->stride[0][0];                       \
+            const char *pb = ptr[1] + i * op->stride[1][0];                       \
+            char *po = ptr[2] + i * op->stride[2][0];                             \
+            if (os == z && as == z && bs == z) {                                  \
+                const T *A = (const T *)pa, *B = (const T *)pb;                   \
+                T *O = (T *)po;                                                   \
+                for (j = 0; j < n; j++) {                                         \
+                    const T x = A[j], y = B[j];                                   \
+                    O[j] = expr;                                                  \
+                }                                                                 \
+            }                                                                     \
+            else if (os == z && as == 0 && bs == z) {                             \
+                const T x = *(const T *)pa, *B = (const T *)pb;                   \
+                T *O = (T *)po;                                                   \
+                for (j = 0; j < n; j++) {                                         \
+                    const T y = B[j];                                             \
+                    O[j] = expr;                                                  \
+                }                                                                 \
+            }                                                                     \
+            else if (os == z && as == z && bs == 0) {                             \
+                const T *A = (const T *)pa, y = *(const T *)pb;                   \
+                T *O = (T *)po;                                                   \
+                for (j = 0; j < n; j++) {                                         \
+                    const T x = A[j];                                             \
+                    O[j] = expr;                                                  \
+                }                                                                 \
+            }                                                                     \
+            else {                                                                \
+                for (j = 0; j < n; j++) {                                         \
+                    const T x = *(const T *)(pa + j * as), y = *(const T *)(pb + j * bs); \
+                    *(T *)(po + j * os) = expr;                                   \
+                }                                                                 \
+            }                                                                     \
+        }                                                                         \
+    }
+
+RP_ARITH_LOOP(rp_add_f64, double, x + y)
+RP_ARITH_LOOP(rp_subtract_f64, double, x - y)
+RP_ARITH_LOOP(rp_multiply_f64, double, x * y)
+RP_ARITH_LOOP(rp_divide_f64, double, x / y)
+RP_ARITH_LOOP(rp_add_f32, float, x + y)
+RP_ARITH_LOOP(rp_subtract_f32, float, x - y)
+RP_ARITH_LOOP(rp_multiply_f32, float, x * y)
+RP_ARITH_LOOP(rp_divide_f32, float, x / y)
+
+/* out = -a */
+#define RP_NEGATIVE_LOOP(name, T)                                                 \
+    static void name(char *const *ptr, const rp_program_op *op)                   \
+    {                                                                             \
+        rp_index i, j;                                                            \
+        for (i = 0; i < op->dim[0]; i++) {                                        \
+            const char *pa = ptr[0] + i * op->stride[0][0];                       \
+            char *po = ptr[1] + i * op->stride[1][0];                             \
+            for (j = 0; j < op->dim[1]; j++) {                                    \
+                *(T *)(po + j * op->stride[1][1]) = -*(const T *)(pa + j * op->stride[0][1]); \
+            }                                                                     \
+        }                                                                         \
+    }
+
+RP_NEGATIVE_LOOP(rp_negative_f64, double)
+RP_NEGATIVE_LOOP(rp_negative_f32, float)
+
+static void rp_arith(char *const *ptr, const rp_program_op *op)
+{
+    const int f32 = op->itemsize == 4;
+    switch (op->dim[2]) {
+    case RP_ARITH_ADD:
+        f32 ? rp_add_f32(ptr, op) : rp_add_f64(ptr, op);
+        break;
+    case RP_ARITH_SUBTRACT:
+        f32 ? rp_subtract_f32(ptr, op) : rp_subtract_f64(ptr, op);
+        break;
+    case RP_ARITH_MULTIPLY:
+        f32 ? rp_multiply_f32(ptr, op) : rp_multiply_f64(ptr, op);
+        break;
+    case RP_ARITH_DIVIDE:
+        f32 ? rp_divide_f32(ptr, op) : rp_divide_f64(ptr, op);
+        break;
+    case RP_ARITH_NEGATIVE:
+        f32 ? rp_negative_f32(ptr, op) : rp_negative_f64(ptr, op);
+        break;
+    default:
+        break;
+    }
+}
+
+/* C = A @ B for the tiny products of the seeds: each sum in order
+ * p = 0..k-1, from 0, in double, as rp_gemm's own loop sums (so the same
+ * bits), without its dispatch. */
+#define RP_TINY_GEMM_WORK 512
+
+#define RP_TINY_GEMM(name, T)                                                     \
+    static void name(char *const *ptr, const rp_program_op *op)                   \
+    {                                                                             \
+        rp_index i, j, p;                                                         \
+        const rp_index m = op->dim[0], k = op->dim[1], n = op->dim[2];            \
+        const rp_index a0 = op->stride[0][0], a1 = op->stride[0][1];              \
+        const rp_index b0 = op->stride[1][0], b1 = op->stride[1][1];              \
+        for (i = 0; i < m; i++) {                                                 \
+            for (j = 0; j < n; j++) {                                             \
+                const char *pa = ptr[0] + i * a0, *pb = ptr[1] + j * b1;          \
+                double acc = 0.0;                                                 \
+                for (p = 0; p < k; p++, pa += a1, pb += b0) {                     \
+                    acc += (double)*(const T *)pa * (double)*(const T *)pb;       \
+                }                                                                 \
+                *(T *)(ptr[2] + i * op->stride[2][0] + j * op->stride[2][1]) = (T)acc; \
+            }                                                                     \
+        }                                                                         \
+    }
+
+RP_TINY_GEMM(rp_tiny_gemm_f64, double)
+RP_TINY_GEMM(rp_tiny_gemm_f32, float)
+
+void rp_program_prepare(rp_program *p)
+{
+    int i, a;
+    for (i = 0; i < p->nops; i++) {
+        rp_program_op *op = &p->ops[i];
+        for (a = 0; a < op->nargs; a++) {
+            op->at[a] = p->base[op->slot[a]] + op->offset[a];
+        }
+    }
+}
+
+static void rp_run_op(const rp_program_op *op, rp_index k)
 {
     char *ptr[RP_PROGRAM_MAXARGS];
     int a;
-    const rp_index kk = op->period ? k % op->period : k;
-    for (a = 0; a < op->nargs; a++) {
-        ptr[a] = p->base[op->slot[a]] + op->offset[a] + kk * op->iter_step[a];
+    if (op->iter_step[0] | op->iter_step[1] | op->iter_step[2]) {
+        const rp_index kk = op->period ? k % op->period : k;
+        for (a = 0; a < op->nargs; a++) {
+            ptr[a] = op->at[a] + kk * op->iter_step[a];
+        }
+    }
+    else {
+        ptr[0] = op->at[0];
+        ptr[1] = op->at[1];
+        ptr[2] = op->at[2];
     }
     switch (op->kind) {
+    case RP_PROGRAM_ARITH:
+        rp_arith(ptr, op);
+        break;
     case RP_PROGRAM_LOOP: {
         /* inner runs of dim[1] elements, dim[0] of them */
         rp_index i, steps[RP_PROGRAM_MAXARGS], n = op->dim[1];
@@ -141,6 +286,15 @@ static void rp_run_op(const rp_program *p, const rp_program_op *op, rp_index k)
     case RP_PROGRAM_GEMM_F64: {
         rp_cview A, B;
         rp_view C;
+        if (op->dim[0] * op->dim[1] * op->dim[2] <= RP_TINY_GEMM_WORK) {
+            if (op->kind == RP_PROGRAM_GEMM_F32) {
+                rp_tiny_gemm_f32(ptr, op);
+            }
+            else {
+                rp_tiny_gemm_f64(ptr, op);
+            }
+            break;
+        }
         A.data = ptr[0];
         A.rows = op->dim[0];
         A.cols = op->dim[1];
@@ -193,7 +347,7 @@ int rp_program_run(const rp_program *p, int begin, int end, rp_index first, rp_i
     feclearexcept(FE_ALL_EXCEPT);
     for (k = first; k < first + count; k++) {
         for (i = begin; i < end; i++) {
-            rp_run_op(p, &p->ops[i], k);
+            rp_run_op(&p->ops[i], k);
         }
     }
     raised = fetestexcept(FE_INVALID | FE_DIVBYZERO | FE_OVERFLOW | FE_UNDERFLOW);

@@ -44,8 +44,21 @@ typedef enum {
     RP_PROGRAM_SUM_F64 = 5,
     /* out = (float) in and out = (double) in, over dim[0] x dim[1] */
     RP_PROGRAM_CAST_F64_F32 = 6,
-    RP_PROGRAM_CAST_F32_F64 = 7
+    RP_PROGRAM_CAST_F32_F64 = 7,
+    /* out = a OP b (or -a) over dim[0] x dim[1], OP = dim[2] (RP_ARITH_*),
+     * in float32 (itemsize 4) or float64 (8): IEEE arithmetic, so the same
+     * bits as NumPy's loops, without their per-call cost */
+    RP_PROGRAM_ARITH = 8
 } rp_program_kind;
+
+/* The operations of RP_PROGRAM_ARITH (dim[2]). */
+enum {
+    RP_ARITH_ADD = 0,
+    RP_ARITH_SUBTRACT = 1,
+    RP_ARITH_MULTIPLY = 2,
+    RP_ARITH_DIVIDE = 3,
+    RP_ARITH_NEGATIVE = 4 /* two operands: a, out */
+};
 
 /* The orders of summation of RP_PROGRAM_SUM (dim[2]). */
 enum {
@@ -70,14 +83,19 @@ typedef struct {
     rp_index itemsize;
     rp_strided_loop loop;
     void *loop_data;
+    /* filled by rp_program_prepare: base[slot[a]] + offset[a] */
+    char *at[RP_PROGRAM_MAXARGS];
 } rp_program_op;
 
 typedef struct {
     int nslots;
     char **base;
     int nops;
-    const rp_program_op *ops;
+    rp_program_op *ops;
 } rp_program;
+
+/* Resolve every operand's address (call once the slots' bases are set). */
+void rp_program_prepare(rp_program *p);
 
 /* Floating-point exceptions an operation raised (the result of rp_program_run). */
 #define RP_FP_INVALID 1
