@@ -35,6 +35,7 @@ NOTEBOOKS = [
     "002_single_sample_step.ipynb",
     "003_batch_step_by_step.ipynb",
     "004_regression_by_hand.ipynb",
+    "005_digits_training_loop.ipynb",
 ]
 FIRST_CELL = "import numpy as np\nimport retroprop as rp\nfrom retroprop.notebook import *"
 
@@ -97,6 +98,16 @@ PROBES = {
         "w1_upt_seed",
     ],
 }
+
+PROBES["005_digits_training_loop.ipynb"] = [
+    "X_train", "y_train", "X_val", "y_val", "X_test", "y_test", "test_accuracy",
+    ("history", "np.asarray(history)"), ("val_loss", "history.history['val_loss']"),
+    ("val_accuracy", "history.history['val_accuracy']"), ("best_epoch", "history.best_epoch"),
+    ("stopped_epoch", "history.stopped_epoch"), ("val_loss_now", "net.loss(X_val, y_val)"),
+    ("quick_stopped", "quick_history.stopped_epoch"),
+    ("quick_val_accuracy", "quick_history.history['val_accuracy']"),
+    ("weights0", "net.weights[0]"), ("torch_ok", "torch is not None"),
+]
 
 PROBE_MARK = "retroprop-test-probe:"
 PROBE_CELL = """\
@@ -254,6 +265,9 @@ def test_saved_outputs_match_a_fresh_run(executed, name):
     assert [c.source for c in saved] == [c.source for c in fresh]
     for index, (old, new) in enumerate(zip(saved, fresh)):
         where = "%s, code cell %d:\n%s" % (name, index + 1, new.source)
+        if "needs-torch" in new.metadata.get("tags", []) and \
+                importlib.util.find_spec("torch") is None:
+            continue  # saved with PyTorch installed; this run says it is missing
         old_text, new_text = _text_outputs(old), _text_outputs(new)
         assert " ".join(NUMBER.sub("#", old_text).split()) == \
             " ".join(NUMBER.sub("#", new_text).split()), where
@@ -499,3 +513,42 @@ def test_004_regression_by_hand(executed):
     # Its -19,303 does not follow from its own rounded numbers either.
     np.testing.assert_allclose(ns["dC_dw1_seed"], 2 * (24.95 - 82) * 12 * 0.2350037122 * 60,
                                rtol=1e-9)
+
+
+def test_005_digits_training_loop(executed):
+    """Validation every epoch, early stopping with the best weights kept, a
+    callback that stops the fit, and the PyTorch export (when torch is there)."""
+    ns = executed("005_digits_training_loop.ipynb")
+    assert ns["X_train"].shape == (1200, 64) and ns["X_val"].shape == (300, 64)
+    n = len(ns["history"])
+    val_loss = ns["val_loss"]
+    assert len(val_loss) == len(ns["val_accuracy"]) == n < 200      # it stopped early
+    best = int(ns["best_epoch"])
+    assert best == int(np.argmin(val_loss)) and int(ns["stopped_epoch"]) == n - 1 == best + 15
+    assert ns["val_loss_now"] == val_loss[best]                        # best weights restored
+    assert ns["val_accuracy"][best] > 0.95 and ns["test_accuracy"] > 0.95
+    # The same run again outside the notebook: the same numbers.
+    import retroprop as rp
+    net = rp.MLP([64, 32, 10], activation="relu", output_activation="softmax", loss="ce",
+                 optimizer="adam", lr=0.002, seed=0)
+    history = net.fit(ns["X_train"], ns["y_train"], epochs=200, batch_size=32, shuffle=True,
+                      seed=1, validation_data=(ns["X_val"], ns["y_val"]), patience=15,
+                      progress=False)
+    np.testing.assert_allclose(history, ns["history"], rtol=1e-12)
+    np.testing.assert_allclose(net.weights[0], ns["weights0"], rtol=1e-12, atol=1e-15)
+    # The callback stopped the second fit at the first report at 97%.
+    quick = ns["quick_val_accuracy"]
+    stop = int(ns["quick_stopped"])
+    assert (stop + 1) % 10 == 0 and quick[stop] >= 0.97
+    assert all(quick[e] < 0.97 for e in range(9, stop, 10))
+    out = executed("005_digits_training_loop.ipynb").stdout
+    assert "same predictions: True" in out
+    if ns["torch_ok"]:
+        assert "same outputs as net.forward (to 1e-12): True" in out
+        assert "['0.weight', '0.bias', '2.weight', '2.bias']" in out
+    # The progress bar is an HTML display, and the curves a figure.
+    notebook = load("005_digits_training_loop.ipynb")
+    fit_cell = [c for c in code_cells(notebook) if "progress=True" in c.source][0]
+    html = [o for o in fit_cell.outputs if "text/html" in o.get("data", {})]
+    assert len(html) == 1 and html[0]["data"]["text/html"].startswith("<progress value=")
+    assert any(images(c) for c in code_cells(notebook))
