@@ -274,7 +274,8 @@ int rpb_self_overlaps(PyArrayObject *a)
 {
     npy_intp st[NPY_MAXDIMS], n[NPY_MAXDIMS], span;
     int nd = 0, i, j;
-    if (PyArray_SIZE(a) == 0) {
+    /* contiguous (NumPy's flags): distinct elements, the common case */
+    if (PyArray_IS_C_CONTIGUOUS(a) || PyArray_IS_F_CONTIGUOUS(a) || PyArray_SIZE(a) == 0) {
         return 0;
     }
     for (i = 0; i < PyArray_NDIM(a); i++) {
@@ -459,31 +460,31 @@ int rpb_convert(rpb_args *a, const char *fn, int nin, PyObject *const *objs,
         return 0;
     }
     {
-        char expected[96];
-        Py_ssize_t n;
-        PyObject **items;
-        snprintf(expected, sizeof(expected), "None or a tuple of %d arrays (None entries "
-                 "allowed)", nout);
-        if (!(PyTuple_Check(out) || PyList_Check(out))) {
-            PyErr_Format(PyExc_TypeError, "%s: out must be %s", fn, expected);
-            return -1;
-        }
-        items = rpb_unpack(out, -1, fn, "out", expected, &n);
-        if (items == NULL) {
-            return -1;
+        /* as rpb_unpack, into a->out without an allocation (the common case) */
+        PyObject *fast = NULL;
+        Py_ssize_t n = -1;
+        if (PyTuple_Check(out) || PyList_Check(out)) {
+            if ((fast = PySequence_Fast(out, "out")) == NULL) {
+                rpb_add_context(fn, "out");
+                return -1;
+            }
+            n = PySequence_Fast_GET_SIZE(fast);
         }
         if (n != nout) {
-            PyErr_Format(PyExc_TypeError, "%s: out must be %s", fn, expected);
-            rpb_unpack_free(items, n);
+            /* the message is formatted only here: snprintf costs as much as a call */
+            PyErr_Format(PyExc_TypeError, "%s: out must be None or a tuple of %d arrays (None "
+                         "entries allowed)", fn, nout);
+            Py_XDECREF(fast);
             return -1;
         }
         for (i = 0; i < nout; i++) {
-            a->out[i] = items[i] == Py_None ? NULL : items[i];
-            if (items[i] == Py_None) {
-                Py_DECREF(items[i]);
+            PyObject *item = PySequence_Fast_GET_ITEM(fast, i);
+            if (item != Py_None) {
+                Py_INCREF(item);
+                a->out[i] = item;
             }
         }
-        PyMem_Free(items);
+        Py_DECREF(fast);
     }
     return 0;
 }

@@ -624,8 +624,15 @@ static int sgd_lr(PyObject *lr_obj, const char *fn, double *lr, PyObject **lr_nu
             }
             return -1;
         }
-        /* an int stays an int (NumPy multiplies an int grad by it exactly) */
-        *lr_num = PyLong_Check(lr_obj) ? PyNumber_Long(lr_obj) : PyFloat_FromDouble(*lr);
+        /* an int stays an int (NumPy multiplies an int grad by it exactly); an
+         * exact float or int is used as it is, a subclass as its value */
+        if (PyFloat_CheckExact(lr_obj) || PyLong_CheckExact(lr_obj)) {
+            Py_INCREF(lr_obj);
+            *lr_num = lr_obj;
+        }
+        else {
+            *lr_num = PyLong_Check(lr_obj) ? PyNumber_Long(lr_obj) : PyFloat_FromDouble(*lr);
+        }
     }
     if (*lr_num == NULL) {
         return -1;

@@ -687,9 +687,13 @@ static int net_begin(net_call *c, const net_spec *s)
         return -1;
     }
     if (s->biases != Py_None) {
-        char expected[64];
-        snprintf(expected, sizeof(expected), "None or a list of %zd arrays", ls->nW);
-        if ((ls->b = rpb_unpack(s->biases, ls->nW, "MLP", "biases", expected, &ls->nb)) == NULL) {
+        ls->b = rpb_unpack(s->biases, -1, "MLP", "biases", "None or a list of arrays", &ls->nb);
+        if (ls->b == NULL) {
+            return -1;
+        }
+        if (ls->nb != ls->nW) {
+            PyErr_Format(PyExc_TypeError, "biases must be None or a list of %zd arrays, got %zd",
+                         ls->nW, ls->nb);
             return -1;
         }
     }
@@ -827,7 +831,7 @@ static PyObject *py_net_fit(PyObject *self, PyObject *args)
                                               "second moments of the biases"};
     /* the optimiser's state: velocities (or Adam's first moments), then its second moments */
     static const char *const state_keys[] = {"vweights", "vbiases", "sweights", "sbiases"};
-    PyObject *state, *history = NULL;
+    PyObject *config, *state_arg, *state = NULL, *history = NULL;
     net_spec s;
     net_call c;
     int status, i;
@@ -838,8 +842,16 @@ static PyObject *py_net_fit(PyObject *self, PyObject *args)
     memset(&s, 0, sizeof(s));
     memset(&c, 0, sizeof(c));
     if (!PyArg_ParseTuple(args, "OOOOO!O!:net_fit", &s.weights, &s.biases, &s.X, &s.Y,
-                          &PyDict_Type, &s.config, &PyDict_Type, &state)) {
+                          &PyDict_Type, &config, &PyDict_Type, &state_arg)) {
         return NULL;
+    }
+    /* our own copies of the dicts: the arrays the loop uses with the GIL
+     * released (counters, shuffle_state, batch_indices, the state's lists)
+     * stay referenced whatever other code does to the caller's dicts */
+    s.config = PyDict_Copy(config);
+    state = PyDict_Copy(state_arg);
+    if (s.config == NULL || state == NULL) {
+        goto error;
     }
     for (i = 0; i < 4; i++) {
         s.extra[i] = PyDict_GetItemString(state, state_keys[i]);
@@ -926,10 +938,14 @@ static PyObject *py_net_fit(PyObject *self, PyObject *args)
         goto error;
     }
     net_end(&c);
+    Py_DECREF(s.config);
+    Py_DECREF(state);
     return history;
 error:
     Py_XDECREF(history);
     net_end(&c);
+    Py_XDECREF(s.config);
+    Py_XDECREF(state);
     return NULL;
 }
 

@@ -186,12 +186,12 @@ static int check_op(const rp_program_op *op, Py_ssize_t i, PyObject *slots, PyOb
         PyArrayObject *arr;
         rp_index dims[2], lo, hi, alo, ahi, klast;
         int nd;
-        if (op->slot[a] < 0 || op->slot[a] >= PyList_GET_SIZE(slots)) {
+        if (op->slot[a] < 0 || op->slot[a] >= PyTuple_GET_SIZE(slots)) {
             PyErr_Format(PyExc_ValueError, "_program_new: operation %zd: no slot %d", i,
                          op->slot[a]);
             return -1;
         }
-        arr = (PyArrayObject *)PyList_GET_ITEM(slots, op->slot[a]);
+        arr = (PyArrayObject *)PyTuple_GET_ITEM(slots, op->slot[a]);
         expected = operand_type(op, uf, type_index, a);
         if ((expected >= 0 && PyArray_TYPE(arr) != expected) ||
             (expected < 0 && PyArray_ITEMSIZE(arr) != op->itemsize)) {
@@ -238,27 +238,34 @@ PyDoc_STRVAR(program_new_doc,
 
 static PyObject *py_program_new(PyObject *self, PyObject *args)
 {
-    PyObject *slots, *table_obj, *loops, *capsule;
+    PyObject *slot_list, *table_obj, *loop_list, *capsule, *slots = NULL, *loops = NULL;
     PyArrayObject *table = NULL;
     Py_ssize_t iterations, i, n;
     rpb_program *p = NULL;
     (void)self;
-    if (!PyArg_ParseTuple(args, "O!OO!n:_program_new", &PyList_Type, &slots, &table_obj,
-                          &PyList_Type, &loops, &iterations)) {
+    if (!PyArg_ParseTuple(args, "O!OO!n:_program_new", &PyList_Type, &slot_list, &table_obj,
+                          &PyList_Type, &loop_list, &iterations)) {
         return NULL;
     }
-    for (i = 0; i < PyList_GET_SIZE(slots); i++) {
-        if (!PyArray_CheckExact(PyList_GET_ITEM(slots, i))) {
-            PyErr_Format(PyExc_TypeError, "_program_new: slot %zd is not an ndarray", i);
-            return NULL;
-        }
-    }
+    /* the table first (its conversion may run Python code), then the lists
+     * as tuples of their items: what is checked is what the program keeps */
     table = (PyArrayObject *)PyArray_FROMANY(table_obj, NPY_INT64, 2, 2, NPY_ARRAY_CARRAY_RO);
     if (table == NULL) {
         return NULL;
     }
+    slots = PyList_AsTuple(slot_list);
+    loops = PyList_AsTuple(loop_list);
+    if (slots == NULL || loops == NULL) {
+        goto error;
+    }
+    for (i = 0; i < PyTuple_GET_SIZE(slots); i++) {
+        if (!PyArray_CheckExact(PyTuple_GET_ITEM(slots, i))) {
+            PyErr_Format(PyExc_TypeError, "_program_new: slot %zd is not an ndarray", i);
+            goto error;
+        }
+    }
     n = PyArray_DIM(table, 0);
-    if (PyArray_DIM(table, 1) != NCOLS || PyList_GET_SIZE(loops) != n || iterations < 0) {
+    if (PyArray_DIM(table, 1) != NCOLS || PyTuple_GET_SIZE(loops) != n || iterations < 0) {
         PyErr_SetString(PyExc_ValueError, "_program_new: table, loops and iterations disagree");
         goto error;
     }
@@ -268,7 +275,7 @@ static PyObject *py_program_new(PyObject *self, PyObject *args)
         goto error;
     }
     p->ops = (rp_program_op *)PyMem_Calloc(n > 0 ? (size_t)n : 1, sizeof(rp_program_op));
-    p->base = (char **)PyMem_Calloc(PyList_GET_SIZE(slots) > 0 ? (size_t)PyList_GET_SIZE(slots) : 1,
+    p->base = (char **)PyMem_Calloc(PyTuple_GET_SIZE(slots) > 0 ? (size_t)PyTuple_GET_SIZE(slots) : 1,
                                     sizeof(char *));
     if (p->ops == NULL || p->base == NULL) {
         PyErr_NoMemory();
@@ -277,7 +284,7 @@ static PyObject *py_program_new(PyObject *self, PyObject *args)
     for (i = 0; i < n; i++) {
         const npy_int64 *row = (const npy_int64 *)PyArray_GETPTR2(table, i, 0);
         rp_program_op *op = &p->ops[i];
-        PyObject *loop = PyList_GET_ITEM(loops, i);
+        PyObject *loop = PyTuple_GET_ITEM(loops, i);
         int a;
         op->kind = (int)row[COL_KIND];
         op->nargs = (int)row[COL_NARGS];
@@ -307,10 +314,10 @@ static PyObject *py_program_new(PyObject *self, PyObject *args)
             op->loop_data = uf->data != NULL ? uf->data[t] : NULL;
         }
     }
-    for (i = 0; i < PyList_GET_SIZE(slots); i++) {
-        p->base[i] = PyArray_BYTES((PyArrayObject *)PyList_GET_ITEM(slots, i));
+    for (i = 0; i < PyTuple_GET_SIZE(slots); i++) {
+        p->base[i] = PyArray_BYTES((PyArrayObject *)PyTuple_GET_ITEM(slots, i));
     }
-    p->prog.nslots = (int)PyList_GET_SIZE(slots);
+    p->prog.nslots = (int)PyTuple_GET_SIZE(slots);
     p->prog.base = p->base;
     p->prog.nops = (int)n;
     p->prog.ops = p->ops;
@@ -321,6 +328,8 @@ static PyObject *py_program_new(PyObject *self, PyObject *args)
         goto error;
     }
     Py_DECREF(table);
+    Py_DECREF(slots);
+    Py_DECREF(loops);
     capsule = PyCapsule_New(p, capsule_name, program_free);
     if (capsule == NULL) {
         Py_DECREF(p->keep);
@@ -331,6 +340,8 @@ static PyObject *py_program_new(PyObject *self, PyObject *args)
     return capsule;
 error:
     Py_XDECREF(table);
+    Py_XDECREF(slots);
+    Py_XDECREF(loops);
     if (p != NULL) {
         PyMem_Free(p->ops);
         PyMem_Free(p->base);

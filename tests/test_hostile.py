@@ -463,3 +463,50 @@ def test_fork_after_large_products_and_during_our_own_loop_does_not_hang():
         t.join()
         print("done")
     """, timeout=120)
+
+
+# ------------------------------------------------------------ capture's programs
+
+COPY_ROW = """
+def copy_row(n):
+    # one RP_PROGRAM_COPY of a (1, n) float64 row from slot 0 to slot 1
+    row = np.zeros((1, 22), dtype=np.int64)
+    row[0, 0], row[0, 1] = 3, 2                 # kind COPY, 2 operands
+    row[0, 2:5] = [0, 1, 0]                     # slots
+    row[0, 12:15] = [1, n, 0]                   # dims
+    row[0, 15:21] = [8 * n, 8, 8 * n, 8, 0, 0]  # strides
+    row[0, 21] = 8                              # itemsize
+    return row
+"""
+
+
+def test_a_program_keeps_the_arrays_it_checked_not_the_list():
+    out = isolated(COPY_ROW + textwrap.dedent("""
+        import gc
+        from retroprop import _core
+        src, dst = np.arange(4.0), np.zeros(4)
+        slots = [src, dst]
+        prog = _core._program_new(slots, copy_row(4), [None], 1)
+        slots.clear()
+        del src
+        gc.collect()
+        _core._program_run(prog, 0, 1, 0, 1)
+        print(dst.tolist())
+    """))
+    assert out.strip() == "[0.0, 1.0, 2.0, 3.0]"
+
+
+def test_a_table_whose_conversion_replaces_a_slot_is_checked_after_it():
+    out = isolated(COPY_ROW + textwrap.dedent("""
+        from retroprop import _core
+        slots = [np.arange(4.0), np.zeros(4)]
+        class Table:
+            def __array__(self, dtype=None, copy=None):
+                slots[0] = "not an array"
+                return copy_row(4)
+        try:
+            _core._program_new(slots, Table(), [None], 1)
+        except TypeError as e:
+            print(e)
+    """))
+    assert out.strip() == "_program_new: slot 0 is not an ndarray"

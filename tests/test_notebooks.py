@@ -77,6 +77,8 @@ PROBES = {
         "perdidas", "perdidas_fit", "sinapsis0", "sinapsis1", "tiempo_celdas", "tiempo_fit",
         ("sinapsis_celdas0", "sinapsis[0]"), ("sinapsis_celdas1", "sinapsis[1]"),
         ("iniciales0", "iniciar_sinapsis()[0]"), ("iniciales1", "iniciar_sinapsis()[1]"),
+        ("capturado", "informe.captured"), ("c_iteraciones", "informe.c_iterations"),
+        ("sentencias_python", "informe.python_statements"), "tiempo_retroprop", "tiempo_python",
     ],
     "002_single_sample_step.ipynb": [
         "delta_w_h_o", "delta_w_i_h",
@@ -387,8 +389,13 @@ def seed_001_numpy(derivative):
 def test_001_xor_rows_10000_iterations(executed):
     ns = executed("001_xor_rows_10000_iterations.ipynb")
     out = ns.stdout
-    assert out.count("Predicciones después de entrenamiento") == 2
-    assert out.count("Error \n") == 20
+    # the seed's own cell twice (under %%retroprop, then plain) besides entrenar's run
+    assert out.count("Predicciones después de entrenamiento") == 4
+    assert out.count("Error \n") == 40
+    # %%retroprop captured it: iteration 0 in Python, 1-9999 in C, 9 prints between
+    assert bool(ns["capturado"]) is True
+    assert ns["c_iteraciones"] == 9999 and ns["sentencias_python"] == 9
+    assert ns["tiempo_retroprop"] > 0 and ns["tiempo_python"] > 0
 
     # With the seed's typo 1 * (1 - x) the loop amplifies rounding (see SEEDS.md):
     # the seed's printout is matched at rtol 1e-3, the first error exactly.

@@ -341,13 +341,16 @@ class MLP:
     def dtype(self):
         return self.weights[0].dtype
 
-    def _config(self, where="MLP"):
-        """The configuration dict every backend call takes (the settings
-        checked again: they are attributes the user may have changed)."""
+    def _config(self, where="MLP", optimizer=True):
+        """The configuration dict every backend call takes; with the
+        optimiser's settings (checked again: they are attributes the user
+        may have changed) unless optimizer is False (forward needs none)."""
         config = dict(layout=self.layout, activation=self.activation,
-                      output_activation=self.output_activation, loss=self.loss_name,
-                      average=self.average)
-        config.update(optim.check(where, **{name: getattr(self, name) for name in _SETTINGS}))
+                      output_activation=self.output_activation)
+        if optimizer:
+            config.update(loss=self.loss_name, average=self.average)
+            config.update(optim.check(where, **{name: getattr(self, name)
+                                                for name in _SETTINGS}))
         return config
 
     def _check_settings(self, where):
@@ -370,7 +373,6 @@ class MLP:
                                         f"np.array(...) of the network's dtype")
             _check_config(self.activation, self.output_activation, self.loss_name, self.layout,
                           None, self.average)
-        self._config(where)
 
     def _check_arrays(self, where):
         """The parameters chain and have the layout's shapes (a dry forward)."""
@@ -387,7 +389,8 @@ class MLP:
         n_in = self.weights[0].shape[0 if rows else 1]
         probe = np.zeros((1, n_in) if rows else (n_in, 1), dtype=self.dtype)
         try:
-            self._backend.net_forward(self.weights, self.biases, probe, self._config(where))
+            self._backend.net_forward(self.weights, self.biases, probe,
+                                      self._config(where, optimizer=False))
         except (ValueError, TypeError) as e:
             raise type(e)(f"{where}: {e}") from None
 
@@ -465,7 +468,7 @@ class MLP:
         with _named("MLP.forward"):
             X2, one = self._inputs(X)
             self.activations = self._backend.net_forward(self.weights, self.biases, X2,
-                                                         self._config("MLP.forward"))
+                                                         self._config(optimizer=False))
         out = self.activations[-1]
         return out.reshape(-1) if one else out
 

@@ -43,11 +43,17 @@ BATCHINGS = {
 }
 
 
-def check_rate(where, name, value, low=0.0, high=None, high_open=True):
+def check_rate(where, name, value, low=0.0, high=None):
+    """value as a float, if it is a finite real number in [low, high) (high None:
+    no upper bound); else a ValueError naming where and name."""
+    # a plain float or int: no abstract-class checks (fit checks every setting each call)
+    if (type(value) is float or type(value) is int) and low <= value < math.inf \
+            and (high is None or value < high):
+        return float(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real) \
             or not math.isfinite(value) or value < low:
         raise ValueError(f"{where}: {name} must be a finite number >= {low:g}, got {value!r}")
-    if high is not None and (value >= high if high_open else value > high):
+    if high is not None and value >= high:
         raise ValueError(f"{where}: {name} must be in [{low:g}, {high:g}), got {value!r}")
     return float(value)
 

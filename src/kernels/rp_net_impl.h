@@ -421,7 +421,9 @@ int RP_NAME(rp_net_fit)(const rp_net *net, rp_cview X, rp_cview Y, const rp_fit 
         per_sample += 3 * net->sizes[l] * net->sizes[l + 1];
     }
     for (e = 0; e < fit->epochs; e++) {
-        const double lr_epoch = rp_fit_lr(fit, net->lr, epoch0 + e, updates);
+        const double lr_epoch = fit->schedule == RP_SCHEDULE_CONSTANT
+                                    ? net->lr
+                                    : rp_fit_lr(fit, net->lr, epoch0 + e, updates);
         double total = 0.0, seen = 0.0;
         if (shuffled) {
             rp_shuffle(perm, n, &state);
