@@ -473,3 +473,31 @@ def test_every_other_optimizer_takes_the_general_path(monkeypatch, settings):
         net.fit(X, Y, epochs=2)
     monkeypatch.setenv("RETROPROP_TRAINER", "general")
     net.fit(X, Y, epochs=2)
+
+
+def test_alpha_against_scikit_learns_backprop():
+    # scikit-learn's own loss and gradients with its L2 term (MLPRegressor._backprop):
+    # squared_loss is half the mean squared error, the same as the seeds'
+    # half squared error averaged over the samples of a one-output net
+    sk = pytest.importorskip("sklearn.neural_network")
+    import inspect
+    import warnings
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(20, 4)), rng.normal(size=20)
+    reg = sk.MLPRegressor(hidden_layer_sizes=(6,), activation="tanh", alpha=0.3, max_iter=1,
+                          solver="sgd", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning after one iteration
+        reg.fit(X, y)
+    if "sample_weight" not in inspect.signature(reg._backprop).parameters:
+        pytest.skip("this scikit-learn's private _backprop takes other arguments")
+    coefs, intercepts = [c.copy() for c in reg.coefs_], [b.copy() for b in reg.intercepts_]
+    grads = [np.empty_like(c) for c in coefs], [np.empty_like(b) for b in intercepts]
+    loss, dW_sk, db_sk = reg._backprop(X, y[:, None], None, [X] + [None] * (reg.n_layers_ - 1),
+                                       [None] * (reg.n_layers_ - 1), *grads)
+    net = rp.MLP.from_arrays(coefs, intercepts, activation="tanh", output_activation="identity",
+                             loss="mse", average=True, alpha=0.3)
+    assert math.isclose(net.loss(X, y), loss, rel_tol=1e-14)
+    dW, db = net.backward(X, y)
+    for ours, theirs in zip(dW + db, dW_sk + db_sk):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
