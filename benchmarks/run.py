@@ -211,7 +211,7 @@ def w1_kernels(iterations):
         capa_2_delta = rp.sigmoid_squared_error_delta(capa_2, Y1)    # (a - y) * a * (1 - a)
         grad1, _, error_1 = rp.dense_backward(capa_2_delta, capa_1, sinapsis1)
         capa_1_delta = error_1 * rp.sigmoid_prime_from_activation(capa_1)
-        grad0, _, _ = rp.dense_backward(capa_1_delta, X1, sinapsis0)
+        grad0, _, _ = rp.dense_backward(capa_1_delta, X1, sinapsis0, need_dX=False)
         rp.sgd_update(sinapsis1, grad1, 1.0)
         rp.sgd_update(sinapsis0, grad0, 1.0)
     return [sinapsis0, sinapsis1]
@@ -306,7 +306,8 @@ def w2_kernels(iterations):
         dS2 = rp.sigmoid_bce_delta(A2, Y0)
         dPesos2, dSesgo2, dAct1 = rp.dense_backward(dS2, act1, pesos2, layout="cols", average=True)
         dS1 = dAct1 * rp.sigmoid_prime_from_activation(act1)
-        dPesos1, dSesgo1, _ = rp.dense_backward(dS1, X0, pesos1, layout="cols", average=True)
+        dPesos1, dSesgo1, _ = rp.dense_backward(dS1, X0, pesos1, layout="cols", average=True,
+                                                need_dX=False)
         rp.sgd_update(pesos2, dPesos2, TASA)
         rp.sgd_update(sesgo2, dSesgo2, TASA)
         rp.sgd_update(pesos1, dPesos1, TASA)
@@ -443,7 +444,7 @@ def w3_kernels(X, labels, orders):
             a2 = e / e.sum(axis=1, keepdims=True)
             gW2, gb2, da1 = rp.dense_backward(a2 - yb, a1, W2, average=True)
             d1 = da1 * rp.sigmoid_prime_from_activation(a1)
-            gW1, gb1, _ = rp.dense_backward(d1, xb, W1, average=True)
+            gW1, gb1, _ = rp.dense_backward(d1, xb, W1, average=True, need_dX=False)
             rp.sgd_update(W2, gW2, LR3)
             rp.sgd_update(b2, gb2, LR3)
             rp.sgd_update(W1, gW1, LR3)
