@@ -846,12 +846,15 @@ def workloads(cfg, build_dir):
            if not cfg.only or w[0] in cfg.only]
     data6 = {f64: mnist_like(n6, np.float64), f32: mnist_like(n6, np.float32)} if six else {}
     compiled = bool(six) and torch is not None and not cfg.quick and torch_compile_works(torch)
+    # one and two threads need threadpoolctl (scikit-learn brings it) to cap NumPy's pool
+    counts6 = ((cfg.threads,) if cfg.threads else
+               (1, 2) if optional("threadpoolctl") else (None,))
     for wid, sizes, activation in six:
         impls = []
         for dt in (f64, f32):
             params, (X, Y) = coursework_init(sizes, activation, dt), data6[dt]
-            for threads in ((cfg.threads,) if cfg.threads else (1, 2)):
-                tag = " (%d thread%s)" % (threads, "" if threads == 1 else "s")
+            for threads in counts6:
+                tag = " (%d thread%s)" % (threads, "" if threads == 1 else "s") if threads else ""
                 args = (params, X, Y, activation)
                 impls += [Impl("NumPy loop" + tag, "numpy",
                                (lambda a: lambda: coursework_numpy(*a))(args), dt,
