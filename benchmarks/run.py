@@ -1345,7 +1345,11 @@ def markdown(report):
              "- PyTorch: autograd and torch.optim.SGD, as a PyTorch user writes it. On the "
              "small workloads (W1-W3, W5) it runs on one thread: its intra-op threads only add "
              "synchronisation there (with the machine's other core busy, W3 ran up to 90x "
-             "slower on two). W4 uses the thread count in its row.",
+             "slower on two). W4 uses the thread count in its row; W6 and W7 run every "
+             "implementation at one and at two threads (NumPy's BLAS pool, which "
+             "retroprop's large products share, capped with threadpoolctl; torch's with "
+             "torch.set_num_threads), each compared with NumPy at the same count. "
+             "torch.compile's compile time is shown apart, as numba's.",
              "- numba: the NumPy loop under `@njit`; its compile time is the first call minus "
              "the median run, shown apart. plain C: `benchmarks/plain_c/seed00N.c`, built with "
              "`gcc -O2 -march=native`; the program times its loop alone.",
