@@ -841,14 +841,15 @@ def workloads(cfg, build_dir):
                         f"one forward and backward", impls, flops=FLOPS4, settle=SETTLE))
 
     # W6, W7: coursework-sized networks, at one and two threads (or --threads)
-    n6 = 256 if cfg.quick else 2048
+    n6 = 128 if cfg.quick else 2048
     six = [w for w in (("W6", SIZES6, "sigmoid"), ("W7", SIZES7, "relu"))
            if not cfg.only or w[0] in cfg.only]
     data6 = {f64: mnist_like(n6, np.float64), f32: mnist_like(n6, np.float32)} if six else {}
     compiled = bool(six) and torch is not None and not cfg.quick and torch_compile_works(torch)
     # one and two threads need threadpoolctl (scikit-learn brings it) to cap NumPy's pool
-    counts6 = ((cfg.threads,) if cfg.threads else
-               (1, 2) if optional("threadpoolctl") else (None,))
+    # (--quick: one thread, which is quick on a busy machine)
+    counts6 = ((cfg.threads,) if cfg.threads else (None,) if not optional("threadpoolctl")
+               else (1,) if cfg.quick else (1, 2))
     for wid, sizes, activation in six:
         impls = []
         for dt in (f64, f32):
