@@ -211,7 +211,7 @@ def w1_kernels(iterations):
         capa_2_delta = rp.sigmoid_squared_error_delta(capa_2, Y1)    # (a - y) * a * (1 - a)
         grad1, _, error_1 = rp.dense_backward(capa_2_delta, capa_1, sinapsis1)
         capa_1_delta = error_1 * rp.sigmoid_prime_from_activation(capa_1)
-        grad0, _, _ = rp.dense_backward(capa_1_delta, X1, sinapsis0)
+        grad0, _, _ = rp.dense_backward(capa_1_delta, X1, sinapsis0, need_dX=False)
         rp.sgd_update(sinapsis1, grad1, 1.0)
         rp.sgd_update(sinapsis0, grad0, 1.0)
     return [sinapsis0, sinapsis1]
@@ -306,7 +306,8 @@ def w2_kernels(iterations):
         dS2 = rp.sigmoid_bce_delta(A2, Y0)
         dPesos2, dSesgo2, dAct1 = rp.dense_backward(dS2, act1, pesos2, layout="cols", average=True)
         dS1 = dAct1 * rp.sigmoid_prime_from_activation(act1)
-        dPesos1, dSesgo1, _ = rp.dense_backward(dS1, X0, pesos1, layout="cols", average=True)
+        dPesos1, dSesgo1, _ = rp.dense_backward(dS1, X0, pesos1, layout="cols", average=True,
+                                                need_dX=False)
         rp.sgd_update(pesos2, dPesos2, TASA)
         rp.sgd_update(sesgo2, dSesgo2, TASA)
         rp.sgd_update(pesos1, dPesos1, TASA)
@@ -443,7 +444,7 @@ def w3_kernels(X, labels, orders):
             a2 = e / e.sum(axis=1, keepdims=True)
             gW2, gb2, da1 = rp.dense_backward(a2 - yb, a1, W2, average=True)
             d1 = da1 * rp.sigmoid_prime_from_activation(a1)
-            gW1, gb1, _ = rp.dense_backward(d1, xb, W1, average=True)
+            gW1, gb1, _ = rp.dense_backward(d1, xb, W1, average=True, need_dX=False)
             rp.sgd_update(W2, gW2, LR3)
             rp.sgd_update(b2, gb2, LR3)
             rp.sgd_update(W1, gW1, LR3)
@@ -840,17 +841,21 @@ def workloads(cfg, build_dir):
                         f"one forward and backward", impls, flops=FLOPS4, settle=SETTLE))
 
     # W6, W7: coursework-sized networks, at one and two threads (or --threads)
-    n6 = 256 if cfg.quick else 2048
+    n6 = 128 if cfg.quick else 2048
     six = [w for w in (("W6", SIZES6, "sigmoid"), ("W7", SIZES7, "relu"))
            if not cfg.only or w[0] in cfg.only]
     data6 = {f64: mnist_like(n6, np.float64), f32: mnist_like(n6, np.float32)} if six else {}
     compiled = bool(six) and torch is not None and not cfg.quick and torch_compile_works(torch)
+    # one and two threads need threadpoolctl (scikit-learn brings it) to cap NumPy's pool
+    # (--quick: one thread, which is quick on a busy machine)
+    counts6 = ((cfg.threads,) if cfg.threads else (None,) if not optional("threadpoolctl")
+               else (1,) if cfg.quick else (1, 2))
     for wid, sizes, activation in six:
         impls = []
         for dt in (f64, f32):
             params, (X, Y) = coursework_init(sizes, activation, dt), data6[dt]
-            for threads in ((cfg.threads,) if cfg.threads else (1, 2)):
-                tag = " (%d thread%s)" % (threads, "" if threads == 1 else "s")
+            for threads in counts6:
+                tag = " (%d thread%s)" % (threads, "" if threads == 1 else "s") if threads else ""
                 args = (params, X, Y, activation)
                 impls += [Impl("NumPy loop" + tag, "numpy",
                                (lambda a: lambda: coursework_numpy(*a))(args), dt,
@@ -1341,7 +1346,11 @@ def markdown(report):
              "- PyTorch: autograd and torch.optim.SGD, as a PyTorch user writes it. On the "
              "small workloads (W1-W3, W5) it runs on one thread: its intra-op threads only add "
              "synchronisation there (with the machine's other core busy, W3 ran up to 90x "
-             "slower on two). W4 uses the thread count in its row.",
+             "slower on two). W4 uses the thread count in its row; W6 and W7 run every "
+             "implementation at one and at two threads (NumPy's BLAS pool, which "
+             "retroprop's large products share, capped with threadpoolctl; torch's with "
+             "torch.set_num_threads), each compared with NumPy at the same count. "
+             "torch.compile's compile time is shown apart, as numba's.",
              "- numba: the NumPy loop under `@njit`; its compile time is the first call minus "
              "the median run, shown apart. plain C: `benchmarks/plain_c/seed00N.c`, built with "
              "`gcc -O2 -march=native`; the program times its loop alone.",
