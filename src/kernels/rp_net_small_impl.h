@@ -184,7 +184,7 @@ static void RP_NAME(small_activate)(rp_activation act, rp_index n, RP_T *A)
     for (p = 0; p < k; p++) {                                                     \
         for (i = 0; i < NB; i++) {                                                \
             const RP_T d = (RP_T)((double)D[p * NB + i] *                         \
-                                  RP_NAME(prime_from_activation)(ACT, (double)A[p * NB + i])); \
+                                  rp_prime_from_activation(ACT, (double)A[p * NB + i])); \
             D[p * NB + i] = d;                                                    \
             Dr[i * k + p] = d;                                                    \
         }                                                                         \
@@ -217,8 +217,8 @@ RP_FORCE_INLINE void RP_NAME(small_prime)(rp_activation act, rp_index NB, rp_ind
 #define RP_SMALL_DELTA_LOOP(LOSS, ACT)                                            \
     if (m == 1) {                                                                 \
         for (i = 0; i < nb; i++) {                                                \
-            const RP_T d = (RP_T)RP_NAME(loss_delta)(LOSS, ACT, (double)A[i],     \
-                                                     (double)Y[i], &loss);        \
+            const RP_T d = (RP_T)RP_NAME(loss_delta)(LOSS, factor, ACT, eps,     \
+                                                     (double)A[i], (double)Y[i], &loss); \
             D[i] = d;                                                             \
             Dr[i] = d;                                                            \
         }                                                                         \
@@ -226,7 +226,8 @@ RP_FORCE_INLINE void RP_NAME(small_prime)(rp_activation act, rp_index NB, rp_ind
     else                                                                          \
     for (i = 0; i < nb; i++) {                                                    \
         for (j = 0; j < m; j++) {                                                 \
-            const RP_T d = (RP_T)RP_NAME(loss_delta)(LOSS, ACT, (double)A[j * nb + i],  \
+            const RP_T d = (RP_T)RP_NAME(loss_delta)(LOSS, factor, ACT, eps,            \
+                                                     (double)A[j * nb + i],             \
                                                      (double)Y[j * ys + i], &loss);     \
             D[j * nb + i] = d;                                                    \
             Dr[i * m + j] = d;                                                    \
@@ -237,19 +238,24 @@ RP_FORCE_INLINE double RP_NAME(small_output_delta)(const rp_net *net, rp_index m
                                           const RP_T *A, const RP_T *Y, rp_index ys, RP_T *D,
                                           RP_T *Dr)
 {
+    const rp_loss kind = net->loss->id;
+    const rp_activation output = net->act[net->nlayers - 1];
+    const double factor = net->loss->squared_factor, eps = net->eps;
     double loss = 0.0;
     rp_index i, j;
-    if (net->loss == RP_LOSS_BCE) {
+    /* the seeds' configurations get loops of their own (any other is right
+     * in the last, general loop) */
+    if (kind == RP_LOSS_BCE && output == RP_ACT_SIGMOID) {
         RP_SMALL_DELTA_LOOP(RP_LOSS_BCE, RP_ACT_SIGMOID)
     }
-    else if (net->loss == RP_LOSS_MSE && net->output == RP_ACT_SIGMOID) {
-        RP_SMALL_DELTA_LOOP(RP_LOSS_MSE, RP_ACT_SIGMOID)
+    else if (kind == RP_LOSS_HALF_SUM_SQUARED_ERROR && output == RP_ACT_SIGMOID) {
+        RP_SMALL_DELTA_LOOP(RP_LOSS_HALF_SUM_SQUARED_ERROR, RP_ACT_SIGMOID)
     }
-    else if (net->loss == RP_LOSS_MSE && net->output == RP_ACT_IDENTITY) {
-        RP_SMALL_DELTA_LOOP(RP_LOSS_MSE, RP_ACT_IDENTITY)
+    else if (kind == RP_LOSS_HALF_SUM_SQUARED_ERROR && output == RP_ACT_IDENTITY) {
+        RP_SMALL_DELTA_LOOP(RP_LOSS_HALF_SUM_SQUARED_ERROR, RP_ACT_IDENTITY)
     }
     else {
-        RP_SMALL_DELTA_LOOP(net->loss, net->output)
+        RP_SMALL_DELTA_LOOP(kind, output)
     }
     return loss;
 }
@@ -349,7 +355,7 @@ RP_FORCE_INLINE double RP_NAME(small_step_nb)(const rp_net *net, RP_NAME(rp_smal
 {
     const int L = net->nlayers;
     const int cased = NB <= RP_SMALL_CASES_MAX;
-    const double scale = net->average ? 1.0 / (double)NB : 1.0;
+    const double scale = 1.0 / RP_NAME(divisor)(net, NB);
     const RP_T lr = (RP_T)net->lr;
     const RP_T *in = X;
     rp_index hs = xs;
@@ -378,7 +384,7 @@ RP_FORCE_INLINE double RP_NAME(small_step_nb)(const rp_net *net, RP_NAME(rp_smal
                 }
             }
         }
-        RP_NAME(small_activate)(l == L - 1 ? net->output : net->hidden, m * NB, A);
+        RP_NAME(small_activate)(net->act[l], m * NB, A);
         in = A;
         hs = NB;
     }
@@ -405,7 +411,7 @@ RP_FORCE_INLINE double RP_NAME(small_step_nb)(const rp_net *net, RP_NAME(rp_smal
                     RP_NAME(small_sums_long)(NB, m, D, NB, W + p * w0, w1, Db + p * NB, s->acc);
                 }
             }
-            RP_NAME(small_prime)(net->hidden, NB, k, s->A[l - 1], Db, Dbr);
+            RP_NAME(small_prime)(net->act[l - 1], NB, k, s->A[l - 1], Db, Dbr);
         }
         /* W(p, j) -= lr * (scale * sum_i in(p, i) * D(j, i)), the samples in
          * order, two units j to a vector */
