@@ -28,8 +28,10 @@ static void RP_NAME(forward)(const rp_net *net, rp_cview X, rp_view *A)
         const rp_activation act = net->act[l];
         const rp_view Al = A[l];
         RP_NAME(rp_gemm)(1.0, in, rp_const(net->W[l]), Al);
+        rp_cview b = rp_const(net->b[l]);
+        b.s0 = 0; /* the bias is one row, broadcast over the samples */
         /* contiguous scratch: rp_bias_activate activates the batch in one call */
-        RP_NAME(rp_bias_activate)(Al, rp_const(net->b[l]), act, Al);
+        RP_NAME(rp_bias_activate)(Al, b, act, Al);
         in = rp_const(Al);
     }
 }
