@@ -872,9 +872,9 @@ def workloads(cfg, build_dir):
                                       (lambda a: lambda: coursework_torch(torch, *a, True))(args),
                                       dt, torch_threads=threads, blas_threads=threads,
                                       jit=True))
-        out.append(Workload(wid, "%s: %s, %s hidden, softmax + cross-entropy, MNIST-shaped "
+        out.append(Workload(wid, "%s, %s hidden, softmax + cross-entropy, MNIST-shaped "
                             "data (%d samples), batch %d, lr %g, one epoch" % (
-                                wid, "-".join(map(str, sizes)), activation, n6, BATCH6, LR6),
+                                "-".join(map(str, sizes)), activation, n6, BATCH6, LR6),
                             impls, settle=0.1))
 
     # W5: statements as a notebook cell writes them
