@@ -12,9 +12,9 @@ import numpy as np
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-# The oldest NumPy we run against (pyproject.toml: numpy>=1.23). Building with
-# NumPy 2 headers and this target keeps the extension importable on 1.23+.
-NPY_API = "NPY_1_23_API_VERSION"
+# The oldest NumPy we run against (pyproject.toml: numpy>=1.24). Building with
+# NumPy 2 headers and this target keeps the extension importable on 1.24+.
+NPY_API = "NPY_1_24_API_VERSION"
 
 DEV = bool(os.environ.get("RETROPROP_DEV"))
 SANITIZE = bool(os.environ.get("RETROPROP_SANITIZE"))

@@ -27,7 +27,7 @@
 #include <Python.h>
 
 /* NPY_NO_DEPRECATED_API and NPY_TARGET_VERSION come from setup.py, in step
- * with the runtime requirement numpy>=1.23 in pyproject.toml. */
+ * with the runtime requirement numpy>=1.24 in pyproject.toml. */
 #define PY_ARRAY_UNIQUE_SYMBOL retroprop_ARRAY_API
 #define PY_UFUNC_UNIQUE_SYMBOL retroprop_UFUNC_API
 #ifndef RP_BINDING_MODULE

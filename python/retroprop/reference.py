@@ -21,6 +21,7 @@ Conventions shared with the kernels:
 * Errors: these twins do not validate their arguments beyond what NumPy
   itself does; the kernels do, with messages naming the argument and shapes.
 """
+import functools
 import sys
 
 import numpy as np
@@ -63,16 +64,52 @@ def _floats(*arrays):
     return [a.astype(dt, copy=False) for a in arrays]
 
 
+# NumPy 1.x picks a ufunc's loop with value-based casting (a 0-d array or a
+# scalar counts by its value beside n-d arrays) and computes arithmetic of 0-d
+# operands in their full types (np.float32(1) + 1 is float64); NumPy 2 follows
+# NEP 50 (Python numbers are "weak", NumPy scalars are not). The twins follow
+# whichever NumPy runs, as the kernels' ufuncs do.
+_NUMPY1 = int(np.__version__.split(".")[0]) < 2
+
+
 def _ufunc_floats(*inputs):
     """The inputs of an elementwise function as arrays of the dtype NumPy's
     ufunc machinery picks for retroprop's float32 and float64 loops: the first
     loop every input casts to safely. A Python number is "weak" (NEP 50): it
-    takes the dtype NumPy's promotion gives it beside the other inputs."""
+    takes the dtype NumPy's promotion gives it beside the other inputs. On
+    NumPy 1.x, 0-d inputs beside n-d arrays of the same or a higher kind count
+    by their value instead (value-based casting), as there."""
+    if _NUMPY1:
+        arrays = [np.asarray(x) for x in inputs]
+        kind = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+        scalar_kinds = [kind.get(a.dtype.kind, 4) for a in arrays if a.ndim == 0]
+        array_kinds = [kind.get(a.dtype.kind, 4) for a in arrays if a.ndim > 0]
+        by_value = bool(array_kinds) and max(array_kinds) >= max(scalar_kinds, default=-1)
+        castable = [a if by_value and a.ndim == 0 else a.dtype for a in arrays]
+        dt = np.float32 if all(np.can_cast(c, np.float32, "safe") for c in castable) else np.float64
+        return [a.astype(dt, copy=False) for a in arrays]
     strong = [np.asarray(x).dtype for x in inputs if not isinstance(x, (int, float))]
     dtypes = [np.result_type(*strong, x) if isinstance(x, (int, float)) else np.asarray(x).dtype
               for x in inputs]
     dt = np.float32 if all(np.can_cast(d, np.float32, "safe") for d in dtypes) else np.float64
     return [np.asarray(x).astype(dt, copy=False) for x in inputs]
+
+
+def _in_input_dtype_on_numpy1(twin, nin):
+    """On NumPy 1.x, twin computed on 1-element arrays when every input is 0-d
+    (its arithmetic with Python numbers then stays in the inputs' dtype, as in
+    the kernel's loop) and returned as the ufunc returns it: a NumPy scalar,
+    or out."""
+    @functools.wraps(twin)
+    def wrapper(*args, **kwargs):
+        inputs, rest = args[:nin], args[nin:]
+        out = rest[0] if rest else kwargs.pop("out", None)
+        converted = _ufunc_floats(*inputs)
+        if any(a.ndim for a in converted):
+            return twin(*converted, out=out, **kwargs)
+        value = np.asarray(twin(*(a.reshape(1) for a in converted), **kwargs)).reshape(())
+        return _give(value[()], out)
+    return wrapper
 
 
 def _give(value, out):
@@ -157,6 +194,17 @@ def sigmoid_squared_error_delta(a, y, out=None):
     """dL/dz of a sigmoid output under half the squared error."""
     a, y = _ufunc_floats(a, y)
     return _give((a - y) * a * (1 - a), out)
+
+
+# The elementwise twins, by their number of inputs (the kernels' ufuncs).
+_ELEMENTWISE = {name: 1 for name in (
+    "sigmoid", "sigmoid_prime", "sigmoid_prime_from_activation", "tanh", "tanh_prime",
+    "tanh_prime_from_activation", "relu", "relu_prime", "relu_prime_from_activation",
+    "identity", "identity_prime")}
+_ELEMENTWISE.update(sigmoid_bce_delta=2, sigmoid_squared_error_delta=2)
+if _NUMPY1:
+    for _name, _nin in _ELEMENTWISE.items():
+        globals()[_name] = _in_input_dtype_on_numpy1(globals()[_name], _nin)
 
 
 # ----------------------------------------------------------------- products
