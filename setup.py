@@ -81,9 +81,9 @@ class CompilerFlags(build_ext):
 
 ext = Extension(
     "retroprop._core",
-    sources=["src/args.c", "src/layers.c", "src/network.c", "src/module.c", "src/numpy_gemm.c",
-             "src/program.c",
-             "src/kernels/rp_kernels.c", "src/kernels/rp_net.c", "src/kernels/rp_program.c"],
+    sources=["src/args.c", "src/layers.c", "src/losses.c", "src/network.c", "src/module.c",
+             "src/numpy_gemm.c", "src/program.c", "src/kernels/rp_kernels.c",
+             "src/kernels/rp_net.c", "src/kernels/rp_program.c", "src/kernels/rp_registry.c"],
     # the headers: a change to one rebuilds the extension
     depends=sorted(str(p) for p in Path("src").glob("*.h")) +
             sorted(str(p) for p in Path("src/kernels").glob("*.h")),

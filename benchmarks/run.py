@@ -208,7 +208,7 @@ def w1_kernels(iterations):
 
 def w1_fused(iterations):
     weights = list(seed_001_weights())
-    rp.MLP.from_arrays(weights, None, loss="mse", average=False, lr=1.0).fit(X1, Y1, iterations)
+    rp.MLP.from_arrays(weights, None, loss="half_sum_squared_error", lr=1.0).fit(X1, Y1, iterations)
     return weights
 
 
@@ -614,7 +614,7 @@ def w8_cell(cells, captured):
 
 def w8_fused(iterations):
     s0, s1 = seed_001_weights()
-    net = rp.MLP.from_arrays([s0, s1], None, loss="mse", average=False, lr=1.0)
+    net = rp.MLP.from_arrays([s0, s1], None, loss="half_sum_squared_error", lr=1.0)
     net.fit(X1, Y1, epochs=iterations)
     return [s0, s1, net.forward(X1)]
 

@@ -546,25 +546,21 @@ int rpb_parse_layout(const char *name, const char *fn, int *cols)
 
 int rpb_parse_activation(const char *name, const char *fn, rp_activation *act)
 {
-    if (strcmp(name, "sigmoid") == 0) {
-        *act = RP_ACT_SIGMOID;
+    const rp_activation_info *info = rp_activation_find(name);
+    char names[256] = "";
+    size_t used = 0;
+    int i;
+    if (info != NULL) {
+        *act = info->id;
+        return 0;
     }
-    else if (strcmp(name, "tanh") == 0) {
-        *act = RP_ACT_TANH;
+    for (i = 0; i < rp_nactivations && used < sizeof(names); i++) {
+        used += (size_t)snprintf(names + used, sizeof(names) - used, "%s'%s'",
+                                 i == 0 ? "" : i == rp_nactivations - 1 ? " or " : ", ",
+                                 rp_activations[i].name);
     }
-    else if (strcmp(name, "relu") == 0) {
-        *act = RP_ACT_RELU;
-    }
-    else if (strcmp(name, "identity") == 0) {
-        *act = RP_ACT_IDENTITY;
-    }
-    else {
-        PyErr_Format(PyExc_ValueError,
-                     "%s: unknown activation '%s'; expected 'sigmoid', 'tanh', "
-                     "'relu' or 'identity'", fn, name);
-        return -1;
-    }
-    return 0;
+    PyErr_Format(PyExc_ValueError, "%s: unknown activation '%s'; expected %s", fn, name, names);
+    return -1;
 }
 
 /* 2-D views of an array of ndim <= 2. A 1-D array is one row (as_row) or

@@ -2,7 +2,9 @@
  * binding.h - what the binding files share. The binding is the only code
  * that speaks the CPython and NumPy C APIs; it is split by concern:
  *   args.c     argument conversion and checks, error messages, out=, views
- *   layers.c   matmul, dense_forward, dense_backward, the losses, sgd_update
+ *   layers.c   matmul, dense_forward, dense_backward, sgd_update
+ *   losses.c   the losses (one per entry of the loss registry), softmax and
+ *              its output delta under the cross-entropy
  *   network.c  net_fit, net_gradients, net_forward (behind retroprop.MLP)
  *   module.c   the ufuncs, the module's init, _simd
  *   numpy_gemm.c  large products on NumPy's own matmul loop
@@ -39,6 +41,7 @@
 
 #include "rp_kernels.h"
 #include "rp_net.h"
+#include "rp_registry.h"
 
 /* Above this much work (elements or multiply-adds) the GIL is released. */
 #define RP_GIL_WORK 16384
@@ -145,7 +148,8 @@ PyArrayObject *rpb_output(PyObject *given, const char *fn, const char *what, int
                           int ndim, const npy_intp *dims, int alt_ndim,
                           const npy_intp *alt_dims, PyArrayObject **inputs, int ninputs);
 
-/* layout 'rows' -> 0, 'cols' -> 1; activation names -> rp_activation. */
+/* layout 'rows' -> 0, 'cols' -> 1; activation names -> rp_activation (by the
+ * registry, rp_registry.h: softmax too). */
 int rpb_parse_layout(const char *name, const char *fn, int *cols);
 int rpb_parse_activation(const char *name, const char *fn, rp_activation *act);
 
@@ -173,7 +177,11 @@ const char *rpb_register_numpy_gemm(void);
 /* The module's functions, one table per file (module.c adds them).          */
 
 extern PyMethodDef rpb_layer_methods[];   /* layers.c */
+extern PyMethodDef rpb_loss_methods[];    /* losses.c */
 extern PyMethodDef rpb_network_methods[]; /* network.c */
 extern PyMethodDef rpb_program_methods[]; /* program.c: the capture interpreter */
+
+/* losses.c: one function per entry of rp_losses (bce, cross_entropy, mse...). */
+int rpb_add_losses(PyObject *module);
 
 #endif /* RP_BINDING_H */

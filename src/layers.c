@@ -1,7 +1,6 @@
 /*
  * layers.c - the layer entry points: matmul, dense_forward, dense_backward,
- * the losses (bce, squared_error, half_squared_error) and sgd_update. Each
- * converts its arguments (args.c), checks them, allocates or validates its
+ * and sgd_update. Each converts its arguments (args.c), checks them, allocates or validates its
  * outputs, and only then runs a kernel of src/kernels/.
  */
 #include "binding.h" /* first: it includes Python.h */
@@ -182,7 +181,9 @@ PyDoc_STRVAR(dense_forward_doc,
 "    NumPy: Z = W @ X + b.reshape(-1, 1);  A = act(Z)\n"
 "    X (in, n) or (in,), W (out, in), b (out, 1) or (out,) or None;\n"
 "    Z and A are (out, n), or (out,) for a 1-D X.\n\n"
-"activation : \"sigmoid\", \"tanh\", \"relu\" or \"identity\" (A is then a copy of Z).\n"
+"activation : \"sigmoid\", \"tanh\", \"relu\", \"identity\" (A is then a copy of Z)\n"
+"    or \"softmax\" (over each sample's outputs: softmax(Z, axis=-1) for rows,\n"
+"    axis=0 for cols).\n"
 "out : (Z_out, A_out), arrays of the result's shape and dtype written in\n"
 "    place and returned; either may be None for a fresh array.\n\n"
 "float32 and float64 inputs are read in place whatever their strides; the\n"
@@ -289,6 +290,16 @@ static PyObject *py_dense_forward(PyObject *self, PyObject *args, PyObject *kwds
             else {
                 bv.s1 = stride;
             }
+        }
+        if (act == RP_ACT_SOFTMAX && cols) {
+            /* softmax runs along rows: give it each sample's outputs as a row */
+            rp_index t;
+            t = zv.rows, zv.rows = zv.cols, zv.cols = t;
+            t = zv.s0, zv.s0 = zv.s1, zv.s1 = t;
+            t = av.rows, av.rows = av.cols, av.cols = t;
+            t = av.s0, av.s0 = av.s1, av.s1 = t;
+            t = bv.rows, bv.rows = bv.cols, bv.cols = t;
+            t = bv.s0, bv.s0 = bv.s1, bv.s1 = t;
         }
         RP_RUN(zv.rows * zv.cols, RP_DISPATCH(typenum, rp_bias_activate, (zv, bv, act, av)));
     }
@@ -428,132 +439,6 @@ error:
     Py_XDECREF(db);
     Py_XDECREF(dX);
     return NULL;
-}
-
-/* ------------------------------------------------------------------------ */
-/* losses                                                                    */
-
-/* A and Y as arrays of one float dtype and one shape (ndim <= 2), in a->in. */
-static int loss_inputs(PyObject *A_obj, PyObject *Y_obj, const char *fn, rpb_args *a,
-                       int *typenum)
-{
-    static const char *const names[] = {"A", "Y"};
-    PyObject *objs[2];
-    PyArrayObject **in = a->in;
-    char sa[64], sy[64];
-    objs[0] = A_obj;
-    objs[1] = Y_obj;
-    if (rpb_convert(a, fn, 2, objs, names, NULL, 0) < 0) {
-        return -1;
-    }
-    if (PyArray_NDIM(in[0]) > 2 || PyArray_NDIM(in[1]) > 2) {
-        RP_SHAPE(in[0], sa);
-        RP_SHAPE(in[1], sy);
-        PyErr_Format(PyExc_ValueError, "%s: A and Y must have at most 2 dimensions, got A %s "
-                     "and Y %s", fn, sa, sy);
-        return -1;
-    }
-    if (!(PyArray_NDIM(in[0]) == PyArray_NDIM(in[1]) &&
-          PyArray_CompareLists(PyArray_DIMS(in[0]), PyArray_DIMS(in[1]), PyArray_NDIM(in[0])))) {
-        RP_SHAPE(in[0], sa);
-        RP_SHAPE(in[1], sy);
-        PyErr_Format(PyExc_ValueError, "%s: A has shape %s but Y has shape %s; they must "
-                     "match", fn, sa, sy);
-        return -1;
-    }
-    if ((*typenum = rpb_result_typenum(in, 2)) < 0 || rpb_cast_in_place(&in[0], *typenum) < 0 ||
-        rpb_cast_in_place(&in[1], *typenum) < 0) {
-        return -1;
-    }
-    return 0;
-}
-
-PyDoc_STRVAR(bce_doc,
-"bce(A, Y, eps=1e-8)\n--\n\n"
-"Mean binary cross-entropy of predictions A against targets Y (seed 000).\n\n"
-"NumPy: -np.mean(Y * np.log(A + eps) + (1 - Y) * np.log(1 - A + eps))\n\n"
-"For one output unit this is seed 000's -(1/m) * np.sum(...), m the number\n"
-"of samples. eps keeps log away from 0. A and Y have the same shape; the\n"
-"result is a Python float. An empty A gives nan, as np.mean does (no warning).");
-
-PyDoc_STRVAR(squared_error_doc,
-"squared_error(A, Y)\n--\n\n"
-"Summed squared error, seed 004's cost (y_pred - y_act)**2.\n\n"
-"NumPy: np.sum((A - Y) ** 2)\n\n"
-"Its gradient with respect to A is 2 * (A - Y). The half of it,\n"
-"half_squared_error, is the loss of seeds 001, 002 and 003.");
-
-PyDoc_STRVAR(half_squared_error_doc,
-"half_squared_error(A, Y)\n--\n\n"
-"Half the summed squared error, the loss behind seeds 001, 002 and 003.\n\n"
-"NumPy: 0.5 * np.sum((A - Y) ** 2)\n\n"
-"Its gradient with respect to A is A - Y, so with a sigmoid output\n"
-"dL/dZ = (A - Y) * A * (1 - A) = sigmoid_squared_error_delta(A, Y); the\n"
-"seeds write the same thing with the opposite sign, (Y - A) * A * (1 - A),\n"
-"and add it to the weights.");
-
-enum { LOSS_BCE, LOSS_SSE, LOSS_HALF_SSE };
-
-static PyObject *loss(int which, PyObject *args, PyObject *kwds)
-{
-    static char *kwlist_bce[] = {"A", "Y", "eps", NULL};
-    static char *kwlist_se[] = {"A", "Y", NULL};
-    const char *fn = which == LOSS_BCE ? "bce"
-                     : which == LOSS_SSE ? "squared_error" : "half_squared_error";
-    PyObject *A_obj, *Y_obj;
-    rpb_args a;
-    PyArrayObject **in = a.in;
-    double eps = 1e-8, value = 0.0;
-    int typenum, ok;
-    memset(&a, 0, sizeof(a));
-    if (which == LOSS_BCE) {
-        ok = PyArg_ParseTupleAndKeywords(args, kwds, "OO|d:bce", kwlist_bce, &A_obj, &Y_obj, &eps);
-    }
-    else {
-        ok = PyArg_ParseTupleAndKeywords(args, kwds, which == LOSS_SSE ? "OO:squared_error"
-                                         : "OO:half_squared_error", kwlist_se, &A_obj, &Y_obj);
-    }
-    if (!ok || loss_inputs(A_obj, Y_obj, fn, &a, &typenum) < 0) {
-        goto error;
-    }
-    {
-        rp_cview av = rpb_cview_of(in[0], 1), yv = rpb_cview_of(in[1], 1);
-        if (which == LOSS_BCE) {
-            RP_RUN(PyArray_SIZE(in[0]),
-                   value = typenum == NPY_FLOAT ? rp_bce_f32(av, yv, eps) : rp_bce_f64(av, yv, eps));
-        }
-        else {
-            RP_RUN(PyArray_SIZE(in[0]),
-                   value = typenum == NPY_FLOAT ? rp_sum_squared_error_f32(av, yv)
-                                                : rp_sum_squared_error_f64(av, yv));
-            if (which == LOSS_HALF_SSE) {
-                value *= 0.5;
-            }
-        }
-    }
-    rpb_release(&a);
-    return PyFloat_FromDouble(value);
-error:
-    rpb_release(&a);
-    return NULL;
-}
-
-static PyObject *py_bce(PyObject *self, PyObject *args, PyObject *kwds)
-{
-    (void)self;
-    return loss(LOSS_BCE, args, kwds);
-}
-
-static PyObject *py_squared_error(PyObject *self, PyObject *args, PyObject *kwds)
-{
-    (void)self;
-    return loss(LOSS_SSE, args, kwds);
-}
-
-static PyObject *py_half_squared_error(PyObject *self, PyObject *args, PyObject *kwds)
-{
-    (void)self;
-    return loss(LOSS_HALF_SSE, args, kwds);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -758,9 +643,6 @@ PyMethodDef rpb_layer_methods[] = {
     RP_METHOD(matmul),
     RP_METHOD(dense_forward),
     RP_METHOD(dense_backward),
-    RP_METHOD(bce),
-    RP_METHOD(squared_error),
-    RP_METHOD(half_squared_error),
     RP_METHOD(sgd_update),
     {NULL, NULL, 0, NULL},
 };

@@ -1,6 +1,7 @@
 /*
  * module.c - the module _core: the ufuncs (thin loops over the elementwise
- * kernels), _simd, and PyInit__core, which imports NumPy's C API for every
+ * kernels; three per activation of the registry), _simd, _registry, and
+ * PyInit__core, which imports NumPy's C API for every
  * binding file (see binding.h) and adds each file's functions.
  */
 #define RP_BINDING_MODULE /* this file calls import_array / import_umath */
@@ -9,19 +10,14 @@
 /* ------------------------------------------------------------------------ */
 /* ufunc loops: thin adapters from NumPy's loop signature to the kernels.   */
 
-#define RP_UNARY_UFUNC_LOOPS(name)                                                \
-    static void loop_##name##_f32(char **args, npy_intp const *dims,              \
-                                  npy_intp const *steps, void *data)              \
-    {                                                                             \
-        (void)data;                                                               \
-        rp_##name##_f32(dims[0], args[0], steps[0], args[1], steps[1]);           \
-    }                                                                             \
-    static void loop_##name##_f64(char **args, npy_intp const *dims,              \
-                                  npy_intp const *steps, void *data)              \
-    {                                                                             \
-        (void)data;                                                               \
-        rp_##name##_f64(dims[0], args[0], steps[0], args[1], steps[1]);           \
-    }
+/* One loop for every unary ufunc: data points at the kernel, an entry of
+ * the activation registry (rp_registry.c). */
+static void loop_unary(char **args, npy_intp const *dims, npy_intp const *steps, void *data)
+{
+    (*(const rp_unary_fn *)data)(dims[0], args[0], steps[0], args[1], steps[1]);
+}
+
+static PyUFuncGenericFunction unary_loops[2] = {loop_unary, loop_unary};
 
 #define RP_BINARY_UFUNC_LOOPS(name)                                               \
     static void loop_##name##_f32(char **args, npy_intp const *dims,              \
@@ -39,23 +35,13 @@
                         steps[2]);                                                \
     }
 
-RP_UNARY_UFUNC_LOOPS(sigmoid)
-RP_UNARY_UFUNC_LOOPS(sigmoid_prime)
-RP_UNARY_UFUNC_LOOPS(sigmoid_prime_from_activation)
-RP_UNARY_UFUNC_LOOPS(tanh)
-RP_UNARY_UFUNC_LOOPS(tanh_prime)
-RP_UNARY_UFUNC_LOOPS(tanh_prime_from_activation)
-RP_UNARY_UFUNC_LOOPS(relu)
-RP_UNARY_UFUNC_LOOPS(relu_prime)
-RP_UNARY_UFUNC_LOOPS(relu_prime_from_activation)
-RP_UNARY_UFUNC_LOOPS(identity)
-RP_UNARY_UFUNC_LOOPS(identity_prime)
 RP_BINARY_UFUNC_LOOPS(sigmoid_bce_delta)
 RP_BINARY_UFUNC_LOOPS(sigmoid_squared_error_delta)
 
+/* The binary ufuncs: the output deltas of a sigmoid output. (The unary ones,
+ * three per elementwise activation, come from the registry.) */
 typedef struct {
     const char *name;
-    int nin;
     PyUFuncGenericFunction loops[2]; /* float32, float64 */
     const char *doc;
 } rp_ufunc_spec;
@@ -63,41 +49,10 @@ typedef struct {
 #define RP_LOOPS(name) { loop_##name##_f32, loop_##name##_f64 }
 
 static rp_ufunc_spec ufunc_specs[] = {
-    {"sigmoid", 1, RP_LOOPS(sigmoid),
-     "The logistic sigmoid, computed without overflow.\n\n"
-     "NumPy: 1 / (1 + np.exp(-z))\n\n"
-     "sigmoid(-1000.) is 0.0 and sigmoid(1000.) is 1.0, with no warning."},
-    {"sigmoid_prime", 1, RP_LOOPS(sigmoid_prime),
-     "Derivative of the sigmoid, from the PRE-activation z (seed 002).\n\n"
-     "NumPy: sigmoid(z) * (1 - sigmoid(z))\n\n"
-     "If you hold the activation a = sigmoid(z), use "
-     "sigmoid_prime_from_activation(a)."},
-    {"sigmoid_prime_from_activation", 1, RP_LOOPS(sigmoid_prime_from_activation),
-     "Derivative of the sigmoid, from the ACTIVATION a = sigmoid(z) "
-     "(seeds 000, 001, 003).\n\n"
-     "NumPy: a * (1 - a)"},
-    {"tanh", 1, RP_LOOPS(tanh), "Hyperbolic tangent.\n\nNumPy: np.tanh(z)"},
-    {"tanh_prime", 1, RP_LOOPS(tanh_prime),
-     "Derivative of tanh, from the pre-activation z.\n\nNumPy: 1 - np.tanh(z)**2"},
-    {"tanh_prime_from_activation", 1, RP_LOOPS(tanh_prime_from_activation),
-     "Derivative of tanh, from the activation a = tanh(z).\n\nNumPy: 1 - a**2"},
-    {"relu", 1, RP_LOOPS(relu),
-     "Rectified linear unit; NaN propagates.\n\nNumPy: np.maximum(z, 0)"},
-    {"relu_prime", 1, RP_LOOPS(relu_prime),
-     "Derivative of relu, from the pre-activation z: 1.0 where z > 0, "
-     "else 0.0 (0.0 at z == 0 and for NaN).\n\nNumPy: (z > 0).astype(float)"},
-    {"relu_prime_from_activation", 1, RP_LOOPS(relu_prime_from_activation),
-     "Derivative of relu, from the activation a = relu(z).\n\n"
-     "NumPy: (a > 0).astype(float)"},
-    {"identity", 1, RP_LOOPS(identity),
-     "The identity (seed 004's linear output), as a new array.\n\n"
-     "NumPy: z.copy()"},
-    {"identity_prime", 1, RP_LOOPS(identity_prime),
-     "Derivative of the identity: 1.0 everywhere.\n\nNumPy: np.ones_like(z)"},
-    {"sigmoid_bce_delta", 2, RP_LOOPS(sigmoid_bce_delta),
+    {"sigmoid_bce_delta", RP_LOOPS(sigmoid_bce_delta),
      "Output-layer delta dL/dz for a sigmoid output under binary "
      "cross-entropy (seed 000's dS2).\n\nNumPy: a - y"},
-    {"sigmoid_squared_error_delta", 2, RP_LOOPS(sigmoid_squared_error_delta),
+    {"sigmoid_squared_error_delta", RP_LOOPS(sigmoid_squared_error_delta),
      "Output-layer delta dL/dz for a sigmoid output under the half summed "
      "squared error L = 0.5 * sum((a - y)**2) (seeds 001, 002, 003; they "
      "write it with the opposite sign, as (y - a) * a * (1 - a)).\n\n"
@@ -131,9 +86,92 @@ static PyObject *py_simd(PyObject *self, PyObject *args)
 }
 
 /* ------------------------------------------------------------------------ */
+/* _registry: the C tables of activations and losses, for the test that holds */
+/* python/retroprop/registry.py to them                                       */
+
+static PyObject *py_registry(PyObject *self, PyObject *args)
+{
+    PyObject *acts = PyTuple_New(rp_nactivations), *losses = PyTuple_New(rp_nlosses);
+    int i;
+    (void)self;
+    (void)args;
+    if (acts == NULL || losses == NULL) {
+        goto error;
+    }
+    for (i = 0; i < rp_nactivations; i++) {
+        const rp_activation_info *a = &rp_activations[i];
+        PyObject *d = Py_BuildValue("{sssisOszsz}", "name", a->name, "id", (int)a->id,
+                                    "elementwise", a->f[0] != NULL ? Py_True : Py_False,
+                                    "prime", a->prime_name, "prime_from_activation",
+                                    a->prime_from_activation_name);
+        if (d == NULL) {
+            goto error;
+        }
+        PyTuple_SET_ITEM(acts, i, d);
+    }
+    for (i = 0; i < rp_nlosses; i++) {
+        const rp_loss_info *l = &rp_losses[i];
+        PyObject *eps = l->eps >= 0 ? PyFloat_FromDouble(l->eps) : (Py_INCREF(Py_None), Py_None);
+        PyObject *d = eps == NULL ? NULL
+                      : Py_BuildValue("{sssssisdsOsN}", "name", l->name, "function",
+                                      l->function, "id", (int)l->id, "squared_factor",
+                                      l->squared_factor, "mean_over_entries",
+                                      l->mean_over_entries ? Py_True : Py_False, "eps", eps);
+        if (d == NULL) {
+            goto error;
+        }
+        PyTuple_SET_ITEM(losses, i, d);
+    }
+    return Py_BuildValue("{sNsN}", "activations", acts, "losses", losses);
+error:
+    Py_XDECREF(acts);
+    Py_XDECREF(losses);
+    return NULL;
+}
+
+/* The three ufuncs of every elementwise activation of the registry. */
+static int add_activation_ufuncs(PyObject *m)
+{
+    int i, k;
+    for (i = 0; i < rp_nactivations; i++) {
+        const rp_activation_info *a = &rp_activations[i];
+        const rp_unary_fn *kernels[3];
+        const char *names[3], *docs[3];
+        if (a->f[0] == NULL) {
+            continue; /* softmax: not elementwise */
+        }
+        kernels[0] = a->f, kernels[1] = a->prime, kernels[2] = a->prime_from_activation;
+        names[0] = a->name, names[1] = a->prime_name, names[2] = a->prime_from_activation_name;
+        docs[0] = a->doc, docs[1] = a->prime_doc, docs[2] = a->prime_from_activation_doc;
+        for (k = 0; k < 3; k++) {
+            /* data: the float32 and float64 kernels themselves, in the registry */
+            void **data = (void **)PyMem_Malloc(2 * sizeof(void *));
+            PyObject *f;
+            if (data == NULL) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            data[0] = (void *)&kernels[k][0];
+            data[1] = (void *)&kernels[k][1];
+            /* the ufunc keeps data for the life of the process */
+            f = PyUFunc_FromFuncAndData(unary_loops, data, unary_types, 2, 1, 1, PyUFunc_None,
+                                        names[k], docs[k], 0);
+            if (f == NULL || PyModule_AddObject(m, names[k], f) < 0) {
+                Py_XDECREF(f);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
 /* module                                                                    */
 
 static PyMethodDef module_methods[] = {
+    {"_registry", py_registry, METH_NOARGS,
+     "Private: the C registry of activations and losses (rp_registry.c) as dicts, which "
+     "tests/test_registry.py holds retroprop.registry to."},
     {"_simd", py_simd, METH_VARARGS,
      "Private: _simd(name=None) -> the name of the instruction set the elementwise maths "
      "ran on before the call (\"baseline\", \"avx2\", \"avx512f\"); with a name, run "
@@ -160,17 +198,18 @@ PyMODINIT_FUNC PyInit__core(void)
         return NULL;
     }
     if (PyModule_AddFunctions(m, rpb_layer_methods) < 0 ||
+        PyModule_AddFunctions(m, rpb_loss_methods) < 0 ||
         PyModule_AddFunctions(m, rpb_network_methods) < 0 ||
         PyModule_AddFunctions(m, rpb_program_methods) < 0 ||
-        PyModule_AddFunctions(m, module_methods) < 0) {
+        PyModule_AddFunctions(m, module_methods) < 0 || rpb_add_losses(m) < 0 ||
+        add_activation_ufuncs(m) < 0) {
         goto error;
     }
     for (i = 0; i < sizeof(ufunc_specs) / sizeof(ufunc_specs[0]); i++) {
         const rp_ufunc_spec *u = &ufunc_specs[i];
         PyObject *f = PyUFunc_FromFuncAndData(
-            (PyUFuncGenericFunction *)u->loops, no_loop_data,
-            u->nin == 1 ? unary_types : binary_types, 2, u->nin, 1, PyUFunc_None, u->name,
-            u->doc, 0);
+            (PyUFuncGenericFunction *)u->loops, no_loop_data, binary_types, 2, 2, 1,
+            PyUFunc_None, u->name, u->doc, 0);
         if (f == NULL || PyModule_AddObject(m, u->name, f) < 0) {
             Py_XDECREF(f);
             goto error;

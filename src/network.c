@@ -25,6 +25,7 @@ typedef struct {
     rp_fit fit;
     rp_index *sizes;
     rp_view *views; /* W, b, vW, vb, sW, sb: 6 * nlayers */
+    rp_activation *acts; /* nlayers */
     PyArrayObject **held;
     int nheld;
     int typenum;
@@ -39,25 +40,51 @@ static void net_args_free(net_args *na)
     }
     PyMem_Free(na->sizes);
     PyMem_Free(na->views);
+    PyMem_Free(na->acts);
     PyMem_Free(na->held);
 }
 
-static int parse_loss(const char *name, rp_loss *loss)
+/* The registry's entry of a loss (the rules of which loss goes with which
+ * output live in python/retroprop/registry.py, the one place; here only the
+ * name is looked up). */
+static int parse_loss(const char *name, const rp_loss_info **loss)
 {
-    if (strcmp(name, "bce") == 0) {
-        *loss = RP_LOSS_BCE;
-    }
-    else if (strcmp(name, "ce") == 0) {
-        *loss = RP_LOSS_CE;
-    }
-    else if (strcmp(name, "mse") == 0) {
-        *loss = RP_LOSS_MSE;
-    }
-    else {
-        PyErr_Format(PyExc_ValueError, "unknown loss '%s'; expected 'bce', 'ce' or 'mse'", name);
+    *loss = rp_loss_find(name);
+    if (*loss == NULL) {
+        PyErr_Format(PyExc_ValueError, "unknown loss '%s' (the losses are those of "
+                     "retroprop.registry.LOSSES)", name);
         return -1;
     }
     return 0;
+}
+
+/* 1 if every weight is a 2-D array and each layer's outputs are the next
+ * one's inputs in the layout `cols` (0 rows, 1 cols). */
+static int weights_chain(PyObject *const *W, Py_ssize_t n, int cols)
+{
+    Py_ssize_t l;
+    for (l = 0; l < n; l++) {
+        if (!PyArray_Check(W[l]) || PyArray_NDIM((PyArrayObject *)W[l]) != 2) {
+            return 0;
+        }
+        if (l > 0 && PyArray_DIM((PyArrayObject *)W[l], cols ? 1 : 0) !=
+                         PyArray_DIM((PyArrayObject *)W[l - 1], cols ? 0 : 1)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* "; did you mean layout='cols'?" when the weights chain in the other layout. */
+static const char *other_layout_hint(PyObject *const *W, Py_ssize_t n, int cols)
+{
+    if (!weights_chain(W, n, !cols)) {
+        return "";
+    }
+    return cols ? "; they would chain with samples as rows (W (in, out)): did you mean "
+                  "layout='rows'?"
+                : "; they would chain with samples as columns (W (out, in)): did you mean "
+                  "layout='cols'?";
 }
 
 /* The entry points a configuration key is for. */
@@ -67,9 +94,9 @@ enum { FOR_FORWARD = 1, FOR_GRADIENTS = 2, FOR_FIT = 4 };
  * needs): any other (a misspelt key) is an error, not silently ignored. */
 static const char *const net_keys[] = {
     /* every call */
-    "layout", "activation", "output_activation",
+    "layout", "activations",
     /* net_gradients and net_fit */
-    "loss", "average", "l2", "l2_per_batch", "decay_biases",
+    "loss", "average", "eps", "l2", "l2_per_batch", "decay_biases",
     /* net_fit: the optimiser, its schedule, the batches */
     "lr", "optimizer", "momentum", "nesterov", "beta1", "beta2", "adam_eps", "weight_decay",
     "schedule", "gamma", "step_size", "lr_decay", "epochs", "batching", "batch_size", "seed",
@@ -176,10 +203,10 @@ static int config_choice(PyObject *config, const char *fn, const char *key, cons
 }
 
 /* The configuration's keys checked against net_keys, and its names: the
- * layout, the activations and (but for net_forward) the loss. */
+ * layout, the activations (a list or tuple of names, one per layer,
+ * borrowed from the dict) and (but for net_forward) the loss. */
 static int config_names(PyObject *config, const char *fn, int calls, const char **layout,
-                        const char **activation, const char **output_activation,
-                        const char **loss)
+                        PyObject **activations, const char **loss)
 {
     Py_ssize_t pos = 0;
     PyObject *key, *value;
@@ -199,14 +226,16 @@ static int config_names(PyObject *config, const char *fn, int calls, const char 
         }
     }
     if (config_str(config, fn, "layout", NULL, layout) < 0 ||
-        config_str(config, fn, "activation", NULL, activation) < 0 ||
-        config_str(config, fn, "output_activation", NULL, output_activation) < 0) {
+        (*activations = config_item(config, fn, "activations", 1)) == NULL) {
+        return -1;
+    }
+    if (!PyList_CheckExact(*activations) && !PyTuple_CheckExact(*activations)) {
+        PyErr_Format(PyExc_TypeError, "%s: 'activations' must be a list of names, one per "
+                     "layer, got %s", fn, Py_TYPE(*activations)->tp_name);
         return -1;
     }
     if (calls == FOR_FORWARD) {
-        /* any loss that goes with the output activation: forward does not use it */
-        *loss = strcmp(*output_activation, "softmax") == 0   ? "ce"
-                : strcmp(*output_activation, "sigmoid") == 0 ? "bce" : "mse";
+        *loss = rp_losses[0].name; /* forward does not use it */
         return 0;
     }
     return config_str(config, fn, "loss", NULL, loss);
@@ -228,6 +257,7 @@ static int net_config(net_args *na, PyObject *config, const char *fn, int calls,
     int k;
     if (calls & (FOR_GRADIENTS | FOR_FIT)) {
         if (config_index(config, fn, "average", -1, 0, &flag) < 0 ||
+            config_double(config, fn, "eps", 0.0, 0.0, &net->eps) < 0 ||
             config_double(config, fn, "l2", 0.0, 0.0, &net->l2) < 0 ||
             config_double(config, fn, "l2_per_batch", 0.0, 0.0, &net->l2_per_batch) < 0 ||
             config_index(config, fn, "decay_biases", 0, 0, &i) < 0) {
@@ -398,9 +428,21 @@ static int net_array(net_args *na, PyObject *obj, const char *what, int l, int i
         na->typenum = PyArray_TYPE(a);
     }
     if ((PyArray_TYPE(a) != NPY_FLOAT && PyArray_TYPE(a) != NPY_DOUBLE) ||
-        PyArray_TYPE(a) != na->typenum || !PyArray_ISNOTSWAPPED(a) || !PyArray_ISALIGNED(a)) {
-        PyErr_Format(PyExc_TypeError, "%s[%d] has dtype %S; every parameter must be float32, "
-                     "or every one float64", what, l, (PyObject *)PyArray_DESCR(a));
+        !PyArray_ISNOTSWAPPED(a) || !PyArray_ISALIGNED(a)) {
+        PyErr_Format(PyExc_TypeError, "%s[%d] has dtype %S; the network's arrays are trained "
+                     "in place, so each must be an aligned float32 or float64 array of native "
+                     "byte order (convert it first, e.g. W.astype(np.float64))", what, l,
+                     (PyObject *)PyArray_DESCR(a));
+        return -1;
+    }
+    if (PyArray_TYPE(a) != na->typenum) {
+        /* weights[0] sets the network's dtype; name both */
+        const char *first = na->typenum == NPY_FLOAT ? "float32" : "float64";
+        const char *mine = PyArray_TYPE(a) == NPY_FLOAT ? "float32" : "float64";
+        PyErr_Format(PyExc_TypeError, "%s[%d] has dtype %s but weights[0] has dtype %s, which "
+                     "sets the network's dtype: every parameter must be %s (convert them all "
+                     "with .astype(np.%s), or all with .astype(np.%s))", what, l, mine, first,
+                     first, first, mine);
         return -1;
     }
     if (writeable && !PyArray_ISWRITEABLE(a)) {
@@ -470,41 +512,45 @@ typedef struct {
 /* Fill na from the unpacked lists of weights and biases (and the extra
  * lists shaped like them, into vW, vb, sW, sb). */
 static int parse_net(net_args *na, const net_lists *ls, const char *const *extra_names,
-                     const char *layout, const char *activation, const char *output_activation,
-                     const char *loss, int writeable)
+                     const char *layout, PyObject *activations, const char *loss,
+                     int writeable)
 {
     Py_ssize_t L = ls->nW, l;
     int i;
     na->typenum = -1;
-    if (rpb_parse_layout(layout, "MLP", &na->cols) < 0 ||
-        rpb_parse_activation(activation, "MLP", &na->net.hidden) < 0) {
+    if (rpb_parse_layout(layout, "MLP", &na->cols) < 0 || parse_loss(loss, &na->net.loss) < 0) {
         return -1;
     }
-    if (strcmp(output_activation, "softmax") == 0) {
-        na->net.output = RP_ACT_SOFTMAX;
-    }
-    else if (rpb_parse_activation(output_activation, "MLP", &na->net.output) < 0) {
-        return -1;
-    }
-    if (parse_loss(loss, &na->net.loss) < 0) {
-        return -1;
-    }
-    if (!((na->net.loss == RP_LOSS_BCE && na->net.output == RP_ACT_SIGMOID) ||
-          (na->net.loss == RP_LOSS_CE && na->net.output == RP_ACT_SOFTMAX) ||
-          (na->net.loss == RP_LOSS_MSE && na->net.output != RP_ACT_SOFTMAX))) {
-        PyErr_Format(PyExc_ValueError, "loss '%s' does not go with output activation '%s': "
-                     "'bce' needs 'sigmoid', 'ce' needs 'softmax', 'mse' takes any but "
-                     "'softmax'", loss, output_activation);
+    if (PySequence_Fast_GET_SIZE(activations) != L) {
+        PyErr_Format(PyExc_TypeError, "activations must be a list of %zd names, one per layer",
+                     L);
         return -1;
     }
     na->net.nlayers = (int)L;
     na->sizes = PyMem_Calloc((size_t)L + 1, sizeof(rp_index));
     na->views = PyMem_Calloc(6 * (size_t)L, sizeof(rp_view));
+    na->acts = PyMem_Calloc((size_t)L, sizeof(rp_activation));
     na->held = PyMem_Calloc(6 * (size_t)L, sizeof(PyArrayObject *));
-    if (na->sizes == NULL || na->views == NULL || na->held == NULL) {
+    if (na->sizes == NULL || na->views == NULL || na->acts == NULL || na->held == NULL) {
         PyErr_NoMemory();
         return -1;
     }
+    for (l = 0; l < L; l++) {
+        /* an exact str: PyUnicode_AsUTF8 runs no Python code */
+        PyObject *item = PySequence_Fast_GET_ITEM(activations, l);
+        const char *name = PyUnicode_CheckExact(item) ? PyUnicode_AsUTF8(item) : NULL;
+        if (name == NULL) {
+            if (!PyErr_Occurred()) {
+                PyErr_Format(PyExc_TypeError, "activations[%zd] must be a name (str), got %s",
+                             l, Py_TYPE(item)->tp_name);
+            }
+            return -1;
+        }
+        if (rpb_parse_activation(name, "MLP", &na->acts[l]) < 0) {
+            return -1;
+        }
+    }
+    na->net.act = na->acts;
     na->net.sizes = na->sizes;
     na->net.W = na->views;
     na->net.b = na->views + L;
@@ -531,8 +577,9 @@ static int parse_net(net_args *na, const net_lists *ls, const char *const *extra
             RP_SHAPE((PyArrayObject *)ls->W[l - 1], prev);
             RP_SHAPE((PyArrayObject *)w, cur);
             PyErr_Format(PyExc_ValueError, "the sizes do not chain: weights[%zd] %s has %zd "
-                         "outputs but weights[%zd] %s has %zd inputs (layout='%s')", l - 1,
-                         prev, (Py_ssize_t)na->sizes[l], l, cur, (Py_ssize_t)n_in, layout);
+                         "outputs but weights[%zd] %s has %zd inputs (layout='%s')%s", l - 1,
+                         prev, (Py_ssize_t)na->sizes[l], l, cur, (Py_ssize_t)n_in, layout,
+                         other_layout_hint(ls->W, ls->nW, na->cols));
             return -1;
         }
         if (n_in == 0 || n_out == 0) {
@@ -587,7 +634,8 @@ static int parse_net(net_args *na, const net_lists *ls, const char *const *extra
 /* X and Y (already arrays, in[0] and in[1]; in[1] NULL without Y) as
  * rows-views of the network's dtype (a cast copy for other dtypes), checked
  * against the network's sizes. */
-static int net_data(net_args *na, PyArrayObject **in, rp_cview *X, rp_cview *Y)
+static int net_data(net_args *na, const net_lists *ls, PyArrayObject **in, rp_cview *X,
+                    rp_cview *Y)
 {
     const rp_index n_in = na->sizes[0], n_out = na->sizes[na->net.nlayers];
     const char *names[2] = {"X", "Y"};
@@ -618,11 +666,25 @@ static int net_data(net_args *na, PyArrayObject **in, rp_cview *X, rp_cview *Y)
                 snprintf(want, sizeof(want), "(%zd, %zd)", na->cols ? (Py_ssize_t)widths[k] : n,
                          na->cols ? n : (Py_ssize_t)widths[k]);
             }
+            /* X would fit the other layout (and the weights chain in it): say so */
+            const PyArrayObject *w0 = (PyArrayObject *)ls->W[0];
+            const int other_fits = k == 0 && PyArray_NDIM(a) == 2 &&
+                                   PyArray_DIM(a, na->cols ? 1 : 0) ==
+                                       PyArray_DIM(w0, na->cols ? 0 : 1) &&
+                                   weights_chain(ls->W, ls->nW, !na->cols);
+            /* or its transpose fits this layout */
+            const int transposed_fits = k == 0 && !other_fits && PyArray_NDIM(a) == 2 &&
+                                        PyArray_DIM(a, na->cols ? 1 : 0) == widths[0];
             RP_SHAPE(a, got);
             PyErr_Format(PyExc_ValueError, "%s has shape %s; the network expects %s of shape %s: "
-                         "a %s per sample%s, a %s per %s (layout='%s')", names[k], got, names[k],
+                         "a %s per sample%s, a %s per %s (layout='%s')%s", names[k], got, names[k],
                          want, sample, k == 1 ? " of X" : "", feature, k == 1 ? "output" : "input",
-                         na->cols ? "cols" : "rows");
+                         na->cols ? "cols" : "rows",
+                         other_fits ? (na->cols ? "; it fits samples as rows: did you mean "
+                                                  "layout='rows'?"
+                                                : "; it fits samples as columns: did you "
+                                                  "mean layout='cols'?")
+                         : transposed_fits ? "; its transpose fits: did you mean X.T?" : "");
             return -1;
         }
         *views[k] = rpb_cview_of(a, 1);
@@ -674,7 +736,8 @@ typedef struct {
 static int net_begin(net_call *c, const net_spec *s)
 {
     net_lists *ls = &c->lists;
-    const char *layout, *activation, *output_activation, *loss = NULL;
+    const char *layout, *loss = NULL;
+    PyObject *activations = NULL;
     int i;
     memset(c, 0, sizeof(*c));
     ls->W = rpb_unpack(s->weights, -1, "MLP", "weights", "a non-empty list of arrays", &ls->nW);
@@ -728,11 +791,9 @@ static int net_begin(net_call *c, const net_spec *s)
         return -1;
     }
     /* no Python code from here on: check what was converted */
-    if (config_names(s->config, s->fn, s->calls, &layout, &activation, &output_activation,
-                     &loss) < 0 ||
-        parse_net(&c->na, ls, s->extra_names, layout, activation, output_activation, loss,
-                  s->calls == FOR_FIT) < 0 ||
-        net_data(&c->na, c->in, &c->X, &c->Y) < 0) {
+    if (config_names(s->config, s->fn, s->calls, &layout, &activations, &loss) < 0 ||
+        parse_net(&c->na, ls, s->extra_names, layout, activations, loss, s->calls == FOR_FIT) < 0 ||
+        net_data(&c->na, ls, c->in, &c->X, &c->Y) < 0) {
         return -1;
     }
     return net_config(&c->na, s->config, s->fn, s->calls, c->X.rows);

@@ -177,7 +177,7 @@ def test_nan_and_inf_propagate_as_in_numpy():
     np.testing.assert_array_equal(rp.relu(z), np.maximum(z, 0))
     Z, A = rp.dense_forward(np.array([[np.nan, 1.0]]), W22)
     assert np.isnan(Z).all() and np.isnan(A).all()
-    assert math.isnan(rp.half_squared_error(np.array([np.nan]), np.array([0.0])))
+    assert math.isnan(rp.half_sum_squared_error(np.array([np.nan]), np.array([0.0])))
     param = W22.copy()
     rp.sgd_update(param, np.array([[np.inf, 0.0], [0.0, 0.0]]), 0.1)
     assert param[0, 0] == -np.inf and param[1, 1] == 0.30

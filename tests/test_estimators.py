@@ -185,7 +185,7 @@ BAD = [
     (dict(hidden_layer_sizes=(0,)), ValueError,
      "MLPClassifier.fit: hidden_layer_sizes must be a tuple of positive integers, got (0,)"),
     (dict(activation="softplus"), ValueError,
-     "MLPClassifier.fit: unknown activation 'softplus'; expected one of"),
+     "MLPClassifier.fit: unknown activation 'softplus'; expected 'sigmoid'"),
     (dict(max_iter=0), ValueError, "MLPClassifier.fit: max_iter must be a positive integer, got 0"),
     (dict(batch_size="all"), ValueError,
      "MLPClassifier.fit: batch_size must be 'auto' or a positive integer, got 'all'"),

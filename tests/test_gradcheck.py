@@ -13,28 +13,54 @@ import retroprop.gradcheck as gc
 
 # ------------------------------------------------------ a NumPy twin of the net
 
-# activation: (f(z), f'(z) given z and a)
+def _softmax(z, axis):
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+# activation: (f(z, class axis), f'(z) given z and a); written out here, apart
+# from retroprop's registry and reference, as the independent oracle
 ACTIVATIONS = {
-    "sigmoid": (lambda z: 1 / (1 + np.exp(-z)), lambda z, a: a * (1 - a)),
-    "tanh": (np.tanh, lambda z, a: 1 - a ** 2),
-    "relu": (lambda z: np.maximum(z, 0), lambda z, a: (z > 0).astype(z.dtype)),
-    "identity": (lambda z: z.copy(), lambda z, a: np.ones_like(z)),
+    "sigmoid": (lambda z, axis: 1 / (1 + np.exp(-z)), lambda z, a: a * (1 - a)),
+    "tanh": (lambda z, axis: np.tanh(z), lambda z, a: 1 - a ** 2),
+    "relu": (lambda z, axis: np.maximum(z, 0), lambda z, a: (z > 0).astype(z.dtype)),
+    "identity": (lambda z, axis: z.copy(), lambda z, a: np.ones_like(z)),
+    "softmax": (_softmax, None),
 }
+
+# loss: (summed value of (A, Y), dL/dA factor of (A - Y) for the squared
+# errors or None, divides by every entry when averaged)
+LOSSES = {
+    "half_sum_squared_error": (lambda A, Y: 0.5 * np.sum((A - Y) ** 2), 1.0, False),
+    "sum_squared_error": (lambda A, Y: np.sum((A - Y) ** 2), 2.0, False),
+    "mse": (lambda A, Y: np.sum((A - Y) ** 2), 2.0, True),
+    # as notebooks write them, with seed 000's eps
+    "bce": (lambda A, Y: -np.sum(Y * np.log(A + 1e-8) + (1 - Y) * np.log(1 - A + 1e-8)),
+            None, True),
+    "ce": (lambda A, Y: -np.sum(Y * np.log(A + 1e-8)), None, False),
+}
+AVERAGES = {"half_sum_squared_error": False, "sum_squared_error": False, "mse": True,
+            "bce": True, "ce": True}
 
 
 def numpy_network(weights, biases, X, Y, *, layout="rows", activation="sigmoid",
-                  output_activation="sigmoid", loss="half_squared_error", average=False,
+                  output_activation=None, loss="half_sum_squared_error", average=None,
                   lr=0.0, prime=None):
     """One training step in plain NumPy; every intermediate, by the trace's names.
 
     prime(layer, z, a) -> f'(z) replaces the derivative, to build a mistake.
     """
     rows = layout == "rows"
+    axis = 1 if rows else 0
     X, Y = np.asarray(X, dtype=float), np.asarray(Y, dtype=float)
     L = len(weights)
     biases = biases if biases is not None else [None] * L
-    acts = [activation] * (L - 1) + [output_activation]
+    acts = (list(activation) if isinstance(activation, list)
+            else [activation] * (L - 1) + [output_activation or "sigmoid"])
+    average = AVERAGES[loss] if average is None else average
+    value_of, factor, per_entry = LOSSES[loss]
     m = X.shape[0] if rows else X.shape[1]
+    divisor = (m * Y.shape[axis] if per_entry else m) if average else 1
     if prime is None:
         prime = lambda layer, z, a: ACTIVATIONS[acts[layer]][1](z, a)  # noqa: E731
 
@@ -44,36 +70,28 @@ def numpy_network(weights, biases, X, Y, *, layout="rows", activation="sigmoid",
             Z = inputs[-1] @ W if rows else W @ inputs[-1]
             if b is not None:
                 Z = Z + (b.reshape(1, -1) if rows else b.reshape(-1, 1))
-            A = ACTIVATIONS[acts[layer]][0](Z)
+            A = ACTIVATIONS[acts[layer]][0](Z, axis)
             out["z%d" % (layer + 1)], out["a%d" % (layer + 1)] = Z, A
             inputs.append(A)
         return inputs, out
 
     def loss_of(A):
-        if loss == "half_squared_error":
-            value = 0.5 * np.sum((A - Y) ** 2)
-        elif loss == "squared_error":
-            value = np.sum((A - Y) ** 2)
-        else:  # as notebooks write it, with seed 000's eps
-            value = -np.sum(Y * np.log(A + 1e-8) + (1 - Y) * np.log(1 - A + 1e-8))
-        return value / m if average else value
+        return value_of(A, Y) / divisor
 
     inputs, out = forward(weights, biases)
     A = inputs[-1]
     out["error"] = A - Y
-    if loss == "bce":
+    if factor is None:
         delta = A - Y
     else:
-        dA = (A - Y) if loss == "half_squared_error" else 2 * (A - Y)
-        delta = dA * prime(L - 1, out["z%d" % L], A)
+        delta = factor * (A - Y) * prime(L - 1, out["z%d" % L], A)
     grads = [None] * L
     for layer in range(L - 1, -1, -1):
         out["delta%d" % (layer + 1)] = delta
         inp, W, b = inputs[layer], weights[layer], biases[layer]
         dW = inp.T @ delta if rows else delta @ inp.T
         db = delta.sum(axis=0) if rows else delta.sum(axis=1, keepdims=True)
-        if average:
-            dW, db = dW / m, db / m
+        dW, db = dW / divisor, db / divisor
         grads[layer] = (dW, None if b is None else db.reshape(b.shape))
         if layer:
             dX = delta @ W.T if rows else W.T @ delta
@@ -98,8 +116,9 @@ def random_network(rng, sizes, layout, n=5, bias=True, dtype=np.float64, positiv
     rows = layout == "rows"
     weights = [rng.normal(0, 1, (a, b) if rows else (b, a)).astype(dtype)
                for a, b in zip(sizes, sizes[1:])]
-    biases = [rng.normal(0, 0.5, (b,) if rows else (b, 1)).astype(dtype) if bias else None
-              for b in sizes[1:]]
+    biases = [rng.normal(0, 0.5, (b,) if rows else (b, 1)).astype(dtype)
+              if (bias[l] if isinstance(bias, list) else bias) else None
+              for l, b in enumerate(sizes[1:])]
     X = rng.normal(0, 1, (n, sizes[0]) if rows else (sizes[0], n)).astype(dtype)
     shape = (n, sizes[-1]) if rows else (sizes[-1], n)
     Y = (rng.uniform(0, 1, shape) if positive_y else rng.normal(0, 1, shape)).astype(dtype)
@@ -282,14 +301,21 @@ def test_numeric_gradient_rejects_what_it_cannot_move():
 # ------------------------------------------------ correct gradients pass
 
 NETWORK_CASES = [
-    # (activation, output_activation, loss, average)
-    ("sigmoid", "sigmoid", "half_squared_error", False),
+    # (activation, output_activation, loss, average): every activation, every
+    # loss of the registry, softmax outputs, averaged and summed
+    ("sigmoid", "sigmoid", "half_sum_squared_error", False),
     ("sigmoid", "sigmoid", "bce", True),
-    ("tanh", "identity", "squared_error", False),
-    ("relu", "sigmoid", "half_squared_error", True),
+    ("tanh", "identity", "sum_squared_error", False),
+    ("relu", "sigmoid", "half_sum_squared_error", True),
     ("tanh", "sigmoid", "bce", False),
-    ("relu", "identity", "half_squared_error", False),
-    ("identity", "tanh", "squared_error", True),
+    ("relu", "identity", "half_sum_squared_error", False),
+    ("identity", "tanh", "sum_squared_error", True),
+    ("relu", "identity", "mse", None),
+    ("tanh", "sigmoid", "mse", True),
+    ("sigmoid", "softmax", "ce", None),
+    ("relu", "softmax", "ce", False),
+    (["relu", "tanh", "softmax"], None, "ce", True),
+    (["tanh", "relu", "identity"], None, "mse", None),
 ]
 
 
@@ -299,8 +325,15 @@ def test_network_gradients_equal_numpy_and_pass_the_check(layout, activation,
                                                            output_activation, loss, average):
     rng = np.random.default_rng(zlib.crc32(repr((layout, activation, output_activation, loss,
                                                   average)).encode()))
-    for sizes, bias in (([3, 4, 2], True), ([2, 5, 3, 2], False)):
+    shapes = [([2, 5, 3, 2], False), ([2, 5, 3, 2], [True, False, True])]
+    if not isinstance(activation, list):
+        shapes.insert(0, ([3, 4, 2], True))
+    for sizes, bias in shapes:
         weights, biases, X, Y = random_network(rng, sizes, layout, bias=bias)
+        if loss == "ce":  # one-hot targets
+            Y = np.eye(sizes[-1])[rng.integers(0, sizes[-1], X.shape[0 if layout == "rows"
+                                                                     else 1])]
+            Y = Y if layout == "rows" else Y.T.copy()
         kw = dict(layout=layout, activation=activation, output_activation=output_activation,
                   loss=loss, average=average)
         gw, gb = gc.network_gradients(weights, biases if bias else None, X, Y, **kw)
@@ -310,6 +343,9 @@ def test_network_gradients_equal_numpy_and_pass_the_check(layout, activation,
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
         if bias:
             for got, want, b in zip(gb, want_b, biases):
+                if b is None:  # a layer without bias: None, not an array of None
+                    assert got is None and want is None
+                    continue
                 assert got.shape == b.shape
                 np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
         else:
@@ -317,7 +353,7 @@ def test_network_gradients_equal_numpy_and_pass_the_check(layout, activation,
         report = gc.check_network(weights, biases if bias else None, X, Y, gw, gb, **kw)
         assert report.ok, str(report)
         assert all(row.passed is True for row in report), str(report)
-        assert len(report) == (2 if bias else 1) * len(weights)
+        assert len(report) == len(weights) + sum(b is not None for b in biases if bias)
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -414,9 +450,10 @@ def test_sign_flipped(layout):
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_missing_one_over_m(layout):
-    # the loss averages over the 5 samples; the student's gradient sums
-    weights, biases, X, Y, gw, gb = network_and_gradients(layout, average=True,
-                                                          loss="bce")
+    # the loss averages over the 5 samples (seed 000's one output); the student's
+    # gradient sums
+    weights, biases, X, Y, gw, gb = network_and_gradients(layout, sizes=(3, 4, 1),
+                                                          average=True, loss="bce")
     report = gc.check_network(weights, biases, X, Y, [5 * g for g in gw], [5 * g for g in gb],
                               layout=layout, average=True, loss="bce")
     for row in report:
@@ -424,6 +461,12 @@ def test_missing_one_over_m(layout):
     report = gc.check_network(weights, biases, X, Y, [-5 * gw[0], gw[1]], gb,
                               layout=layout, average=True, loss="bce")
     assert report["W1"].diagnosis.startswith("sign flipped and missing 1/m factor")
+    # "mse" averages over every entry: 5 samples x 2 outputs
+    weights, biases, X, Y, gw, gb = network_and_gradients(layout, loss="mse")
+    report = gc.check_network(weights, biases, X, Y, [10 * g for g in gw], [10 * g for g in gb],
+                              layout=layout, loss="mse")
+    for row in report:
+        assert row.diagnosis == "missing 1/m factor (yours is m = 10 times too large)", row
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -643,15 +686,18 @@ def test_check_network_arguments():
     weights, biases, X, Y, gw, gb = network_and_gradients("rows")
     with pytest.raises(ValueError, match="grads_w must be a list of 2"):
         gc.check_network(weights, biases, X, Y, gw[:1], gb)
-    with pytest.raises(ValueError, match="needs output_activation='sigmoid'"):
+    with pytest.raises(ValueError, match="check_network: loss 'bce' does not go with "
+                                         "output_activation 'identity': 'bce' needs 'sigmoid'"):
         gc.check_network(weights, biases, X, Y, gw, gb, loss="bce", output_activation="identity")
-    with pytest.raises(ValueError, match="loss must be one of"):
-        gc.check_network(weights, biases, X, Y, gw, gb, loss="mse")
-    with pytest.raises(ValueError, match="layout must be"):
+    with pytest.raises(ValueError, match="check_network: unknown loss 'half_squared_error'"):
+        gc.check_network(weights, biases, X, Y, gw, gb, loss="half_squared_error")
+    with pytest.raises(ValueError, match="check_network: unknown layout 'columns'"):
         gc.check_network(weights, biases, X, Y, gw, gb, layout="columns")
-    with pytest.raises(ValueError, match=r"Y has shape \(5,\) but the network's output a2 "
-                                         r"has shape \(5, 2\)"):
+    with pytest.raises(ValueError, match=r"check_network: Y has shape \(5,\); the network "
+                                         r"expects Y of shape \(5, 2\)"):
         gc.check_network(weights, biases, X, Y[:, 0], gw, gb)
+    with pytest.raises(TypeError, match="check_network: weights is a dict; pass a list"):
+        gc.check_network({"W1": weights[0], "W2": weights[1]}, biases, X, Y, gw, gb)
     # a bias whose gradient is not given is left out of the report
     report = gc.check_network(weights, biases, X, Y, gw, [gb[0], None])
     assert [row.name for row in report] == ["W1", "b1", "W2"] and report.ok
@@ -673,7 +719,76 @@ def test_every_public_function_has_an_example():
             assert ">>>" in obj.__doc__, name
 
 
-def test_network_cases_cover_both_layouts_and_every_loss():
-    losses = {case[2] for case in NETWORK_CASES}
-    assert losses == {"half_squared_error", "squared_error", "bce"}
-    assert {a for case in NETWORK_CASES for a in case[:2]} == set(ACTIVATIONS)
+def test_network_cases_cover_every_activation_and_loss_of_the_registry():
+    from retroprop import registry
+    assert {case[2] for case in NETWORK_CASES} == set(registry.LOSSES) == set(LOSSES)
+    names = {a for case in NETWORK_CASES
+             for a in (case[0] if isinstance(case[0], list) else case[:2]) if a}
+    assert names == set(registry.ACTIVATIONS) == set(ACTIVATIONS)
+    assert {case[3] for case in NETWORK_CASES} == {None, True, False}
+
+
+# ---------------------------------------- the networks MLP trains, diagnosed
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_softmax_cross_entropy_network_wrong_gradients_are_named(layout):
+    """The network digits trains (softmax output, "ce", averaged), integer
+    labels: a student's sum without 1/m, a transposed weight gradient, and
+    the delta of the squared error instead of A - Y are each diagnosed."""
+    rng = np.random.default_rng(21)
+    weights, biases, X, _ = random_network(rng, [4, 5, 3], layout, n=6)
+    labels = rng.integers(0, 3, 6)
+    kw = dict(layout=layout, activation="tanh", output_activation="softmax", loss="ce")
+    gw, gb = gc.network_gradients(weights, biases, X, labels, **kw)
+    assert gc.check_network(weights, biases, X, labels, gw, gb, **kw).ok
+    report = gc.check_network(weights, biases, X, labels, [6 * g for g in gw],
+                              [6 * g for g in gb], **kw)
+    assert [row.diagnosis for row in report] == \
+        ["missing 1/m factor (yours is m = 6 times too large)"] * 4
+    report = gc.check_network(weights, biases, X, labels, [gw[0], gw[1].T], gb, **kw)
+    assert report["W2"].diagnosis.startswith("transposed") and report.failed == [report["W2"]]
+    # the output delta with softmax's diagonal as if it were elementwise: (A - Y) * A (1 - A)
+    net = gc.network(weights, biases, X, labels, **kw)
+    Y = np.eye(3)[labels] if layout == "rows" else np.eye(3)[labels].T
+    passes = net.passes(X, labels)
+    A = passes["a2"]
+    wrong = reference_backward(net, passes, X, (A - Y) * A * (1 - A))
+    report = gc.check_network(weights, biases, X, labels, wrong[0], wrong[1], **kw)
+    assert not report.ok and report["W2"].passed is False
+    assert "wrong values" in report["W2"].diagnosis
+
+
+def reference_backward(net, passes, X, delta):
+    """dWs, dbs of net from its output delta (a student's backward)."""
+    import retroprop.reference as ref
+    L = len(net.weights)
+    dWs, dbs = [None] * L, [None] * L
+    for l in range(L - 1, -1, -1):
+        below = X if l == 0 else passes["a%d" % l]
+        dW, db, dX = ref.dense_backward(delta, below, net.weights[l], layout=net.layout,
+                                        average=True)
+        dWs[l], dbs[l] = dW, db.reshape(net.biases[l].shape)
+        if l:
+            delta = dX * ref.tanh_prime_from_activation(below)
+    return dWs, dbs
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_relu_tanh_network_wrong_gradients_are_named(layout):
+    """relu then tanh hidden layers, identity output, "mse": tanh's derivative
+    taken of Z, and a sign flip, are named."""
+    rng = np.random.default_rng(22)
+    weights, biases, X, Y = random_network(rng, [3, 6, 4, 2], layout, n=7, positive_y=False)
+    kw = dict(layout=layout, activation=["relu", "tanh", "identity"], loss="mse")
+    gw, gb = gc.network_gradients(weights, biases, X, Y, **kw)
+    assert gc.check_network(weights, biases, X, Y, gw, gb, **kw).ok
+    tanh_z = numpy_network(weights, biases, X, Y,
+                           prime=lambda layer, z, a: (1 - z ** 2) if layer == 1 else
+                           ACTIVATIONS[["relu", "tanh", "identity"][layer]][1](z, a), **kw)
+    bad_w, bad_b = gradient_lists(tanh_z, 3)
+    report = gc.check_network(weights, biases, X, Y, bad_w, bad_b, **kw)
+    assert not report.ok
+    assert report["W1"].diagnosis == ("derivative taken of Z instead of A: 1-z2**2 where "
+                                      "1-a2**2 belongs"), str(report)
+    report = gc.check_network(weights, biases, X, Y, [-g for g in gw], gb, **kw)
+    assert [row.diagnosis for row in report.failed] == ["sign flipped"] * 3

@@ -194,8 +194,8 @@ def test_same_bits_on_every_instruction_set(dtype):
                 out += list(rp.dense_forward(X, W, b, act))
             # a whole network in C: tanh hidden layer, softmax output (its exp)
             out += _core.net_forward([W, W2], [b[None, :], b2[None, :]], X,
-                                     dict(layout="rows", activation="tanh",
-                                          output_activation="softmax"))
+                                     dict(layout="rows", activations=["tanh", "softmax"]))
+            out += [rp.softmax(X * 20, axis=0)]  # the softmax kernel, strided
             results[level] = out
     finally:
         _core._simd(previous)

@@ -10,6 +10,7 @@ import pytest
 
 import retroprop as rp
 import retroprop.reference as ref
+from retroprop import registry
 
 # seed 000 (columns), seed 001 (rows, no bias), seed 003 (rows, biases)
 X0 = np.array([[0, 0, 1, 1], [0, 1, 0, 1]], dtype=float)
@@ -39,7 +40,8 @@ def seed_003_arrays():
 
 
 def copies(weights, biases):
-    return [w.copy() for w in weights], None if biases is None else [b.copy() for b in biases]
+    return [w.copy() for w in weights], None if biases is None else [
+        None if b is None else b.copy() for b in biases]
 
 
 def both(arrays, **config):
@@ -55,6 +57,9 @@ def assert_same_net(c, n, rtol, what):
         np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * np.abs(b).max(),
                                    err_msg=f"{what}: weights[{i}]")
     for i, (a, b) in enumerate(zip(c.biases or [], n.biases or [])):
+        assert (a is None) == (b is None), f"{what}: biases[{i}]"
+        if a is None:
+            continue
         np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * max(np.abs(b).max(), 1e-3),
                                    err_msg=f"{what}: biases[{i}]")
 
@@ -63,9 +68,9 @@ SEED_CONFIGS = {
     "seed000": (seed_000_arrays, X0, Y0,
                 dict(layout="cols", loss="bce", average=True, lr=0.5)),
     "seed001": (seed_001_arrays, X1, Y1,
-                dict(layout="rows", loss="mse", average=False, lr=1.0)),
+                dict(layout="rows", loss="half_sum_squared_error", lr=1.0)),
     "seed003": (seed_003_arrays, X3, Y3,
-                dict(layout="rows", loss="mse", average=False, lr=0.5)),
+                dict(layout="rows", loss="half_sum_squared_error", lr=0.5)),
 }
 
 
@@ -106,7 +111,7 @@ def test_fit_equals_the_numpy_loop_deep_tanh_softmax_momentum_minibatches(layout
 def test_momentum_without_biases_equals_the_numpy_loop():
     # found by tests/test_fuzz.py: a net without biases had no bias velocities,
     # and fit refused them ("momentum needs velocity lists ...")
-    config = dict(loss="mse", average=False, lr=0.5, momentum=0.9)
+    config = dict(loss="half_sum_squared_error", lr=0.5, momentum=0.9)
     c, n = both(seed_001_arrays(), **config)
     np.testing.assert_allclose(c.fit(X1, Y1, epochs=50), n.fit(X1, Y1, epochs=50), rtol=1e-9)
     assert_same_net(c, n, 1e-9, "seed 001 with momentum")
@@ -145,13 +150,13 @@ def test_seed_001_final_predictions_after_10000_iterations():
     # The seed prints capa_2 of its last iteration, computed before that
     # iteration's update: 9999 updates, then the forward pass.
     weights, _ = seed_001_arrays()
-    net = rp.MLP.from_arrays(weights, None, loss="mse", average=False, lr=1.0)
+    net = rp.MLP.from_arrays(weights, None, loss="half_sum_squared_error", lr=1.0)
     net.fit(X1, Y1, epochs=9999)
     np.testing.assert_allclose(net.forward(X1).ravel(),
                                [0.00510229, 0.99437164, 0.99493875, 0.00421887],
                                rtol=0, atol=5.1e-9)
     # and the same with the NumPy loop, tightly
-    twin = ref.MLP.from_arrays(seed_001_arrays()[0], None, loss="mse", average=False, lr=1.0)
+    twin = ref.MLP.from_arrays(seed_001_arrays()[0], None, loss="half_sum_squared_error", lr=1.0)
     twin.fit(X1, Y1, epochs=9999)
     np.testing.assert_allclose(net.forward(X1), twin.forward(X1), rtol=1e-12)
 
@@ -182,8 +187,8 @@ def test_assigning_into_the_weights_changes_the_network():
 
 def test_backward_step_loss_and_forward_agree_with_the_kernels():
     weights, biases = seed_003_arrays()
-    net = rp.MLP.from_arrays(*copies(weights, biases), loss="mse", average=False, lr=0.5)
-    twin = ref.MLP.from_arrays(*copies(weights, biases), loss="mse", average=False, lr=0.5)
+    net = rp.MLP.from_arrays(*copies(weights, biases), loss="half_sum_squared_error", lr=0.5)
+    twin = ref.MLP.from_arrays(*copies(weights, biases), loss="half_sum_squared_error", lr=0.5)
     dWs, dbs = net.backward(X3, Y3)
     tW, tb = twin.backward(X3, Y3)
     for a, b, p in zip(dWs + dbs, tW + tb, net.weights + net.biases):
@@ -295,6 +300,8 @@ def test_sizes_that_do_not_chain():
     (dict(output_activation="sign"), r"unknown output_activation 'sign'"),
     (dict(loss="hinge"), r"unknown loss 'hinge'"),
     (dict(loss="ce"), r"loss 'ce' does not go with output_activation 'sigmoid'"),
+    (dict(loss="half_squared_error"), r"unknown loss 'half_squared_error'; expected 'bce'"),
+    (dict(output_activation="softmax", loss="mse"), r"a 'softmax' output takes loss 'ce'"),
     (dict(layout="columns"), r"unknown layout 'columns'"),
     (dict(lr=float("nan")), r"lr must be a finite number"),
     (dict(lr=float("inf")), r"lr must be a finite number"),
@@ -346,9 +353,127 @@ def test_labels_out_of_range():
         net.fit(X1, np.array([0, 1, 2, 1]), epochs=1)
 
 
-def test_mixed_dtypes_are_refused():
-    with pytest.raises(TypeError, match=r"weights\[1\] must be a float32 or float64"):
+def test_mixed_dtypes_are_refused_naming_both():
+    with pytest.raises(TypeError, match=r"weights\[1\] has dtype float32 but weights\[0\] has "
+                                        r"dtype float64, which sets the network's dtype"):
         rp.MLP.from_arrays([np.zeros((3, 4)), np.zeros((4, 1), np.float32)], loss="mse")
+    with pytest.raises(TypeError, match=r"biases\[0\] has dtype float64 but weights\[0\] has "
+                                        r"dtype float32"):
+        rp.MLP.from_arrays([np.zeros((3, 4), np.float32)], [np.zeros(4)], loss="mse")
+
+
+# ------------------------------------------------------------ the registry's losses
+
+@pytest.mark.parametrize("loss", sorted(registry.LOSSES))
+def test_every_loss_is_its_function(loss):
+    """MLP.loss with the loss's own averaging is rp.<function>(A, Y): one meaning."""
+    entry = registry.LOSSES[loss]
+    output = (entry.outputs or ("identity",))[0]
+    rng = np.random.default_rng(len(loss))
+    net = rp.MLP([3, 5, 4], output_activation=output, loss=loss, seed=1)
+    X = rng.normal(size=(6, 3))
+    Y = np.eye(4)[rng.integers(0, 4, 6)] if loss in ("ce", "bce") else rng.normal(size=(6, 4))
+    A = net.forward(X)
+    want = getattr(rp, entry.function)(A, Y)
+    assert net.loss(X, Y) == pytest.approx(want, rel=1e-12)
+    assert ref.MLP.from_arrays(net.weights, net.biases, output_activation=output,
+                               loss=loss).loss(X, Y) == pytest.approx(want, rel=1e-12)
+    assert net.average == entry.average
+
+
+def test_mse_is_the_mean_and_the_seeds_loss_has_its_own_name():
+    X, Y = X1, Y1
+    mse = rp.MLP.from_arrays(seed_001_arrays()[0], None, loss="mse")
+    half = rp.MLP.from_arrays(seed_001_arrays()[0], None, loss="half_sum_squared_error")
+    A = mse.forward(X)
+    assert mse.loss(X, Y) == pytest.approx(np.mean((A - Y) ** 2), rel=1e-14)
+    assert half.loss(X, Y) == pytest.approx(0.5 * np.sum((A - Y) ** 2), rel=1e-14)
+    (dW_mse, _), (dW_half, _) = mse.backward(X, Y), half.backward(X, Y)
+    for a, b in zip(dW_mse, dW_half):  # d mean = 2 / (n * outputs) * d half-sum
+        np.testing.assert_allclose(a, 2 / 4 * b, rtol=1e-14)
+    # the old spelling of the seeds' loss does not silently train the mean
+    with pytest.raises(ValueError, match="loss 'mse' is the mean squared error.*never summed "
+                                         ".*loss='half_sum_squared_error' \\(seeds 001-003\\)"):
+        rp.MLP.from_arrays(seed_001_arrays()[0], None, loss="mse", average=False)
+
+
+@pytest.mark.parametrize("eps", [0.0, 1e-8, 1e-3])
+def test_eps_is_settable_and_reaches_the_c_loop(eps):
+    # seed 000's net; eps=0 is deeplearning.ai's compute_cost
+    X = np.array([[0, 0, 1, 1], [0, 1, 0, 1]], float)
+    Y = np.array([[0, 1, 1, 0]], float)
+    make = lambda backend: backend.MLP.from_arrays(  # noqa: E731
+        *copies(*seed_000_arrays()), layout="cols", loss="bce", eps=eps, lr=0.5)
+    c, n = make(rp), make(ref)
+    A = c.forward(X)
+    assert c.loss(X, Y) == pytest.approx(rp.bce(A, Y, eps=eps), rel=1e-14)
+    np.testing.assert_allclose(c.fit(X, Y, epochs=50), n.fit(X, Y, epochs=50), rtol=1e-12)
+    assert c.eps == eps
+    with pytest.raises(ValueError, match="MLP: loss 'mse' has no logarithm, so no eps"):
+        rp.MLP([2, 1], output_activation="identity", loss="mse", eps=0.1)
+    with pytest.raises(ValueError, match="MLP: eps must be a finite number >= 0, got -1"):
+        rp.MLP([2, 1], eps=-1)
+
+
+@pytest.mark.parametrize("layout", ["rows", "cols"])
+def test_per_layer_activations_and_missing_biases(layout):
+    X, Y = deep_data(layout)
+    acts = ["relu", "tanh", "softmax"]
+    init = rp.MLP([5, 8, 6, 3], activation=acts, loss="ce", layout=layout, seed=2)
+    assert init.activation_names == acts
+    biases = [init.biases[0], None, init.biases[2]]
+    c, n = both((init.weights, biases), activation=acts, loss="ce", layout=layout, lr=0.1)
+    for net in (c, n):
+        dWs, dbs = net.backward(X, Y)
+        assert dbs[1] is None and dbs[0].shape == biases[0].shape, type(net)
+        assert len(dWs) == 3
+    (dWc, dbc), (dWn, dbn) = c.backward(X, Y), n.backward(X, Y)
+    for a, b in zip(dWc + [dbc[0], dbc[2]], dWn + [dbn[0], dbn[2]]):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(c.fit(X, Y, epochs=30), n.fit(X, Y, epochs=30), rtol=1e-9)
+    assert_same_net(c, n, 1e-9, "relu-tanh-softmax, one bias missing")
+    with pytest.raises(ValueError, match="MLP: activation has 2 names for 3 layers"):
+        rp.MLP([5, 8, 6, 3], activation=["relu", "softmax"], loss="ce")
+    with pytest.raises(ValueError, match="MLP: activation\\[0\\] 'softmax' can only be the "
+                                         "output's"):
+        rp.MLP([5, 8, 3], activation=["softmax", "softmax"], loss="ce")
+    with pytest.raises(ValueError, match="leave output_activation out"):
+        rp.MLP([5, 8, 3], activation=["relu", "softmax"], output_activation="softmax")
+
+
+def test_from_arrays_teaches_lists_where_a_dict_is_not_taken():
+    weights = [np.zeros((3, 4)), np.zeros((4, 1))]
+    with pytest.raises(TypeError, match=r"MLP.from_arrays: biases is a dict \(keys 'b1', "
+                                        r"'b2'\); pass a list of arrays, one per layer"):
+        rp.MLP.from_arrays(weights, {"b1": np.zeros(4), "b2": np.zeros(1)})
+    with pytest.raises(TypeError, match=r"MLP.from_arrays: weights is one array of shape "
+                                        r"\(3, 4\); pass a list"):
+        rp.MLP.from_arrays(weights[0])
+
+
+def test_layout_hint_for_rashids_weights():
+    # Rashid's (out, in) weights with the default layout: they chain as columns
+    w_ih, w_ho = np.zeros((3, 2)), np.zeros((1, 3))
+    with pytest.raises(ValueError, match="did you mean layout='cols'\\?"):
+        rp.MLP.from_arrays([w_ih, w_ho], loss="mse")
+    # one layer (1, 3) of Rashid's, X (3, 5) in columns: only X says it
+    net = rp.MLP.from_arrays([w_ho.copy()], loss="mse")
+    with pytest.raises(ValueError, match="it fits samples as columns: did you mean "
+                                         "layout='cols'\\?"):
+        net.fit(np.zeros((3, 5)), np.zeros((5, 1)), epochs=1)
+    # the weights in rows but X in columns: X.T
+    net = rp.MLP.from_arrays([w_ih.T.copy(), w_ho.T.copy()], loss="mse")
+    with pytest.raises(ValueError, match="its transpose fits: did you mean X.T\\?"):
+        net.fit(np.zeros((2, 5)), np.zeros((5, 1)), epochs=1)
+
+
+def test_ce_labels_say_what_shapes_work():
+    net = rp.MLP([3, 2], output_activation="softmax", loss="ce")
+    with pytest.raises(ValueError, match=r"MLP.fit: Y has shape \(4, 1\); loss='ce' takes one-hot "
+                                        r"targets, \(4, 2\) here \(layout='rows'\), or integer "
+                                        r"labels as a 1-D array of 4 \(y.ravel\(\)\)"):
+        net.fit(X1, np.array([[0], [1], [1], [0]]), epochs=1)
+    net.fit(X1, np.array([0, 1, 1, 0]), epochs=1)  # what it says works
 
 
 # ------------------------------------------------------------ seeds, threads, Ctrl-C

@@ -478,7 +478,7 @@ def test_every_other_optimizer_takes_the_general_path(monkeypatch, settings):
 def test_alpha_against_scikit_learns_backprop():
     # scikit-learn's own loss and gradients with its L2 term (MLPRegressor._backprop):
     # squared_loss is half the mean squared error, the same as the seeds'
-    # half squared error averaged over the samples of a one-output net
+    # half summed squared error averaged over the samples of a one-output net
     sk = pytest.importorskip("sklearn.neural_network")
     import inspect
     import warnings
@@ -496,7 +496,7 @@ def test_alpha_against_scikit_learns_backprop():
     loss, dW_sk, db_sk = reg._backprop(X, y[:, None], None, [X] + [None] * (reg.n_layers_ - 1),
                                        [None] * (reg.n_layers_ - 1), *grads)
     net = rp.MLP.from_arrays(coefs, intercepts, activation="tanh", output_activation="identity",
-                             loss="mse", average=True, alpha=0.3)
+                             loss="half_sum_squared_error", average=True, alpha=0.3)
     assert math.isclose(net.loss(X, y), loss, rel_tol=1e-14)
     dW, db = net.backward(X, y)
     for ours, theirs in zip(dW + db, dW_sk + db_sk):

@@ -57,6 +57,11 @@ def test_aliases_default_and_zeros():
         a = rp.MLP([4, 3, 2], activation=activation, seed=2)
         b = rp.MLP([4, 3, 2], activation=activation, init=name, seed=2)
         assert all(np.array_equal(x, y) for x, y in zip(a.weights, b.weights))
+    # a list of activations, one per layer: each layer by its own
+    a = rp.MLP([4, 3, 2], activation=["relu", "identity"], loss="mse", seed=2)
+    he = rp.MLP([4, 3, 2], activation=["relu", "identity"], loss="mse", init="he_normal", seed=2)
+    assert np.array_equal(a.weights[0], he.weights[0])
+    assert not np.array_equal(a.weights[1], he.weights[1])
     assert not any(W.any() for W in rp.MLP([4, 3, 2], init="zeros").weights)
 
 

@@ -14,18 +14,16 @@ import pytest
 
 import retroprop as rp
 import retroprop.reference as ref
+from retroprop import registry
 from util import ORDERS, RTOL, arrange, assert_close, float_dtype, values
 
 DTYPES = (np.float64, np.float32, np.int64)
 
-UNARY = (
-    "sigmoid", "sigmoid_prime", "sigmoid_prime_from_activation",
-    "tanh", "tanh_prime", "tanh_prime_from_activation",
-    "relu", "relu_prime", "relu_prime_from_activation",
-    "identity", "identity_prime",
-)
+# the registry's: three ufuncs per elementwise activation, every activation
+UNARY = tuple(name for a in registry.ACTIVATIONS.values() if a.elementwise
+              for name in (a.function, a.prime, a.prime_from_activation))
 BINARY = ("sigmoid_bce_delta", "sigmoid_squared_error_delta")
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity")
+ACTIVATIONS = tuple(registry.ACTIVATIONS)
 
 ELEMENTWISE_SHAPES = ((1, 1), (3, 4), (0, 3), (257, 129), (7,))
 # (n, in, out): single sample, the seeds' sizes, zero-size, and a BLAS size
@@ -137,12 +135,20 @@ def _dense_backward_cases():
         yield one((1, 3, 2), layout, average, dtype, "C", one_sample=True)
 
 
+def _probabilities(rng, shape, dtype, axis):
+    """Rows (or columns) that sum to 1, as a softmax gives, of dtype."""
+    p = rng.uniform(0.01, 1, shape)
+    return (p / p.sum(axis=axis, keepdims=True)).astype(dtype)
+
+
 def _loss_cases():
     shapes = ((1, 1), (1, 4), (4, 2), (300, 257), (6,))
-    for name, shape, dtype, order in itertools.product(
-            ("bce", "squared_error", "half_squared_error"), shapes, DTYPES, ORDERS):
+    losses = [l.function for l in registry.LOSSES.values()]
+    for name, shape, dtype, order in itertools.product(losses, shapes, DTYPES, ORDERS):
         if len(shape) == 1 and order in ("F", "T"):
             continue
+        if name == "cross_entropy":
+            continue  # below, with its labels and axis
 
         def build(rng, name=name, shape=shape, dtype=dtype, order=order):
             if name == "bce":
@@ -153,6 +159,41 @@ def _loss_cases():
                 A, Y = values(rng, shape, dtype), values(rng, shape, dtype)
             return arrange(A, order), arrange(Y, order)
         yield Case(name, build, {}, f"{np.dtype(dtype).name},{shape_str(shape)},{order}")
+    # the cross-entropy and softmax's delta: one-hot or integer labels, either
+    # axis, eps 0 and the default
+    for name, shape, axis, labels, dtype, order in itertools.product(
+            ("cross_entropy", "softmax_cross_entropy_delta"), ((4, 3), (1, 5), (300, 10), (6,)),
+            (-1, 0), (False, True), (np.float64, np.float32), ORDERS):
+        if len(shape) == 1 and (order in ("F", "T") or axis == 0):
+            continue
+
+        def build(rng, shape=shape, axis=axis, labels=labels, dtype=dtype, order=order):
+            cls_axis = axis % len(shape)
+            A = arrange(_probabilities(rng, shape, dtype, cls_axis), order)
+            n = shape[1 - cls_axis] if len(shape) == 2 else None
+            k = shape[cls_axis]
+            y = rng.integers(0, k, n) if n is not None else np.int64(rng.integers(0, k))
+            if labels:
+                return A, (y[::-1] if n is not None and n > 1 else y)  # strided labels
+            onehot = np.moveaxis(np.eye(k, dtype=dtype)[y], -1, cls_axis)
+            return A, arrange(np.ascontiguousarray(onehot), order)
+        for extra in ({}, {"eps": 0.0}) if name == "cross_entropy" else ({},):
+            yield Case(name, build, {"axis": axis, **extra},
+                       f"{np.dtype(dtype).name},{shape_str(shape)},axis{axis},"
+                       f"{'labels' if labels else 'onehot'},{order},{extra}")
+
+
+def _softmax_cases():
+    for shape, axis, dtype, order in itertools.product(
+            ((1, 1), (4, 3), (0, 3), (3, 0), (257, 129), (7,)), (-1, 0),
+            DTYPES, ORDERS):
+        if len(shape) == 1 and (order in ("F", "T") or axis == 0):
+            continue
+
+        def build(rng, shape=shape, dtype=dtype, order=order):
+            return (arrange(values(rng, shape, dtype) * 30, order),)  # large logits too
+        yield Case("softmax", build, {"axis": axis},
+                   f"{np.dtype(dtype).name},{shape_str(shape)},axis{axis},{order}")
 
 
 def _sgd_cases():
@@ -172,12 +213,13 @@ def _sgd_cases():
 
 REGISTRY = [
     *_elementwise_cases(), *_matmul_cases(), *_dense_forward_cases(),
-    *_dense_backward_cases(), *_loss_cases(), *_sgd_cases(),
+    *_dense_backward_cases(), *_loss_cases(), *_softmax_cases(), *_sgd_cases(),
 ]
 
 
 def test_registry_covers_every_public_kernel():
     kernels = set(rp.__all__) - {"MLP", "RedNeuronal"}
+    assert kernels == set(registry.KERNELS)
     assert {case.kernel for case in REGISTRY} == kernels
     assert set(ref.__all__) == kernels | {"MLP"}
     for name in kernels:
@@ -211,6 +253,8 @@ def test_kernel_matches_reference(case):
         if isinstance(a, np.ndarray):
             np.testing.assert_array_equal(a, b, err_msg=f"{case.id}: input modified")
     rtol = RTOL[float_dtype(*[a for a in args if isinstance(a, np.ndarray)])]
+    if case.kernel in ("cross_entropy", "softmax_cross_entropy_delta"):
+        rtol = RTOL[float_dtype(args[0])]  # integer labels do not make it float64
     if case.kernel == "matmul" and np.ndim(want) == 0:
         want = np.float64(want) if isinstance(want, np.ndarray) else want
     if isinstance(want, tuple):

@@ -199,10 +199,10 @@ def seed_003_step():
     grad_w_out, grad_b_out, d_h = rp.dense_backward(delta, a_h, w_out)
     delta_h = d_h * rp.sigmoid_prime_from_activation(a_h)
     grad_w_h, grad_b_h, _ = rp.dense_backward(delta_h, X3, wh)
-    loss_before = rp.half_squared_error(a_out, Y3)
+    loss_before = rp.half_sum_squared_error(a_out, Y3)
     for p, g in ((wh, grad_w_h), (bh, grad_b_h), (w_out, grad_w_out), (b_out, grad_b_out)):
         rp.sgd_update(p, g, 0.5)
-    loss_after = rp.half_squared_error(rp.dense_forward(rp.dense_forward(X3, wh, bh)[1],
+    loss_after = rp.half_sum_squared_error(rp.dense_forward(rp.dense_forward(X3, wh, bh)[1],
                                                         w_out, b_out)[1], Y3)
     return locals()
 
@@ -239,7 +239,7 @@ def numeric_grad_w_out(h=1e-6):
                 w = W_OUT.copy()
                 w[i, j] += s
                 a_h = rp.dense_forward(X3, WH, BH)[1]
-                losses.append(rp.half_squared_error(rp.dense_forward(a_h, w, B_OUT)[1], Y3))
+                losses.append(rp.half_sum_squared_error(rp.dense_forward(a_h, w, B_OUT)[1], Y3))
             g[i, j] = (losses[0] - losses[1]) / (2 * h)
     return g
 
@@ -273,7 +273,7 @@ def test_seed_004_worked_example():
     w7, w8, b3 = 12.0, 9.0, 20.0
     _, y_pred = rp.dense_forward(np.array([g1[0], g2]), np.array([[w7], [w8]]),
                                  np.array([b3]), activation="identity")
-    cost = rp.squared_error(y_pred, np.array([y_act]))
+    cost = rp.sum_squared_error(y_pred, np.array([y_act]))
     dC_dy = 2 * (y_pred[0] - y_act)
     dC_dw7 = dC_dy * g1[0]
     dC_db3 = dC_dy * rp.identity_prime(y_pred)[0]

@@ -75,7 +75,7 @@ def test_losses_read_in_place():
     A = big((1000, 1000)) * 0.4 + 0.5
     Y = (big((1000, 1000), 1) > 0).astype(float).T
     assert peak_bytes(lambda: rp.bce(A, Y)) < MB
-    assert peak_bytes(lambda: rp.half_squared_error(A, Y)) < MB
+    assert peak_bytes(lambda: rp.half_sum_squared_error(A, Y)) < MB
 
 
 @pytest.mark.parametrize("make", [

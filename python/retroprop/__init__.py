@@ -25,69 +25,38 @@ lists behave as with ``np.exp``):
 ``sigmoid_squared_error_delta``    ``(a - y) * a * (1 - a)``
 =================================  ======================================
 
-Layers, losses and updates: ``matmul``, ``dense_forward``, ``dense_backward``,
-``bce``, ``squared_error``, ``half_squared_error``, ``sgd_update``; each
-docstring shows the NumPy expression it equals.
+``identity_prime_from_activation(a)`` is ``np.ones_like(a)``.
+
+Layers: ``matmul``, ``dense_forward``, ``dense_backward``, ``softmax(z,
+axis=-1)``. Losses, one per entry of ``retroprop.registry.LOSSES`` (the names
+``MLP(loss=...)`` takes): ``bce`` (mean binary cross-entropy),
+``cross_entropy`` ("ce", softmax outputs, one-hot or integer labels), ``mse``
+(the MEAN squared error), ``sum_squared_error`` (seed 004's cost) and
+``half_sum_squared_error`` (the seeds' loss, 001-003), with the output deltas
+``sigmoid_bce_delta``, ``sigmoid_squared_error_delta`` and
+``softmax_cross_entropy_delta``. The update: ``sgd_update``. Each docstring
+shows the NumPy expression it equals.
 
 Whole networks: ``MLP`` (any depth, either layout, its training loop in one C
 call) and ``RedNeuronal`` (seed 000's class in its own words).
 """
-from ._core import (
-    bce,
-    dense_backward,
-    dense_forward,
-    half_squared_error,
-    identity,
-    identity_prime,
-    matmul,
-    relu,
-    relu_prime,
-    relu_prime_from_activation,
-    sgd_update,
-    sigmoid,
-    sigmoid_bce_delta,
-    sigmoid_prime,
-    sigmoid_prime_from_activation,
-    sigmoid_squared_error_delta,
-    squared_error,
-    tanh,
-    tanh_prime,
-    tanh_prime_from_activation,
-)
+from . import _core, registry
 
-from .network import MLP, RedNeuronal
-from .estimators import MLPClassifier, MLPRegressor
+# Every kernel the registry lists (the activations' ufuncs, the layers, the
+# losses and their deltas, the update), each with a NumPy twin of the same
+# name in retroprop.reference.
+globals().update({name: getattr(_core, name) for name in registry.KERNELS})
+
+from .network import MLP, RedNeuronal  # noqa: E402
+from .estimators import MLPClassifier, MLPRegressor  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "MLP",
-    "RedNeuronal",
-    "bce",
-    "dense_backward",
-    "dense_forward",
-    "half_squared_error",
-    "identity",
-    "identity_prime",
-    "matmul",
-    "relu",
-    "relu_prime",
-    "relu_prime_from_activation",
-    "sgd_update",
-    "sigmoid",
-    "sigmoid_bce_delta",
-    "sigmoid_prime",
-    "sigmoid_prime_from_activation",
-    "sigmoid_squared_error_delta",
-    "squared_error",
-    "tanh",
-    "tanh_prime",
-    "tanh_prime_from_activation",
-]
+__all__ = ["MLP", "RedNeuronal", *registry.KERNELS]
 
 # Tools built on the kernels above: gradient checking and a named training
 # step. Not in __all__, which lists the kernels (each has a reference twin).
-from . import gradcheck, trace  # noqa: E402
+from . import gradcheck, trace  # noqa: E402,F401
 
 
 def load_ipython_extension(ipython):

@@ -26,9 +26,10 @@ import numpy as np
 
 from .network import MLP
 
-# MLP's loss for regression: half the squared error, averaged over the samples
-# (scikit-learn's MLPRegressor loss, ((y - p)**2).mean() / 2 for one output).
-_REGRESSION_LOSS = "mse"
+# MLP's loss for regression: half the summed squared error, averaged over the
+# samples (average=True): scikit-learn's MLPRegressor trains on it (its
+# gradient is (p - y) / n; its loss ((y - p)**2).mean() / 2 for one output).
+_REGRESSION_LOSS = "half_sum_squared_error"
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -246,7 +247,7 @@ class _Estimator:
         output_activation, loss = self._mlp_output
         try:
             return self._mlp([n_in, *sizes, n_out], activation, output_activation, loss,
-                       lr=self.learning_rate_init, momentum=self.momentum, dtype=self.dtype,
+                       average=True, lr=self.learning_rate_init, momentum=self.momentum, dtype=self.dtype,
                        seed=int(rng.integers(0, 2**63)), init=self.init)
         except (ValueError, TypeError) as e:
             message = str(e)

@@ -9,8 +9,10 @@ formula::
 ``check`` compares the result with the gradients you derived and prints a
 table; when a gradient is wrong it says which common mistake explains it
 (transposed, sign flipped, a missing or extra 1/m, a derivative taken of z
-instead of a, a wrong shape...). ``check_network`` does all of this for a
-plain MLP built from ``retroprop.dense_forward`` layers, and
+instead of a, a wrong shape...). ``check_network`` does all of this for any
+network ``retroprop.MLP`` trains (every activation and loss of
+``retroprop.registry``, softmax outputs, both layouts, missing biases,
+averaged or summed), on its NumPy twin ``retroprop.reference.MLP``, and
 ``network_gradients`` gives that network's correct gradients::
 
     >>> import numpy as np
@@ -24,18 +26,22 @@ plain MLP built from ``retroprop.dense_forward`` layers, and
 """
 import html
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
 
-from . import _core as _rp
+from . import reference as _reference
+from . import registry as _registry
+from .network import MLP as _MLP
 
 __all__ = [
     "GradcheckReport",
     "GradcheckRow",
     "check",
     "check_network",
+    "network",
     "network_gradients",
     "numeric_gradient",
 ]
@@ -580,19 +586,6 @@ def check(loss_fn, params, grads, names=None, rtol=None, atol=None, *,
 
 # -------------------------------------------------------------- networks
 
-# name: (f, f' from z, f' from a, f'(a) as a formula, f'(z) as a function name)
-_ACTIVATIONS = {
-    "sigmoid": (_rp.sigmoid, _rp.sigmoid_prime, _rp.sigmoid_prime_from_activation,
-                "{v}*(1-{v})", "sigmoid_prime"),
-    "tanh": (_rp.tanh, _rp.tanh_prime, _rp.tanh_prime_from_activation,
-             "1-{v}**2", "tanh_prime"),
-    "relu": (_rp.relu, _rp.relu_prime, _rp.relu_prime_from_activation, "({v}>0)", "relu_prime"),
-    "identity": (_rp.identity, _rp.identity_prime, None, "1", "identity_prime"),
-}
-
-_LOSSES = ("half_squared_error", "squared_error", "bce")
-_BCE_EPS = 1e-8  # rp.bce's default, seed 000's
-
 
 def _float_copy(a, name, dtype=None):
     a = np.asarray(a)
@@ -603,177 +596,142 @@ def _float_copy(a, name, dtype=None):
     return np.array(a, dtype=dtype, copy=True)
 
 
-class _Network:
-    """An MLP of dense_forward layers, on float copies of the caller's parameters."""
+def network(weights, biases, X, Y, *, layout="rows", activation="sigmoid",
+            output_activation=None, loss="half_sum_squared_error", average=None, eps=None,
+            dtype=None, where="gradcheck"):
+    """The network gradcheck and trace run: ``retroprop.reference.MLP`` (the
+    NumPy twin of MLP) on float copies of your parameters (of ``dtype``, or
+    float32 / float64 as yours are), checked by MLP's own rules and the C
+    binding's (the shapes of the parameters, X and Y).
 
-    def __init__(self, weights, biases, X, Y, layout, activation, output_activation,
-                 loss, average, dtype=None):
-        if layout not in ("rows", "cols"):
-            raise ValueError("layout must be 'rows' or 'cols', not %r" % (layout,))
-        for which, act in (("activation", activation), ("output_activation", output_activation)):
-            if act not in _ACTIVATIONS:
-                raise ValueError("%s must be one of %s, not %r"
-                                 % (which, ", ".join(_ACTIVATIONS), act))
-        if loss not in _LOSSES:
-            raise ValueError("loss must be one of %s, not %r" % (", ".join(_LOSSES), loss))
-        if loss == "bce" and output_activation != "sigmoid":
-            raise ValueError("loss='bce' needs output_activation='sigmoid' (its log needs "
-                             "0 < a < 1), not %r" % (output_activation,))
-        if isinstance(weights, np.ndarray) or not len(weights):
-            raise TypeError("weights must be a list of arrays, one per layer")
-        L = len(weights)
-        if biases is None:
-            biases = [None] * L
-        elif isinstance(biases, np.ndarray) or len(biases) != L:
-            raise ValueError("biases must be None or a list of %d arrays (or Nones), "
-                             "one per layer" % L)
-        self.weights = [_float_copy(W, "weights[%d]" % i, dtype) for i, W in enumerate(weights)]
-        self.biases = [None if b is None else _float_copy(b, "biases[%d]" % i, dtype)
-                       for i, b in enumerate(biases)]
-        for i, W in enumerate(self.weights):
-            if W.ndim != 2:
-                raise ValueError("weights[%d] must be 2-D, it has shape %s" % (i, W.shape))
-        self.X = np.asarray(X)
-        self.Y = np.asarray(Y)
-        self.layout, self.loss, self.average = layout, loss, bool(average)
-        self.acts = [activation] * (L - 1) + [output_activation]
-        if self.X.ndim == 1:
-            self.m = 1
-        else:
-            self.m = self.X.shape[0] if layout == "rows" else self.X.shape[1]
+    The arguments are MLP's: any activation per layer (a list, one name per
+    layer), any loss of ``retroprop.registry.LOSSES`` with its averaging and
+    eps, either layout, biases None or one array or None per layer.
 
-    def forward(self):
-        """[(Z, A) per layer]."""
-        out, inp = [], self.X
-        for W, b, act in zip(self.weights, self.biases, self.acts):
-            Z, A = _rp.dense_forward(inp, W, b, act, layout=self.layout)
-            out.append((Z, A))
-            inp = A
-        A = out[-1][1]
-        if self.Y.shape != A.shape:
-            raise ValueError("Y has shape %s but the network's output a%d has shape %s"
-                             % (self.Y.shape, len(out), A.shape))
-        return out
+    >>> import numpy as np
+    >>> net = network([np.eye(2)], None, np.ones((3, 2)), np.zeros((3, 2)))
+    >>> net.loss_name, net.activation_names, net.average
+    ('half_sum_squared_error', ['sigmoid'], False)
+    """
+    for what, params in (("weights", weights), ("biases", biases)):
+        if isinstance(params, dict):
+            raise TypeError("%s: %s is a dict; pass a list of arrays, one per layer from the "
+                            "input to the output (weights=[W1, W2, ...], biases=[b1, b2, ...], "
+                            "None for a layer without bias)" % (where, what))
+    if isinstance(weights, np.ndarray) or not len(weights):
+        raise TypeError("%s: weights must be a list of arrays, one per layer" % where)
+    L = len(weights)
+    if biases is not None and (isinstance(biases, np.ndarray) or len(biases) != L):
+        raise ValueError("%s: biases must be None or a list of %d arrays (or Nones), one per "
+                         "layer" % (where, L))
+    Ws = [_float_copy(W, "weights[%d]" % i, dtype) for i, W in enumerate(weights)]
+    dtype = Ws[0].dtype
+    bs = None if biases is None else [None if b is None else _float_copy(b, "biases[%d]" % i,
+                                                                        dtype)
+                                      for i, b in enumerate(biases)]
+    config = dict(activation=activation, output_activation=output_activation, loss=loss,
+                  layout=layout, average=average, eps=eps)
+    try:
+        net = _reference.MLP.from_arrays(Ws, bs, **config)
+        _MLP.from_arrays(Ws, bs, **config).loss(X, Y)  # the binding checks X and Y
+    except (ValueError, TypeError) as e:
+        message = str(e)
+        for prefix in ("MLP.from_arrays: ", "MLP.loss: ", "MLP: "):
+            if message.startswith(prefix):
+                message = message[len(prefix):]
+                break
+        raise type(e)("%s: %s" % (where, message)) from None
+    return net
 
-    def loss_of(self, passes, exact=True):
-        """The loss of the output; for "bce", exact=False is rp.bce's (eps = 1e-8)."""
-        Z, A = passes[-1]
-        Y = self.Y
-        if self.loss == "half_squared_error":
-            value = _rp.half_squared_error(A, Y)
-        elif self.loss == "squared_error":
-            value = _rp.squared_error(A, Y)
-        elif exact:
-            # -(y log a + (1-y) log(1-a)) with a = sigmoid(z) is log(1 + e^z) - y z:
-            # exact where a rounds to 1, and the loss whose gradient is a - y
-            # (rp.bce's eps = 1e-8 moves it by eps / (a (1 - a)), far from 0 where a saturates).
-            Z64 = Z.astype(np.float64)
-            value = float(np.sum(np.logaddexp(0.0, Z64) - Y * Z64))
-        else:  # rp.bce is the mean over every entry; here summed, then / m if average
-            value = _rp.bce(A, Y, _BCE_EPS) * A.size
-        return value / self.m if self.average else value
 
-    def loss_value(self):
-        return self.loss_of(self.forward())
+def _samples(net, X):
+    X = np.asarray(X)
+    if X.ndim == 1:
+        return 1
+    return X.shape[0] if net.layout == "rows" else X.shape[1]
 
-    def prime(self, layer, Z, A, mistake=None):
-        """f'(z) of a layer from its activation, or None when it is 1.
 
-        mistake ("z", layers) applies the from-activation formula to z;
-        ("a", layers) applies the from-z function to a.
-        """
-        name = self.acts[layer]
-        _, from_z, from_a, _, _ = _ACTIVATIONS[name]
-        if name == "identity":
-            return None
-        if mistake is not None and layer in mistake[1]:
-            return from_a(Z) if mistake[0] == "z" else from_z(A)
-        return from_a(A)
-
-    def backward(self, passes, mistake=None):
-        """deltas (per layer, dL/dZ), dWs, dbs (in the biases' shapes), error."""
-        L = len(self.weights)
-        A = passes[-1][1]
-        Y = self.Y.astype(A.dtype, copy=False)
-        error = A - Y
-        prime = self.prime(L - 1, passes[-1][0], A, mistake)
-        if self.loss == "bce" and self.acts[-1] == "sigmoid":
-            delta = _rp.sigmoid_bce_delta(A, Y)  # a - y: the sigmoid's a(1-a) cancels
-        elif (self.loss == "half_squared_error" and self.acts[-1] == "sigmoid"
-              and mistake is None):
-            delta = _rp.sigmoid_squared_error_delta(A, Y)  # (a - y) * a * (1 - a)
-        else:
-            dA = error if self.loss == "half_squared_error" else 2 * error
-            delta = dA if prime is None else dA * prime
-        deltas, dWs, dbs = [None] * L, [None] * L, [None] * L
-        for layer in range(L - 1, -1, -1):
-            deltas[layer] = delta
-            inp = self.X if layer == 0 else passes[layer - 1][1]
-            W, b = self.weights[layer], self.biases[layer]
-            dW, db, dX = _rp.dense_backward(delta, inp, W, layout=self.layout,
-                                            average=self.average)
-            dWs[layer] = dW
-            dbs[layer] = None if b is None else db.reshape(b.shape)
-            if layer:
-                Z, Ai = passes[layer - 1]
-                prime = self.prime(layer - 1, Z, Ai, mistake)
-                delta = dX if prime is None else dX * prime
-        return deltas, dWs, dbs, error
-
-    def mistakes(self):
-        """{description: (kind, layers)} of the derivative mix-ups this net allows."""
-        L = len(self.weights)
-        out_has_prime = not (self.loss == "bce" and self.acts[-1] == "sigmoid")
-        layers = [i for i in range(L) if self.acts[i] in ("sigmoid", "tanh")
-                  and (i < L - 1 or out_has_prime)]
-        found = {}
-        for kind in ("z", "a"):
-            groups = ([(layers, None)] if len(layers) > 1 else []) + [([i], i) for i in layers]
-            for group, single in groups:
-                if len({self.acts[i] for i in group}) > 1:  # e.g. tanh hidden, sigmoid out
-                    text = ("derivative taken of Z instead of A, in every layer: f'(a) formulas "
-                            "such as a*(1-a) applied to z" if kind == "z" else
-                            "derivative taken of A instead of Z, in every layer: f'(z) functions "
-                            "such as sigmoid_prime(z) applied to a")
-                    found[text] = (kind, set(group))
-                    continue
-                act = self.acts[group[0]]
-                formula, fname = _ACTIVATIONS[act][3], _ACTIVATIONS[act][4]
-                n = "" if single is None else str(single + 1)
-                if kind == "z":
-                    text = ("derivative taken of Z instead of A: %s where %s belongs"
-                            % (formula.format(v="z" + n), formula.format(v="a" + n)))
-                else:
-                    text = ("derivative taken of A instead of Z: %s(a%s) where %s(z%s) = %s "
-                            "belongs" % (fname, n, fname, n, formula.format(v="a" + n)))
-                if single is None:
-                    text += ", in every layer"
+def _mistakes(net):
+    """{description: (kind, layers)} of the derivative mix-ups this net allows:
+    kind "z" applies the from-activation formula to z, "a" the from-z
+    function to a, in the layers named."""
+    acts = net.activation_names
+    L = len(acts)
+    output_has_prime = _registry.LOSSES[net.loss_name].squared
+    layers = [i for i in range(L) if acts[i] in ("sigmoid", "tanh")
+              and (i < L - 1 or output_has_prime)]
+    found = {}
+    for kind in ("z", "a"):
+        groups = ([(layers, None)] if len(layers) > 1 else []) + [([i], i) for i in layers]
+        for group, single in groups:
+            if len({acts[i] for i in group}) > 1:  # e.g. tanh hidden, sigmoid out
+                text = ("derivative taken of Z instead of A, in every layer: f'(a) formulas "
+                        "such as a*(1-a) applied to z" if kind == "z" else
+                        "derivative taken of A instead of Z, in every layer: f'(z) functions "
+                        "such as sigmoid_prime(z) applied to a")
                 found[text] = (kind, set(group))
-        return found
+                continue
+            entry = _registry.ACTIVATIONS[acts[group[0]]]
+            n = "" if single is None else str(single + 1)
+            formula = entry.prime_from_activation_numpy.replace(" ", "")
+            def on(v):
+                return re.sub(r"\ba\b", v + n, formula)
+            if kind == "z":
+                text = ("derivative taken of Z instead of A: %s where %s belongs"
+                        % (on("z"), on("a")))
+            else:
+                text = ("derivative taken of A instead of Z: %s(a%s) where %s(z%s) = %s "
+                        "belongs" % (entry.prime, n, entry.prime, n, on("a")))
+            if single is None:
+                text += ", in every layer"
+            found[text] = (kind, set(group))
+    return found
+
+
+def _mistaken_derivative(net, kind, layers):
+    """derivative(layer, Z, A) for reference.network_pass, with the mistake."""
+    def derivative(layer, Z, A):
+        entry = _registry.ACTIVATIONS[net.activation_names[layer]]
+        from_z = getattr(_reference, entry.prime)
+        from_a = getattr(_reference, entry.prime_from_activation)
+        if layer in layers:
+            return from_a(Z) if kind == "z" else from_z(A)
+        return from_a(A)
+    return derivative
+
+
+def _gradients(passes, L):
+    return ([passes["dW%d" % (l + 1)] for l in range(L)],
+            [passes["db%d" % (l + 1)] for l in range(L)])
 
 
 def network_gradients(weights, biases, X, Y, *, layout="rows", activation="sigmoid",
-                      output_activation="sigmoid", loss="half_squared_error", average=False):
-    """The correct gradients of a plain MLP, by backpropagation on the C kernels.
+                      output_activation=None, loss="half_sum_squared_error", average=None,
+                      eps=None):
+    """The correct gradients of an MLP, by backpropagation on the reference MLP.
 
-    The network: ``Z, A = rp.dense_forward(A_prev, W, b, act, layout=layout)``
-    per layer (``activation`` for the hidden layers, ``output_activation`` for
-    the last), then the loss of the output against Y:
+    The network is ``retroprop.MLP``'s (see ``network``): per layer ``Z, A =
+    dense_forward(A_prev, W, b, act, layout=layout)``, ``activation`` for the
+    hidden layers (or a list of one name per layer) and ``output_activation``
+    for the last (None: sigmoid), then a loss of ``retroprop.registry.LOSSES``
+    against Y:
 
-    - "half_squared_error": ``0.5 * np.sum((A - Y) ** 2)`` (seeds 001-003),
-    - "squared_error": ``np.sum((A - Y) ** 2)``,
-    - "bce": ``-np.sum(Y * np.log(A) + (1 - Y) * np.log(1 - A))``, with a
-      sigmoid output (its gradient with respect to z is ``A - Y``; the check
-      computes it from z, exact even where A rounds to 1);
+    - "half_sum_squared_error" (the default): ``0.5 * np.sum((A - Y) ** 2)``
+      (seeds 001-003),
+    - "sum_squared_error": ``np.sum((A - Y) ** 2)`` (seed 004),
+    - "mse": ``np.mean((A - Y) ** 2)``,
+    - "bce": with a sigmoid output (seed 000 is loss="bce", layout="cols"),
+    - "ce": with a softmax output, Y one-hot or integer labels;
 
-    with ``average=True`` divided by the number of samples m (seed 000 is
-    loss="bce", average=True, layout="cols").
+    averaged (``average=None``: as the loss says; True divides by the
+    samples, or every entry for "mse" and "bce") or summed.
 
     rows: W (in, out), b (out,); cols: W (out, in), b (out, 1). biases may be
     None, or a list with None for the layers without one.
 
     Returns (grads_w, grads_b), lists in the weights' and biases' shapes
-    (grads_b is None when biases is None). The caller's arrays are not touched.
+    (grads_b is None when biases is None, and holds None for a layer without
+    a bias). The caller's arrays are not touched.
 
     >>> import numpy as np
     >>> wh = np.array([[0.15, 0.25], [0.20, 0.30]]); bh = np.array([0.35, 0.35])
@@ -784,28 +742,34 @@ def network_gradients(weights, biases, X, Y, *, layout="rows", activation="sigmo
     array([[0.01984968, 0.02101044],
            [0.01968949, 0.02081363]])
     """
-    net = _Network(weights, biases, X, Y, layout, activation, output_activation, loss, average)
-    _, dWs, dbs, _ = net.backward(net.forward())
+    net = network(weights, biases, X, Y, layout=layout, activation=activation,
+                  output_activation=output_activation, loss=loss, average=average, eps=eps,
+                  where="network_gradients")
+    dWs, dbs = _gradients(net.passes(X, Y), len(net.weights))
     return dWs, (None if biases is None else dbs)
 
 
 def check_network(weights, biases, X, Y, grads_w, grads_b=None, *, layout="rows",
-                  activation="sigmoid", output_activation="sigmoid",
-                  loss="half_squared_error", average=False, names=None, rtol=None, atol=None):
-    """Check your gradients of a plain MLP against central differences.
+                  activation="sigmoid", output_activation=None,
+                  loss="half_sum_squared_error", average=None, eps=None, names=None,
+                  rtol=None, atol=None):
+    """Check your gradients of an MLP against central differences.
 
     The network and the loss are those of ``network_gradients`` (same
-    arguments). ``grads_w`` and ``grads_b`` are your gradients, one per layer
-    (grads_b may be None, or hold None for a bias you do not check). The
-    check runs on float64 copies: your arrays are never moved, and float32
-    networks are differenced in float64 (your float32 gradients are held to
-    float32 tolerances).
+    arguments): every network ``retroprop.MLP`` trains. ``grads_w`` and
+    ``grads_b`` are your gradients, one per layer (grads_b may be None, or
+    hold None for a bias you do not check or a layer without one). The check
+    runs on float64 copies: your arrays are never moved, and float32 networks
+    are differenced in float64 (your float32 gradients are held to float32
+    tolerances). The cross-entropies are differenced from the logits without
+    eps (exact where A rounds to 0 or 1: the loss whose gradient A - Y is).
 
     Besides the diagnoses of ``check`` (transposed, sign flipped, 1/m with
-    m = the number of samples, wrong shape...), a wrong gradient is matched
-    against backpropagation done with the activation's derivative taken of
-    Z instead of A (``z*(1-z)`` for ``a*(1-a)``) and the reverse
-    (``sigmoid_prime(a)``), in every layer or in one.
+    m = the number of samples, or of entries for "mse" and "bce", wrong
+    shape...), a wrong gradient is matched against backpropagation done with
+    the activation's derivative taken of Z instead of A (``z*(1-z)`` for
+    ``a*(1-a)``) and the reverse (``sigmoid_prime(a)``), in every layer or
+    in one.
 
     names : row names in the order W1, b1, W2, b2... (only the gradients
     given); default "W1", "b1", "W2"...
@@ -828,8 +792,9 @@ def check_network(weights, biases, X, Y, grads_w, grads_b=None, *, layout="rows"
     # float64 copies, even of float32 parameters: a float32 loss rounds too
     # coarsely for small steps, and the large steps it needs cross relu's
     # kink. float32 gradients are still held to float32 tolerances.
-    net = _Network(weights, biases, X, Y, layout, activation, output_activation, loss, average,
-                   dtype=np.float64)
+    net = network(weights, biases, X, Y, layout=layout, activation=activation,
+                  output_activation=output_activation, loss=loss, average=average, eps=eps,
+                  dtype=np.float64, where="check_network")
     L = len(net.weights)
     if isinstance(grads_w, np.ndarray) or len(grads_w) != L:
         raise ValueError("grads_w must be a list of %d gradients, one per layer" % L)
@@ -842,7 +807,7 @@ def check_network(weights, biases, X, Y, grads_w, grads_b=None, *, layout="rows"
         given.append(grads_w[layer])
         default_names.append("W%d" % (layer + 1))
         slots.append(("w", layer))
-        b = net.biases[layer]
+        b = None if net.biases is None else net.biases[layer]
         if b is not None and grads_b is not None and grads_b[layer] is not None:
             params.append(b)
             given.append(grads_b[layer])
@@ -851,11 +816,15 @@ def check_network(weights, biases, X, Y, grads_w, grads_b=None, *, layout="rows"
     if names is None:
         names = default_names
 
-    passes = net.forward()
     known = {}
-    for text, mistake in net.mistakes().items():
-        _, dWs, dbs, _ = net.backward(passes, mistake)
-        known[text] = [dWs[layer] if kind == "w" else dbs[layer] for kind, layer in slots]
+    for text, (kind, layers) in _mistakes(net).items():
+        passes = net.passes(X, Y, derivative=_mistaken_derivative(net, kind, layers))
+        dWs, dbs = _gradients(passes, L)
+        known[text] = [dWs[layer] if which == "w" else dbs[layer] for which, layer in slots]
 
-    return check(net.loss_value, params, given, names=names, rtol=rtol, atol=atol,
-                 n_samples=net.m, known_mistakes=known)
+    entry = _registry.LOSSES[net.loss_name]
+    m = _samples(net, X)
+    if net.average and entry.mean_over_entries:
+        m *= net.sizes[-1]
+    return check(lambda: net.passes(X, Y, exact=True)["loss"], params, given, names=names,
+                 rtol=rtol, atol=atol, n_samples=m, known_mistakes=known)

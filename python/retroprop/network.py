@@ -10,40 +10,18 @@ import numbers
 
 import numpy as np
 
-from . import _core, optim, parameters, training
-
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity")
-OUTPUT_ACTIVATIONS = ACTIVATIONS + ("softmax",)
-LOSSES = ("bce", "mse", "ce")
+from . import _core, optim, parameters, registry, training
 
 
-def _check_config(activation, output_activation, loss, layout, dtype, average=True):
-    """The settings' rules, in one place: the constructors check them, and so
-    does every call that uses them (MLP._check_settings), since attributes can
-    be reassigned. dtype None: not checked (it is then the weights'). The
-    optimiser's settings have theirs in retroprop.optim.check."""
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"MLP: unknown activation {activation!r}; expected one of "
-                         f"{', '.join(map(repr, ACTIVATIONS))}")
-    if output_activation not in OUTPUT_ACTIVATIONS:
-        raise ValueError(f"MLP: unknown output_activation {output_activation!r}; expected one "
-                         f"of {', '.join(map(repr, OUTPUT_ACTIVATIONS))}")
-    if loss not in LOSSES:
-        raise ValueError(f"MLP: unknown loss {loss!r}; expected 'bce' (binary cross-entropy, "
-                         f"sigmoid output), 'ce' (cross-entropy, softmax output) or 'mse' "
-                         f"(half the summed squared error)")
-    if not ((loss == "bce" and output_activation == "sigmoid")
-            or (loss == "ce" and output_activation == "softmax")
-            or (loss == "mse" and output_activation != "softmax")):
-        raise ValueError(f"MLP: loss {loss!r} does not go with output_activation "
-                         f"{output_activation!r}: 'bce' needs 'sigmoid', 'ce' needs 'softmax', "
-                         f"'mse' takes any but 'softmax'")
+def _check_config(layout, dtype):
+    """The settings' rules that are neither the registry's (the activations,
+    the loss, how they pair, average and eps: registry.network_config) nor
+    the optimiser's (retroprop.optim.check): the constructors check them, and
+    so does every call that uses them (MLP._check_settings), since attributes
+    can be reassigned. dtype None: not checked (it is then the weights')."""
     if layout not in ("rows", "cols"):
         raise ValueError(f"MLP: unknown layout {layout!r}; expected 'rows' (samples are rows, "
                          f"Z = X @ W + b) or 'cols' (samples are columns, Z = W @ X + b)")
-    if not (isinstance(average, (bool, np.bool_))
-            or (isinstance(average, numbers.Integral) and average in (0, 1))):
-        raise ValueError(f"MLP: average must be True or False, got {average!r}")
     if dtype is not None and np.dtype(dtype) not in (np.float32, np.float64):
         raise TypeError(f"MLP: dtype must be float32 or float64, got {np.dtype(dtype)}")
 
@@ -54,6 +32,25 @@ def _refuse_masked(name, value):
         raise TypeError(f"MLP: {name} is a masked array (numpy.ma.MaskedArray); the network "
                         f"would ignore its mask, so it refuses it: pass {name}.filled(value), or "
                         f"drop the masked samples first")
+
+
+def _parameter_list(params, what, where):
+    """weights or biases as a list; a dict (or a lone array) gets a message
+    saying what to pass instead."""
+    if isinstance(params, dict):
+        keys = list(params)
+        raise TypeError(f"{where}: {what} is a dict (keys {', '.join(map(repr, keys[:4]))}"
+                        f"{', ...' if len(keys) > 4 else ''}); pass a list of arrays, one per "
+                        f"layer from the input to the output: weights=[W1, W2, ...], "
+                        f"biases=[b1, b2, ...] (None for a layer without bias)")
+    if isinstance(params, np.ndarray):
+        raise TypeError(f"{where}: {what} is one array of shape {params.shape}; pass a list "
+                        f"of arrays, one per layer from the input to the output: "
+                        f"{what}=[{'W' if what == 'weights' else 'b'}1, ...]")
+    params = list(params)
+    if not params and what == "weights":
+        raise ValueError(f"{where}: weights must be a non-empty list of arrays")
+    return params
 
 
 @contextlib.contextmanager
@@ -80,35 +77,51 @@ _SETTINGS = ("lr", "optimizer", "momentum", "nesterov", "beta1", "beta2", "adam_
 class MLP:
     """A multilayer perceptron trained by backpropagation, in C.
 
-    ``MLP(sizes, activation="sigmoid", output_activation="sigmoid", loss="bce",
-    *, layout="rows", bias=True, lr=0.5, average=True, optimizer="sgd",
+    ``MLP(sizes, activation="sigmoid", output_activation=None, loss="bce",
+    *, layout="rows", bias=True, lr=0.5, average=None, eps=None, optimizer="sgd",
     momentum=0.0, nesterov=False, beta1=0.9, beta2=0.999, adam_eps=1e-8,
     l2=0.0, alpha=0.0, weight_decay=0.0, decay_biases=False,
     schedule="constant", gamma=None, step_size=None, lr_decay=None,
     dtype=np.float64, seed=None, init=None, bias_init="zeros")``
 
     sizes : the widths, inputs first: ``[3, 4, 1]`` is seed 001's 3-4-1 net.
-    activation : of the hidden layers, "sigmoid", "tanh", "relu" or "identity".
-    output_activation : the same, or "softmax" (with loss "ce").
-    loss : "bce"  binary cross-entropy -sum(y log(a+eps) + (1-y) log(1-a+eps))
-                  with a sigmoid output; output delta A - Y (seed 000).
-           "ce"   categorical cross-entropy -sum(y log(a+eps)) with softmax;
+    activation : of every hidden layer, "sigmoid", "tanh", "relu" or
+        "identity"; or a list of one name per layer, the output's last
+        (``["relu", "tanh", "softmax"]``), output_activation then left out.
+    output_activation : the output layer's, the same or "softmax" (with
+        loss "ce"); None is "sigmoid".
+    loss : the names of ``retroprop.registry.LOSSES``, which mean what they
+        mean in Keras, PyTorch and scikit-learn:
+           "bce"  binary cross-entropy, sigmoid output, the mean over every
+                  entry of -(y log(a+eps) + (1-y) log(1-a+eps)) (seed 000);
                   output delta A - Y.
-           "mse"  half the summed squared error 0.5 * sum((a - y)**2), the
-                  loss behind seeds 001, 002, 003; output delta (A - Y) * f'(Z).
-           eps is 1e-8, seed 000's.
+           "ce"   categorical cross-entropy, softmax output, the mean over the
+                  samples of -sum(y log(a+eps)); Y one-hot or integer labels;
+                  output delta A - Y.
+           "mse"  the mean squared error np.mean((A - Y)**2); always a mean;
+                  output delta 2 * (A - Y) * f'(Z), over the entries.
+           "sum_squared_error"  np.sum((A - Y)**2), seed 004's cost.
+           "half_sum_squared_error"  0.5 * np.sum((A - Y)**2), THE SEEDS'
+                  LOSS (001, 002, 003); output delta (A - Y) * f'(Z).
     layout : "rows" (X is (n, in), W (in, out), b (out,)) or "cols" (X is
-        (in, n), W (out, in), b (out, 1)), as dense_forward.
+        (in, n), W (out, in), b (out, 1)), as dense_forward. A square X
+        (say 4 samples of 4 inputs in columns) fits both: nothing can tell,
+        so say layout="cols" when your samples are columns.
     bias : False for nets without biases (seeds 001, 002).
-    average : divide the loss and the gradients by the batch size (seed 000's
-        1/m); False sums them over the batch (seeds 001, 003).
+    average : None (the loss's own: "bce", "ce", "mse" average; the summed
+        squared errors sum), True to divide the loss and the gradients by the
+        batch (by its samples, or its every entry for "mse" and "bce": seed
+        000's 1/m), False to sum them (seeds 001, 003; not for "mse").
+    eps : inside the logarithms of "bce" and "ce"; None is 1e-8 (seed 000's),
+        0 is allowed (deeplearning.ai's compute_cost).
     dtype : np.float64 or np.float32 for every parameter.
     seed : seeds the initial weights (and shuffling when fit gets no seed).
     init : how the weights are drawn, by name: "glorot_uniform" (Xavier),
         "glorot_normal", "he_uniform", "he_normal" (Kaiming), "lecun_uniform",
         "lecun_normal", "uniform_minus_one_to_one" (the seeds'
         ``2 * np.random.random((n_in, n_out)) - 1`` from np.random.RandomState(seed))
-        or "zeros"; None: He normal for relu, Glorot uniform otherwise.
+        or "zeros"; None: He normal for relu, Glorot uniform otherwise (with
+        a list of activations, each layer by its own).
         ``retroprop.parameters.INIT_DOC`` gives each formula.
     bias_init : "zeros" (the default) or one of the names above.
 
@@ -157,20 +170,21 @@ class MLP:
     ``backward`` and fit's history report; weight_decay's is not.
 
     ``net.weights`` and ``net.biases`` are lists of plain NumPy arrays in the
-    layout's shapes (``net.biases`` is None without bias). Change them in
-    place, or assign new arrays of the same shapes: every call reads them
-    (the settings above are attributes of the same names, read by each fit).
+    layout's shapes (``net.biases`` is None without bias, and may hold None
+    for a layer without one). Change them in place, or assign new arrays of
+    the same shapes: every call reads them (the settings above are
+    attributes of the same names, read by each fit).
 
     The seeds' training, exactly (``from_arrays`` adopts their arrays)::
 
         # seed 000: columns, BCE, averaged, lr = tasa
         MLP.from_arrays([pesos1, pesos2], [sesgo1, sesgo2], layout="cols",
-                        loss="bce", average=True, lr=tasa)
-        # seed 001: rows, no bias, half squared error, summed, lr 1
-        MLP.from_arrays([sinapsis0, sinapsis1], None, loss="mse",
-                        average=False, lr=1.0)
-        # seed 003: rows, biases, half squared error, summed, lr 0.5
-        MLP.from_arrays([wh, w_out], [bh, b_out], loss="mse", average=False, lr=0.5)
+                        loss="bce", lr=tasa)
+        # seed 001: rows, no bias, half the summed squared error, lr 1
+        MLP.from_arrays([sinapsis0, sinapsis1], None, loss="half_sum_squared_error",
+                        lr=1.0)
+        # seed 003: rows, biases, half the summed squared error, lr 0.5
+        MLP.from_arrays([wh, w_out], [bh, b_out], loss="half_sum_squared_error", lr=0.5)
 
     A fresh network::
 
@@ -183,8 +197,8 @@ class MLP:
 
     _backend = _core  # the C calls; retroprop.reference.MLP runs on NumPy twins
 
-    def __init__(self, sizes, activation="sigmoid", output_activation="sigmoid", loss="bce",
-                 *, layout="rows", bias=True, lr=0.5, average=True, optimizer="sgd",
+    def __init__(self, sizes, activation="sigmoid", output_activation=None, loss="bce",
+                 *, layout="rows", bias=True, lr=0.5, average=None, eps=None, optimizer="sgd",
                  momentum=0.0, nesterov=False, beta1=0.9, beta2=0.999, adam_eps=1e-8, l2=0.0,
                  alpha=0.0, weight_decay=0.0, decay_biases=False, schedule="constant",
                  gamma=None, step_size=None, lr_decay=None, dtype=np.float64, seed=None,
@@ -194,7 +208,7 @@ class MLP:
                         weight_decay=weight_decay, decay_biases=decay_biases,
                         schedule=schedule, gamma=gamma, step_size=step_size,
                         lr_decay=lr_decay)
-        _check_config(activation, output_activation, loss, layout, dtype, average)
+        _check_config(layout, dtype)
         optim.check("MLP", **settings)
         init = parameters.check_init("MLP", init)
         bias_init = parameters.check_init("MLP", bias_init, "bias_init")
@@ -203,17 +217,23 @@ class MLP:
                                      and s >= 1 for s in sizes):
             raise ValueError(f"MLP: sizes must be at least two positive integers (inputs, ..., "
                              f"outputs), got {sizes!r}")
-        self._configure(activation, output_activation, loss, layout, average, seed, settings)
+        self._configure(activation, output_activation, len(sizes) - 1, loss, layout, average,
+                        eps, seed, settings)
         dtype = np.dtype(dtype)
-        if init is None:
-            init = "he_normal" if activation == "relu" else "glorot_uniform"
         draw = parameters.Initializer(self._rng, seed).draw
+        names = registry.activation_names(activation, output_activation, len(sizes) - 1)
         self.weights, biases = [], []
-        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-            if init == "uniform_minus_one_to_one":  # drawn in the layout's shape, as the seeds
-                W = draw(init, n_in, n_out, (n_in, n_out) if layout == "rows" else (n_out, n_in))
+        for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            # None: by the registry's init of the hidden activation (He normal for
+            # relu, Glorot uniform otherwise), or of each layer's own when
+            # activation is a list of one per layer
+            which = names[l] if isinstance(activation, (list, tuple)) else names[0]
+            name = init or {"he": "he_normal", "glorot": "glorot_uniform"}[
+                registry.ACTIVATIONS[which].init]
+            if name == "uniform_minus_one_to_one":  # drawn in the layout's shape, as the seeds
+                W = draw(name, n_in, n_out, (n_in, n_out) if layout == "rows" else (n_out, n_in))
             else:
-                W = draw(init, n_in, n_out, (n_in, n_out))
+                W = draw(name, n_in, n_out, (n_in, n_out))
                 W = W.T if layout == "cols" else W
             self.weights.append(np.ascontiguousarray(W, dtype=dtype))
             if bias:
@@ -222,10 +242,13 @@ class MLP:
                                        dtype=dtype))
         self.biases = biases if bias else None
 
-    def _configure(self, activation, output_activation, loss, layout, average, seed, settings):
-        self.activation, self.output_activation, self.loss_name = (activation,
-                                                                   output_activation, loss)
-        self.layout, self.average = layout, bool(average)
+    def _configure(self, activation, output_activation, n_layers, loss, layout, average, eps,
+                   seed, settings):
+        names = registry.activation_names(activation, output_activation, n_layers)
+        _, average, eps = registry.network_config(names, loss, average, eps)
+        self.activation, self.output_activation = activation, output_activation
+        self.loss_name, self.eps = loss, eps
+        self.layout, self.average = layout, average
         for name, value in settings.items():
             setattr(self, name, value)
         self._rng = np.random.default_rng(seed)
@@ -235,8 +258,8 @@ class MLP:
 
     @classmethod
     def from_arrays(cls, weights, biases=None, *, activation="sigmoid",
-                    output_activation="sigmoid", loss="bce", layout="rows", lr=0.5,
-                    average=True, optimizer="sgd", momentum=0.0, nesterov=False, beta1=0.9,
+                    output_activation=None, loss="bce", layout="rows", lr=0.5,
+                    average=None, eps=None, optimizer="sgd", momentum=0.0, nesterov=False, beta1=0.9,
                     beta2=0.999, adam_eps=1e-8, l2=0.0, alpha=0.0, weight_decay=0.0,
                     decay_biases=False, schedule="constant", gamma=None, step_size=None,
                     lr_decay=None, seed=None):
@@ -244,15 +267,17 @@ class MLP:
 
         After ``fit`` or ``step``, the caller's arrays hold the trained values::
 
-            net = MLP.from_arrays([sinapsis0, sinapsis1], loss="mse", average=False, lr=1.0)
+            net = MLP.from_arrays([sinapsis0, sinapsis1], loss="half_sum_squared_error",
+                                  lr=1.0)
             net.fit(X, y, epochs=10000)     # sinapsis0 and sinapsis1 are trained
 
-        weights : list of 2-D float32/float64 arrays in the layout's shapes;
-            or a dict in deeplearning.ai's naming ``{"W1": W1, "b1": b1, "W2":
+        weights : list of 2-D float32/float64 arrays in the layout's shapes,
+            all of one dtype (weights[0]'s is the network's); or a dict in deeplearning.ai's naming ``{"W1": W1, "b1": b1, "W2":
             ...}`` (its W are (out, in) and b (out, 1): layout="cols"), whose
             arrays are adopted and trained in place the same way.
-        biases : None, or a list of arrays like the weights (rows: (out,) or
-            (1, out); cols: (out, 1) or (out,)). None with a dict.
+        biases : None, or a list of one array (or None: no bias) per layer,
+            shaped as the layout says (rows: (out,) or (1, out); cols: (out, 1)
+            or (out,)). None with a dict.
         The other arguments are MLP's.
         """
         settings = dict(lr=lr, optimizer=optimizer, momentum=momentum, nesterov=nesterov,
@@ -265,24 +290,16 @@ class MLP:
                 raise TypeError("MLP.from_arrays: with a parameter dict the biases are its b1, "
                                 "b2, ...: pass biases=None")
             weights, biases = parameters.from_dict(weights)
-        weights = list(weights)
-        if not weights:
-            raise ValueError("MLP.from_arrays: weights must be a non-empty list of arrays")
-        dtype = getattr(weights[0], "dtype", np.dtype(object))
-        _check_config(activation, output_activation, loss, layout,
-                      dtype if dtype in (np.float32, np.float64) else np.float64, average)
+        weights = _parameter_list(weights, "weights", "MLP.from_arrays")
+        biases = None if biases is None else _parameter_list(biases, "biases",
+                                                             "MLP.from_arrays")
+        _check_config(layout, None)
         optim.check("MLP", **settings)
-        for i, W in enumerate(weights):
-            if not isinstance(W, np.ndarray) or W.dtype != dtype \
-                    or W.dtype not in (np.float32, np.float64):
-                raise TypeError(f"MLP.from_arrays: weights[{i}] must be a float32 or float64 "
-                                f"NumPy array of the same dtype as weights[0] (it is trained "
-                                f"in place), got {type(W).__name__} "
-                                f"{getattr(W, 'dtype', '')}")
         net = cls.__new__(cls)
-        net._configure(activation, output_activation, loss, layout, average, seed, settings)
+        net._configure(activation, output_activation, len(weights), loss, layout, average, eps,
+                       seed, settings)
         net.weights = weights
-        net.biases = None if biases is None else list(biases)
+        net.biases = biases
         net._check_arrays("MLP.from_arrays")
         return net
 
@@ -291,7 +308,7 @@ class MLP:
     def _settings(self):
         """The keywords of from_arrays that rebuild this network on its arrays."""
         return dict(activation=self.activation, output_activation=self.output_activation,
-                    loss=self.loss_name, layout=self.layout, average=self.average,
+                    loss=self.loss_name, layout=self.layout, average=self.average, eps=self.eps,
                     **{name: getattr(self, name) for name in _SETTINGS})
 
     def to_dict(self):
@@ -341,16 +358,28 @@ class MLP:
     def dtype(self):
         return self.weights[0].dtype
 
+    @property
+    def activation_names(self):
+        """The activation of every layer, the output's last (from activation
+        and output_activation, which may be reassigned)."""
+        return registry.activation_names(self.activation, self.output_activation,
+                                         len(self.weights) if self.weights else 1)
+
     def _config(self, where="MLP", optimizer=True):
-        """The configuration dict every backend call takes; with the
-        optimiser's settings (checked again: they are attributes the user
-        may have changed) unless optimizer is False (forward needs none)."""
-        config = dict(layout=self.layout, activation=self.activation,
-                      output_activation=self.output_activation)
-        if optimizer:
-            config.update(loss=self.loss_name, average=self.average)
-            config.update(optim.check(where, **{name: getattr(self, name)
-                                                for name in _SETTINGS}))
+        """The configuration dict every backend call takes, by the registry's
+        rules (the names, average and eps resolved); with the loss and the
+        optimiser's settings (checked again: they are attributes the user may
+        have changed) unless optimizer is False (forward needs none)."""
+        with _named(where):
+            names = self.activation_names
+            if not optimizer:
+                return dict(layout=self.layout, activations=names)
+            _, average, eps = registry.network_config(names, self.loss_name, self.average,
+                                                      self.eps)
+        # eps is None for a loss without logarithm; the C calls take a number
+        config = dict(layout=self.layout, activations=names, loss=self.loss_name,
+                      average=average, eps=0.0 if eps is None else eps)
+        config.update(optim.check(where, **{name: getattr(self, name) for name in _SETTINGS}))
         return config
 
     def _check_settings(self, where):
@@ -371,26 +400,23 @@ class MLP:
                         raise TypeError(f"MLP: {name}[{i}] must be a NumPy array (it is "
                                         f"trained in place), got {type(a).__name__}: assign "
                                         f"np.array(...) of the network's dtype")
-            _check_config(self.activation, self.output_activation, self.loss_name, self.layout,
-                          None, self.average)
+            _check_config(self.layout, None)
+            registry.network_config(self.activation_names, self.loss_name, self.average,
+                                    self.eps)
 
     def _check_arrays(self, where):
-        """The parameters chain and have the layout's shapes (a dry forward)."""
-        rows = self.layout == "rows"
-        for i, W in enumerate(self.weights):
-            if W.ndim != 2:
-                raise ValueError(f"{where}: weights[{i}] must be 2-D, got shape {W.shape}")
-        for i, (W, V) in enumerate(zip(self.weights[:-1], self.weights[1:])):
-            n_out, n_in = W.shape[1 if rows else 0], V.shape[0 if rows else 1]
-            if n_out != n_in:
-                raise ValueError(f"{where}: the sizes do not chain: weights[{i}] {W.shape} has "
-                                 f"{n_out} outputs but weights[{i + 1}] {V.shape} has {n_in} "
-                                 f"inputs (layout={self.layout!r})")
-        n_in = self.weights[0].shape[0 if rows else 1]
-        probe = np.zeros((1, n_in) if rows else (n_in, 1), dtype=self.dtype)
+        """The parameters chain and have the layout's shapes: the binding
+        checks them (the one place, for retroprop.reference.MLP too), on a
+        batch of one sample."""
+        W = self.weights[0]
+        if not isinstance(W, np.ndarray) or W.ndim != 2 or W.dtype.kind not in "biuf":
+            probe = np.zeros((1, 1))  # the binding names what is wrong with W first
+        else:
+            n_in = W.shape[0 if self.layout == "rows" else 1]
+            probe = np.zeros((1, n_in) if self.layout == "rows" else (n_in, 1), dtype=W.dtype)
         try:
-            self._backend.net_forward(self.weights, self.biases, probe,
-                                      self._config(where, optimizer=False))
+            _core.net_forward(self.weights, self.biases, probe,
+                              self._config(where, optimizer=False))
         except (ValueError, TypeError) as e:
             raise type(e)(f"{where}: {e}") from None
 
@@ -402,6 +428,13 @@ class MLP:
         _refuse_masked("Y", Y)
         Y = np.asarray(Y)
         n_out = self.sizes[-1]
+        if self.loss_name == "ce" and n_out > 1 and Y.ndim == 2 and 1 in Y.shape \
+                and Y.shape[0 if self.layout == "cols" else 1] == 1:
+            n = Y.shape[1 if self.layout == "cols" else 0]
+            onehot = f"({n_out}, {n})" if self.layout == "cols" else f"({n}, {n_out})"
+            raise ValueError(f"MLP: Y has shape {Y.shape}; loss='ce' takes one-hot targets, "
+                             f"{onehot} here (layout={self.layout!r}), or integer labels as "
+                             f"a 1-D array of {n} (y.ravel())")
         if Y.ndim == 1 and self.loss_name == "ce" and Y.dtype.kind in "iub":
             labels = Y.astype(np.intp)
             if labels.size and (labels.min() < 0 or labels.max() >= n_out):
@@ -433,11 +466,13 @@ class MLP:
         params = [*self.weights, *(self.biases or [])]
         state = self._state
         if state is None or len(state["params"]) != len(params) or any(
-                a.shape != p.shape or a.dtype != p.dtype
+                (a is None) != (p is None) or a is not None and (
+                    a.shape != p.shape or a.dtype != p.dtype)
                 for a, p in zip(state["params"], params)):
             L = len(self.weights)
-            zeros = [np.zeros_like(p) for p in params]
-            seconds = [np.zeros_like(p) for p in params]
+            # a layer without bias has no state for its bias
+            zeros = [None if p is None else np.zeros_like(p) for p in params]
+            seconds = [None if p is None else np.zeros_like(p) for p in params]
             state = self._state = dict(
                 params=zeros, vweights=zeros[:L], vbiases=zeros[L:] or None,
                 sweights=seconds[:L], sbiases=seconds[L:] or None,
@@ -477,18 +512,20 @@ class MLP:
 
         loss "ce": the index of the largest output (argmax over classes);
         loss "bce": 1 where the output is >= 0.5, else 0, shaped like the
-        output; loss "mse": the output itself (seed 001's "predicciones").
+        output; the squared errors: the output itself (seed 001's
+        "predicciones"). The registry's ``Loss.predict`` says which.
         """
         A = self.forward(X)
-        if self.loss_name == "ce":
+        kind = registry.LOSSES[self.loss_name].predict
+        if kind == "argmax":
             return np.argmax(A, axis=-1 if self.layout == "rows" or A.ndim == 1 else 0)
-        if self.loss_name == "bce":
+        if kind == "threshold":
             return (A >= 0.5).astype(np.intp)
         return A
 
     def loss(self, X, Y):
-        """The loss on (X, Y), divided by the number of samples if average,
-        plus the L2 penalty of l2 and alpha (see MLP)."""
+        """The loss on (X, Y), averaged if average (see the class), plus the
+        L2 penalty of l2 and alpha (see MLP)."""
         self._check_settings("MLP.loss")
         with _named("MLP.loss"):
             X2, Y2 = self._inputs(X)[0], self._targets(Y)
@@ -498,12 +535,13 @@ class MLP:
     def backward(self, X, Y):
         """Gradients of the loss on (X, Y) (with the L2 penalty's, as ``loss``):
         ``(dWs, dbs)``, lists shaped like ``weights`` and ``biases`` (dbs is
-        None without biases)."""
+        None without biases, and holds None for a layer without a bias)."""
         self._check_settings("MLP.backward")
         with _named("MLP.backward"):
             X2, Y2 = self._inputs(X)[0], self._targets(Y)
             dWs = [np.empty_like(W) for W in self.weights]
-            dbs = None if self.biases is None else [np.empty_like(b) for b in self.biases]
+            dbs = None if self.biases is None else \
+                [None if b is None else np.empty_like(b) for b in self.biases]
             self._backend.net_gradients(self.weights, self.biases, X2, Y2, dWs,
                                         dbs if dbs is not None else [None] * len(dWs),
                                         self._config("MLP.backward"))
@@ -639,10 +677,13 @@ class MLP:
     def __repr__(self):
         settings = "".join(f", {name}={getattr(self, name)!r}" for name in _SETTINGS[1:]
                            if getattr(self, name) != MLP.__init__.__kwdefaults__[name])
-        return (f"MLP({self.sizes}, activation={self.activation!r}, "
-                f"output_activation={self.output_activation!r}, loss={self.loss_name!r}, "
+        names = self.activation_names
+        acts = (f"activation={names[0]!r}, output_activation={names[-1]!r}"
+                if len(set(names[:-1])) <= 1 and len(names) > 1 else f"activation={names!r}")
+        eps = f", eps={self.eps!r}" if self.eps is not None else ""
+        return (f"MLP({self.sizes}, {acts}, loss={self.loss_name!r}, "
                 f"layout={self.layout!r}, bias={self.biases is not None}, lr={self.lr!r}, "
-                f"average={self.average}{settings}, dtype={self.dtype})")
+                f"average={self.average}{eps}{settings}, dtype={self.dtype})")
 
 
 class RedNeuronal:
@@ -676,7 +717,7 @@ class RedNeuronal:
     def _red(self):
         # rebuilt on each call, so that reassigned attributes are used
         return MLP.from_arrays([self.pesos1, self.pesos2], [self.sesgo1, self.sesgo2],
-                               layout="cols", loss="bce", average=True, lr=self.tasa)
+                               layout="cols", loss="bce", lr=self.tasa)
 
     def forward(self, X):
         """Y_pred = sigmoide(pesos2 @ sigmoide(pesos1 @ X + sesgo1) + sesgo2)."""

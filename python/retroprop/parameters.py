@@ -218,7 +218,7 @@ def to_torch(net, output_activation=True):
         last = i == L - 1
         if last and not output_activation:
             break
-        act = _torch_activation(torch, net.output_activation if last else net.activation, where)
+        act = _torch_activation(torch, net.activation_names[i], where)
         if act is not None:
             modules.append(act)
     return torch.nn.Sequential(*modules)

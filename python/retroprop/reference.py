@@ -26,29 +26,10 @@ import sys
 
 import numpy as np
 
-__all__ = [
-    "MLP",
-    "bce",
-    "dense_backward",
-    "dense_forward",
-    "half_squared_error",
-    "identity",
-    "identity_prime",
-    "matmul",
-    "relu",
-    "relu_prime",
-    "relu_prime_from_activation",
-    "sgd_update",
-    "sigmoid",
-    "sigmoid_bce_delta",
-    "sigmoid_prime",
-    "sigmoid_prime_from_activation",
-    "sigmoid_squared_error_delta",
-    "squared_error",
-    "tanh",
-    "tanh_prime",
-    "tanh_prime_from_activation",
-]
+
+from . import registry
+
+__all__ = ["MLP", *registry.KERNELS]
 
 
 def _dtype(*arrays):
@@ -184,6 +165,11 @@ def identity_prime(z, out=None):
     return _give(np.ones_like(z), out)
 
 
+def identity_prime_from_activation(a, out=None):
+    (a,) = _ufunc_floats(a)
+    return _give(np.ones_like(a), out)
+
+
 def sigmoid_bce_delta(a, y, out=None):
     """dL/dz of a sigmoid output under binary cross-entropy: a - y."""
     a, y = _ufunc_floats(a, y)
@@ -196,11 +182,37 @@ def sigmoid_squared_error_delta(a, y, out=None):
     return _give((a - y) * a * (1 - a), out)
 
 
-# The elementwise twins, by their number of inputs (the kernels' ufuncs).
-_ELEMENTWISE = {name: 1 for name in (
-    "sigmoid", "sigmoid_prime", "sigmoid_prime_from_activation", "tanh", "tanh_prime",
-    "tanh_prime_from_activation", "relu", "relu_prime", "relu_prime_from_activation",
-    "identity", "identity_prime")}
+def softmax(z, axis=-1, *, out=None):
+    """exp(z - max) / sum(exp(z - max)) along axis (the classes): stable for
+    large logits, since every exponent is <= 0."""
+    (z,) = _floats(z)
+    e = np.exp(z - z.max(axis=axis, keepdims=True)) if z.size else z.copy()
+    return _give(e / e.sum(axis=axis, keepdims=True) if z.size else e, out)
+
+
+def _labels(A, Y, axis):
+    """Y as one-hot targets shaped like A: integer labels (one per sample,
+    A.ndim - 1 dimensions) are one-hot encoded along axis."""
+    Y = np.asarray(Y)
+    if Y.shape == A.shape:
+        return Y.astype(A.dtype, copy=False)
+    onehot = np.zeros(A.shape, dtype=A.dtype)
+    np.put_along_axis(onehot, np.expand_dims(Y.astype(np.intp), axis), 1, axis)
+    return onehot
+
+
+def softmax_cross_entropy_delta(A, Y, *, axis=-1, out=None):
+    """dL/dZ of a softmax output under the cross-entropy: A - Y, with Y
+    one-hot or integer labels (one per sample)."""
+    (A,) = _floats(A)
+    Y = _labels(A, Y, axis)
+    return _give(A - Y, out)
+
+
+# The elementwise twins, by their number of inputs (the kernels' ufuncs: the
+# registry's three per elementwise activation, and the two deltas).
+_ELEMENTWISE = {name: 1 for a in registry.ACTIVATIONS.values() if a.elementwise
+                for name in (a.function, a.prime, a.prime_from_activation)}
 _ELEMENTWISE.update(sigmoid_bce_delta=2, sigmoid_squared_error_delta=2)
 if _NUMPY1:
     for _name, _nin in _ELEMENTWISE.items():
@@ -215,12 +227,6 @@ def matmul(A, B, *, out=None):
     return _give(A @ B, out)
 
 
-_ACTIVATIONS = {
-    "sigmoid": sigmoid,
-    "tanh": tanh,
-    "relu": relu,
-    "identity": identity,
-}
 
 
 def dense_forward(X, W, b=None, activation="sigmoid", *, layout="rows", out=None):
@@ -237,7 +243,10 @@ def dense_forward(X, W, b=None, activation="sigmoid", *, layout="rows", out=None
         Z = W @ X
         if b is not None:
             Z = Z + (b.reshape(-1) if X.ndim == 1 else b.reshape(-1, 1))
-    A = _ACTIVATIONS[activation](Z)
+    if activation == "softmax":  # along the classes: the layout's outputs
+        A = softmax(Z, axis=-1 if layout == "rows" or Z.ndim == 1 else 0)
+    else:
+        A = globals()[registry.ACTIVATIONS[activation].function](Z)
     if out is None:
         return Z, A
     return _give(Z, out[0]), _give(A, out[1])
@@ -279,24 +288,61 @@ def dense_backward(delta, X, W, *, layout="rows", average=False, out=None):
 
 # ------------------------------------------------------------------- losses
 
+def _xlogy(y, x):
+    """y * np.log(x), 0 where y == 0 (0 log 0 is 0, as the kernels take it)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(y != 0, y * np.log(x), 0.0)
+
+
+def _loss_terms(loss, A, Y, eps=None):
+    """Every entry's term of a loss before averaging (the twin of C's
+    rp_loss_term): a loss is the sum of its terms, divided by the entries or
+    the samples when it averages."""
+    if loss == "bce":
+        return -(_xlogy(Y, A + eps) + _xlogy(1 - Y, 1 - A + eps))
+    if loss == "ce":
+        return -_xlogy(Y, A + eps)
+    if loss == "half_sum_squared_error":
+        return 0.5 * (A - Y) ** 2
+    return (A - Y) ** 2  # "mse", "sum_squared_error"
+
+
+def _samples(A, axis):
+    """The number of samples of A whose classes lie along axis."""
+    return A.shape[axis - 1 if axis == -1 else 1 - axis] if A.ndim == 2 else 1
+
+
 def bce(A, Y, eps=1e-8):
-    """Mean binary cross-entropy (seed 000)."""
+    """Mean binary cross-entropy (seed 000), over every entry."""
     A, Y = _floats(A, Y)
-    with np.errstate(invalid="ignore"):
-        return float(-np.mean(Y * np.log(A + eps) + (1 - Y) * np.log(1 - A + eps))) \
-            if A.size else float("nan")
+    return float(np.sum(_loss_terms("bce", A, Y, eps)) / A.size) if A.size else float("nan")
 
 
-def squared_error(A, Y):
+def cross_entropy(A, Y, eps=1e-8, *, axis=-1):
+    """Categorical cross-entropy, averaged over the samples: Y one-hot or
+    integer labels."""
+    (A,) = _floats(A)
+    Y = _labels(A, Y, axis)
+    n = _samples(A, axis)
+    return float(np.sum(_loss_terms("ce", A, Y, eps)) / n) if n and A.size else float("nan")
+
+
+def mse(A, Y):
+    """Mean squared error, as Keras, PyTorch and scikit-learn define it."""
+    A, Y = _floats(A, Y)
+    return float(np.sum(_loss_terms("mse", A, Y)) / A.size) if A.size else float("nan")
+
+
+def sum_squared_error(A, Y):
     """Summed squared error, seed 004's (y_pred - y_act)**2."""
     A, Y = _floats(A, Y)
-    return float(np.sum((A - Y) ** 2))
+    return float(np.sum(_loss_terms("sum_squared_error", A, Y)))
 
 
-def half_squared_error(A, Y):
+def half_sum_squared_error(A, Y):
     """Half the summed squared error (seeds 001, 002, 003)."""
     A, Y = _floats(A, Y)
-    return float(0.5 * np.sum((A - Y) ** 2))
+    return float(np.sum(_loss_terms("half_sum_squared_error", A, Y)))
 
 
 # ------------------------------------------------------------------- update
@@ -310,98 +356,144 @@ def sgd_update(param, grad, lr):
 # ------------------------------------------------------------ whole networks
 # The twins of the C calls behind retroprop.MLP (retroprop._core.net_*), with
 # the same signatures: the training loop of the seed notebooks, written with
-# the functions above. retroprop.reference.MLP runs on them.
-
-LOSS_EPS = 1e-8  # inside the logarithms of both cross-entropies, as seed 000
-
-
-def softmax(Z, axis):
-    """exp(Z - max) / sum(exp(Z - max)) along axis (the classes)."""
-    E = np.exp(Z - Z.max(axis=axis, keepdims=True))
-    return E / E.sum(axis=axis, keepdims=True)
+# the functions above. retroprop.reference.MLP runs on them, and through it
+# retroprop.gradcheck and retroprop.trace: network_pass is the one model of
+# a network in Python.
 
 
-_PRIME_FROM_ACTIVATION = {
-    "sigmoid": sigmoid_prime_from_activation,
-    "tanh": tanh_prime_from_activation,
-    "relu": relu_prime_from_activation,
-    "identity": lambda a: np.ones_like(a),
-}
+def _prime_from_activation(name, a):
+    """f'(z) from the activation a, by the registry's twin (1 for softmax,
+    whose delta under the cross-entropy needs none)."""
+    entry = registry.ACTIVATIONS[name]
+    if not entry.elementwise:
+        return np.ones_like(a)
+    return globals()[entry.prime_from_activation](a)
 
 
-def _layers(weights, biases, X, layout, activation, output_activation):
-    """Activations of every layer, in the layout's orientation."""
-    A, out = X, []
+def _from_logits(loss, Z, Y, axis):
+    """The summed cross-entropy of a sigmoid or softmax output computed from
+    its pre-activation Z, without eps: exact where A rounds to 0 or 1 (the
+    loss whose gradient is A - Y exactly)."""
+    Z = Z.astype(np.float64)
+    if loss == "bce":  # -(y log a + (1-y) log(1-a)) with a = sigmoid(z)
+        return float(np.sum(np.logaddexp(0.0, Z) - Y * Z))
+    top = Z.max(axis=axis, keepdims=True)  # -sum(y (z - logsumexp(z)))
+    lse = top + np.log(np.exp(Z - top).sum(axis=axis, keepdims=True))
+    return float(-np.sum(Y * (Z - lse)))
+
+
+def network_pass(weights, biases, X, Y=None, *, layout, activations, loss=None, average=None,
+                 eps=None, derivative=None, exact=False):
+    """Forward, and with Y backward, of a network: every array, by name.
+
+    Returns a dict, in the order of computation: z1, a1, ..., zL, aL, and
+    with Y: error (aL - Y), deltaL, ..., delta1 (dL/dZ of each layer before
+    any averaging), dW1, db1, ..., dWL, dbL (averaged if average; db is None
+    for a layer without bias), loss (its value, averaged if average).
+
+    X, Y are in the network's dtype and layout, Y one-hot (what the C calls
+    get). biases : None, or one array or None per layer. loss, average, eps:
+    as registry.network_config resolves them.
+    derivative(layer, Z, A) : f'(Z) of a layer (0-based) as the backward pass
+        uses it; by default the activation's derivative from A. gradcheck
+        passes a mistaken one to see what a mistake gives.
+    exact : the cross-entropies computed from Z, without eps (gradcheck).
+    """
+    L = len(weights)
+    axis = -1 if layout == "rows" else 0
+    out, A = {}, X
     for l, W in enumerate(weights):
         b = None if biases is None else biases[l]
-        last = l == len(weights) - 1
-        act = output_activation if last else activation
-        Z, A = dense_forward(A, W, b, "identity" if act == "softmax" else act, layout=layout)
-        if act == "softmax":
-            A = softmax(Z, axis=1 if layout == "rows" else 0)
-        out.append(A)
+        Z, A = dense_forward(A, W, b, activations[l], layout=layout)
+        out["z%d" % (l + 1)], out["a%d" % (l + 1)] = Z, A
+    if Y is None:
+        return out
+    entry = registry.LOSSES[loss]
+    n = X.shape[0] if layout == "rows" else X.shape[1]
+    divisor = (n * A.shape[axis] if entry.mean_over_entries else n) if average else 1
+    if exact and not entry.squared:
+        value = _from_logits(loss, out["z%d" % L], Y, axis)
+    else:
+        value = float(np.sum(_loss_terms(loss, A, Y, eps)))
+    if derivative is None:
+        def derivative(layer, Z, A):
+            return _prime_from_activation(activations[layer], A)
+    out["error"] = error = A - Y
+    delta = A - Y  # the cross-entropies' delta: its own array, not error's
+    if entry.squared:
+        delta = entry.squared_factor * error * derivative(L - 1, out["z%d" % L], A)
+    deltas, grads = {}, {}
+    for l in range(L - 1, -1, -1):
+        deltas["delta%d" % (l + 1)] = delta
+        below = X if l == 0 else out["a%d" % l]
+        dW, db, dX = dense_backward(delta, below, weights[l], layout=layout)
+        b = None if biases is None else biases[l]
+        grads[l] = (dW / divisor, None if b is None else (db / divisor).reshape(b.shape))
+        if l > 0:
+            delta = dX * derivative(l - 1, out["z%d" % l], below)
+    out.update(deltas)
+    for l in range(L):
+        out["dW%d" % (l + 1)], out["db%d" % (l + 1)] = grads[l]
+    out["loss"] = value / divisor
     return out
+
+
+def _pass(weights, biases, X, Y, config, **kw):
+    """network_pass with a configuration dict's settings (the C calls' dict)."""
+    return network_pass(weights, biases, X, Y, layout=config["layout"],
+                        activations=config["activations"], loss=config.get("loss"),
+                        average=config.get("average"), eps=config.get("eps", 0.0), **kw)
 
 
 def net_forward(weights, biases, X, config):
     """The activations [A1, ..., AL] of a network (what MLP.forward keeps)."""
     (X,) = _floats(X)
     X = X.astype(weights[0].dtype, copy=False)
-    return _layers(weights, biases, X, config["layout"], config["activation"],
-                   config["output_activation"])
+    passes = _pass(weights, biases, X, None, config)
+    return [passes["a%d" % (l + 1)] for l in range(len(weights))]
 
 
-def _loss_and_delta(A, Y, loss, output_activation):
-    """The batch's summed loss and dL/dZ of the output layer."""
-    if loss == "bce":
-        value = -np.sum(Y * np.log(A + LOSS_EPS) + (1 - Y) * np.log(1 - A + LOSS_EPS))
-        return value, A - Y
-    if loss == "ce":
-        return -np.sum(Y * np.log(A + LOSS_EPS)), A - Y
-    # "mse": half the summed squared error, delta (A - Y) * f'(Z)
-    return 0.5 * np.sum((A - Y) ** 2), (A - Y) * _PRIME_FROM_ACTIVATION[output_activation](A)
+def _divisor(config, A):
+    """What an averaged loss of the batch A is divided by: its samples, or its
+    every entry for a loss averaged over them (1 when summed)."""
+    if not config["average"]:
+        return 1
+    n = A.shape[0] if config["layout"] == "rows" else A.shape[1]
+    return A.size if registry.LOSSES[config["loss"]].mean_over_entries else n
 
 
 def _gradients(weights, biases, X, Y, config):
     """The batch's loss (averaged if config["average"]) plus the L2 penalty,
-    and the gradients dWs, dbs with the penalty's c * W in them."""
-    layout = config["layout"]
-    activations = _layers(weights, biases, X, layout, config["activation"],
-                          config["output_activation"])
-    n = X.shape[0] if layout == "rows" else X.shape[1]
-    average = config["average"]
-    value, delta = _loss_and_delta(activations[-1], Y, config["loss"],
-                                   config["output_activation"])
-    dWs, dbs = [None] * len(weights), [None] * len(weights)
-    for l in range(len(weights) - 1, -1, -1):
-        below = X if l == 0 else activations[l - 1]
-        dWs[l], dbs[l], dX = dense_backward(delta, below, weights[l], layout=layout,
-                                            average=average)
-        if l > 0:
-            delta = dX * _PRIME_FROM_ACTIVATION[config["activation"]](below)
-    value = value / n if average else value
+    and the gradients dWs, dbs with the penalty's c * W in them (db None for
+    a layer without bias)."""
+    passes = _pass(weights, biases, X, Y, config)
+    L = len(weights)
+    value = float(passes["loss"])
+    dWs = [passes["dW%d" % (l + 1)] for l in range(L)]
+    dbs = [passes["db%d" % (l + 1)] for l in range(L)]
+    n = X.shape[0] if config["layout"] == "rows" else X.shape[1]
     # L2: loss += c/2 * sum(W*W), dW += c * W, c = l2 + l2_per_batch / n
     c = config.get("l2", 0.0) + config.get("l2_per_batch", 0.0) / n
     if c:
         for l, W in enumerate(weights):
             value += 0.5 * c * float(np.sum(W.astype(np.float64) ** 2))
             dWs[l] = dWs[l] + c * W
-            if config.get("decay_biases") and biases is not None:
-                b = biases[l]
+            b = None if biases is None else biases[l]
+            if config.get("decay_biases") and b is not None:
                 value += 0.5 * c * float(np.sum(b.astype(np.float64) ** 2))
                 dbs[l] = dbs[l] + c * b.reshape(dbs[l].shape)
-    return value, dWs, dbs
+    return value, dWs, dbs, _divisor(config, passes["a%d" % L])
 
 
 def net_gradients(weights, biases, X, Y, dweights, dbiases, config):
     """The loss on (X, Y), and its gradients written into dweights, dbiases."""
     dt = weights[0].dtype
     X, Y = (np.asarray(a).astype(dt, copy=False) for a in (X, Y))
-    value, dWs, dbs = _gradients(weights, biases, X, Y, config)
+    value, dWs, dbs, _ = _gradients(weights, biases, X, Y, config)
     if dweights is not None:
         for l in range(len(weights)):
             dweights[l][...] = dWs[l]
-            if biases is not None:
+            if biases is not None and biases[l] is not None:
                 dbiases[l][...] = dbs[l].reshape(dbiases[l].shape)
     return float(value)
 
@@ -490,9 +582,10 @@ def net_fit(weights, biases, X, Y, config, state):
     For each epoch, for each batch (``_batches``): forward, loss, backward
     (with the L2 penalty), then ``optimizer_update`` of every parameter with
     the scheduled learning rate. history[e] is the sum of the batches' losses
-    before their updates, divided by the number of samples they hold when
-    average is true. state holds the optimiser's arrays and the counters
-    [updates, epochs] (and "shuffle_state": [generator state, order]), updated.
+    before their updates, divided by the number of samples (or, for "mse"
+    and "bce", entries) they hold when average is true. state holds the
+    optimiser's arrays and the counters [updates, epochs] (and
+    "shuffle_state": [generator state, order]), updated.
     """
     dt = weights[0].dtype
     X, Y = (np.asarray(a).astype(dt, copy=False) for a in (X, Y))
@@ -505,8 +598,8 @@ def net_fit(weights, biases, X, Y, config, state):
     t, epoch0 = (int(counters[0]), int(counters[1])) if counters is not None else (0, 0)
     epochs = config["epochs"]
     history = np.zeros(epochs)
-    params = [*weights, *(biases or [])]
     L = len(weights)
+    bs = list(biases) if biases is not None else [None] * L
     vs = [*(state.get("vweights") or [None] * L), *(state.get("vbiases") or [None] * L)]
     ss = [*(state.get("sweights") or [None] * L), *(state.get("sbiases") or [None] * L)]
     wd = config.get("weight_decay", 0.0)
@@ -519,15 +612,15 @@ def net_fit(weights, biases, X, Y, config, state):
                 Xb, Yb = X[rows], Y[rows]
             else:
                 Xb, Yb = X[:, rows], Y[:, rows]
-            value, dWs, dbs = _gradients(weights, biases, Xb, Yb, config)
-            nb = Xb.shape[0] if layout == "rows" else Xb.shape[1]
-            total += value * nb if config["average"] else value
-            seen += nb
+            value, dWs, dbs, divisor = _gradients(weights, biases, Xb, Yb, config)
+            total += value * divisor if config["average"] else value
+            seen += divisor
             t += 1
             lr = learning_rate(config, epoch0 + e, t)
-            grads = [*dWs, *(dbs if biases is not None else [])]
-            for p, g, v, s, decay in zip(params, grads, vs, ss, decays):
-                optimizer_update(p, g.reshape(p.shape), v, s, config, lr, t, decay)
+            # a layer without bias has no bias to update
+            for p, g, v, s, decay in zip([*weights, *bs], [*dWs, *dbs], vs, ss, decays):
+                if p is not None:
+                    optimizer_update(p, g.reshape(p.shape), v, s, config, lr, t, decay)
         history[e] = total / seen if config["average"] else total
     if counters is not None:
         counters[0], counters[1] = t, epoch0 + epochs
@@ -543,6 +636,20 @@ from .network import MLP as _MLP  # noqa: E402  (network does not import this mo
 
 class MLP(_MLP):
     """retroprop.MLP on the NumPy twins above instead of C: the same
-    arguments, the same numbers (the tests hold the two together)."""
+    arguments, the same numbers (the tests hold the two together).
+
+    ``passes(X, Y)`` gives every array of one forward and backward pass by
+    name (network_pass), which retroprop.trace and retroprop.gradcheck read.
+    """
 
     _backend = sys.modules[__name__]
+
+    def passes(self, X, Y=None, *, derivative=None, exact=False):
+        """network_pass on (X, Y) with this network's arrays and settings."""
+        X2 = self._inputs(X)[0]
+        X2 = np.asarray(X2).astype(self.dtype, copy=False) if X2.dtype.kind in "biuf" \
+            else X2
+        Y2 = None if Y is None else np.asarray(self._targets(Y)).astype(self.dtype,
+                                                                        copy=False)
+        return _pass(self.weights, self.biases, X2, Y2, self._config("MLP.passes"),
+                     derivative=derivative, exact=exact)

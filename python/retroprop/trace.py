@@ -1,8 +1,10 @@
 """One training step, every intermediate array named, to compare yours with.
 
-``step`` runs one step of gradient descent of a plain MLP on the C kernels,
-on copies of your parameters, and returns a ``Trace``: a dict of the arrays
-a notebook prints along the way, in the order they are computed::
+``step`` runs one step of gradient descent of any network ``retroprop.MLP``
+trains, on its NumPy twin ``retroprop.reference.MLP`` (the same model as
+``gradcheck``'s), on copies of your parameters, and returns a ``Trace``: a
+dict of the arrays a notebook prints along the way, in the order they are
+computed::
 
     z1, a1, z2, a2, ...          forward pass, layer by layer (1-based)
     error                        a_L - y
@@ -26,8 +28,7 @@ import math
 
 import numpy as np
 
-from . import _core as _rp
-from .gradcheck import _Network
+from . import gradcheck
 
 __all__ = ["Comparison", "Trace", "compare", "step"]
 
@@ -109,23 +110,22 @@ class Trace(dict):
 
 
 def step(weights, biases, X, Y, *, lr, layout="rows", activation="sigmoid",
-         output_activation="sigmoid", loss="half_squared_error", average=False):
-    """One step of gradient descent of a plain MLP, every array kept, as a Trace.
+         output_activation=None, loss="half_sum_squared_error", average=None, eps=None):
+    """One step of gradient descent of an MLP, every array kept, as a Trace.
 
     The network, the loss and the arguments are those of
-    ``retroprop.gradcheck.network_gradients``: ``Z, A = rp.dense_forward(A_prev,
-    W, b, act, layout=layout)`` per layer, then the loss ("half_squared_error"
-    ``0.5 * np.sum((A - Y)**2)``, "squared_error", or "bce", here computed as
-    notebooks do, ``rp.bce(A, Y) * A.size``, with its eps = 1e-8; divided by
-    the number of samples if ``average``). The step is ``W_new = W - lr * dW``
-    with the true gradient, on copies: your arrays are not modified.
+    ``retroprop.gradcheck.network_gradients`` (any network ``retroprop.MLP``
+    trains; the loss "half_sum_squared_error" ``0.5 * np.sum((A - Y)**2)`` by
+    default, or "sum_squared_error", "mse", "bce", "ce" with their eps). The
+    step is ``W_new = W - lr * dW`` with the true gradient, on copies: your
+    arrays are not modified.
 
     Returns a Trace: z1, a1, ..., error (a_L - y), deltaL ... delta1 (dL/dz,
-    not divided by m), dW1, db1, ... (divided by m if average), W1_new,
-    b1_new, ..., loss, loss_after. Bias entries are left out for layers
-    without a bias.
+    not averaged), dW1, db1, ... (averaged if average), W1_new, b1_new, ...,
+    loss, loss_after (the loss as MLP.loss computes it). Bias entries are
+    left out for layers without a bias.
 
-    Seed 003 (sigmoid, half squared error, summed, lr 0.5):
+    Seed 003 (sigmoid, half the summed squared error, lr 0.5):
 
     >>> import numpy as np
     >>> wh = np.array([[0.15, 0.25], [0.20, 0.30]]); bh = np.array([0.35, 0.35])
@@ -138,33 +138,35 @@ def step(weights, biases, X, Y, *, lr, layout="rows", activation="sigmoid",
     lr = float(lr)
     if not math.isfinite(lr):
         raise ValueError("lr must be a finite number, not %r" % lr)
-    net = _Network(weights, biases, X, Y, layout, activation, output_activation, loss, average)
+    net = gradcheck.network(weights, biases, X, Y, layout=layout, activation=activation,
+                            output_activation=output_activation, loss=loss, average=average,
+                            eps=eps, where="trace.step")
     L = len(net.weights)
-    passes = net.forward()
-    deltas, dWs, dbs, error = net.backward(passes)
+    passes = net.passes(X, Y)
     items = []
-    for layer, (Z, A) in enumerate(passes, 1):
-        items += [("z%d" % layer, Z), ("a%d" % layer, A)]
-    items.append(("error", error))
-    items += [("delta%d" % (layer + 1), deltas[layer]) for layer in range(L - 1, -1, -1)]
-    for layer in range(L):
-        items.append(("dW%d" % (layer + 1), dWs[layer]))
-        if dbs[layer] is not None:
-            items.append(("db%d" % (layer + 1), dbs[layer]))
-    loss_before = net.loss_of(passes, exact=False)
+    for layer in range(1, L + 1):
+        items += [("z%d" % layer, passes["z%d" % layer]), ("a%d" % layer, passes["a%d" % layer])]
+    items.append(("error", passes["error"]))
+    items += [("delta%d" % layer, passes["delta%d" % layer]) for layer in range(L, 0, -1)]
+    for layer in range(1, L + 1):
+        items.append(("dW%d" % layer, passes["dW%d" % layer]))
+        if passes["db%d" % layer] is not None:
+            items.append(("db%d" % layer, passes["db%d" % layer]))
+    loss_before = float(passes["loss"])
     for layer in range(L):  # the network's own copies: the caller's arrays stay as they are
-        _rp.sgd_update(net.weights[layer], dWs[layer], lr)
+        net.weights[layer] -= lr * passes["dW%d" % (layer + 1)]
         items.append(("W%d_new" % (layer + 1), net.weights[layer]))
-        if net.biases[layer] is not None:
-            _rp.sgd_update(net.biases[layer], dbs[layer], lr)
+        if net.biases is not None and net.biases[layer] is not None:
+            net.biases[layer] -= lr * passes["db%d" % (layer + 1)]
             items.append(("b%d_new" % (layer + 1), net.biases[layer]))
-    items += [("loss", loss_before), ("loss_after", net.loss_of(net.forward(), exact=False))]
+    items += [("loss", loss_before), ("loss_after", float(net.passes(X, Y)["loss"]))]
     aliases = {}
     if L == 2:
         aliases = {alias: name for alias, name in SEED_003_NAMES.items()
                    if name in dict(items)}
         aliases["delta_out"] = "error"
-    return Trace(items, lr=lr, layout=layout, loss_name=loss, n_layers=L, aliases=aliases)
+    return Trace(items, lr=lr, layout=layout, loss_name=net.loss_name, n_layers=L,
+                 aliases=aliases)
 
 
 class Comparison:

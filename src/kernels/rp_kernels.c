@@ -8,6 +8,7 @@
 
 #include "rp_kernels.h"
 #include "rp_math.h"
+#include "rp_registry.h"
 
 /* The elementwise maths of rp_math.h runs over blocks of at most RP_BLOCK
  * doubles, in place: the kernels gather each block of their strided,
@@ -132,16 +133,33 @@ rp_block_fn rp_activation_block(rp_activation act, int single)
                                  : NULL;
 }
 
-static double rp_sigmoid_prime_from_activation_scalar(double a) { return a * (1.0 - a); }
+/* the derivatives from the activation: rp_registry.h writes them once */
+static double rp_sigmoid_prime_from_activation_scalar(double a)
+{
+    return rp_prime_from_activation(RP_ACT_SIGMOID, a);
+}
 
-static double rp_tanh_prime_from_activation_scalar(double a) { return 1.0 - a * a; }
+static double rp_tanh_prime_from_activation_scalar(double a)
+{
+    return rp_prime_from_activation(RP_ACT_TANH, a);
+}
+
+static double rp_relu_prime_from_activation_scalar(double a)
+{
+    return rp_prime_from_activation(RP_ACT_RELU, a);
+}
+
+static double rp_identity_prime_from_activation_scalar(double a)
+{
+    return rp_prime_from_activation(RP_ACT_IDENTITY, a);
+}
 
 /* max(x, 0) that keeps NaN, as np.maximum does. The comparisons here are
  * C99's quiet ones: a plain x > 0 raises FE_INVALID on NaN, which NumPy
  * would report as a warning. */
 static double rp_relu_scalar(double x) { return (isgreater(x, 0.0) || isnan(x)) ? x : 0.0; }
 
-/* 1 where x > 0, else 0: the derivative of relu in either form. */
+/* 1 where x > 0, else 0: the derivative of relu from z. */
 static double rp_step_scalar(double x) { return isgreater(x, 0.0) ? 1.0 : 0.0; }
 
 static double rp_identity_scalar(double x) { return x; }
@@ -157,19 +175,6 @@ static double rp_difference_scalar(double a, double y) { return a - y; }
 static double rp_sigmoid_squared_error_delta_scalar(double a, double y)
 {
     return (a - y) * a * (1.0 - a);
-}
-
-/* One element of the cross-entropy sum; eps keeps log away from 0 (seed 000). */
-static double rp_bce_term(double a, double y, double eps)
-{
-    return y * log(a + eps) + (1.0 - y) * log(1.0 - a + eps);
-}
-
-static double rp_squared_difference_term(double a, double y, double eps)
-{
-    double d = a - y;
-    (void)eps;
-    return d * d;
 }
 
 /* The routines large products go to (rp_set_large_gemm); NULL: our loop. */

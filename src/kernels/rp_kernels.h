@@ -37,6 +37,15 @@ typedef enum {
     RP_ACT_SOFTMAX = 4 /* over each row; only as a network's output (rp_net.h) */
 } rp_activation;
 
+/* The losses; rp_registry.h has their numbers and rp_loss_term their terms. */
+typedef enum {
+    RP_LOSS_BCE = 0,                   /* binary cross-entropy, sigmoid output */
+    RP_LOSS_CE = 1,                    /* categorical cross-entropy, softmax output */
+    RP_LOSS_MSE = 2,                   /* mean squared error */
+    RP_LOSS_SUM_SQUARED_ERROR = 3,     /* seed 004's cost */
+    RP_LOSS_HALF_SUM_SQUARED_ERROR = 4 /* seeds 001-003's loss */
+} rp_loss;
+
 /* Products of at most this many multiply-adds (m*n*k, and each of m, n, k,
  * m*n at most this) always run in our own loop; larger ones go to the large
  * product routine when one is registered (rp_set_large_gemm). */
@@ -103,6 +112,8 @@ RP_DECLARE_UNARY(relu_prime_from_activation)
 RP_DECLARE_UNARY(identity)
 /* identity_prime: 1 */
 RP_DECLARE_UNARY(identity_prime)
+/* identity_prime_from_activation: 1 */
+RP_DECLARE_UNARY(identity_prime_from_activation)
 
 /* The binary elementwise kernels: out[i] = f(a[i], y[i]). */
 #define RP_DECLARE_BINARY(name)                                                   \
@@ -134,13 +145,29 @@ void rp_bias_activate_f64(rp_view Z, rp_cview bias, rp_activation act, rp_view A
 void rp_colsum_f32(double scale, rp_cview M, char *out, rp_index os);
 void rp_colsum_f64(double scale, rp_cview M, char *out, rp_index os);
 
-/* -mean(Y*log(A + eps) + (1 - Y)*log(1 - A + eps)); A and Y the same shape. */
-double rp_bce_f32(rp_cview A, rp_cview Y, double eps);
-double rp_bce_f64(rp_cview A, rp_cview Y, double eps);
+/* The sum over every entry of rp_loss_term(loss, A, Y, eps) (rp_registry.h),
+ * summed pairwise; A and Y the same shape. The loss functions divide it. */
+double rp_loss_sum_f32(rp_loss loss, rp_cview A, rp_cview Y, double eps);
+double rp_loss_sum_f64(rp_loss loss, rp_cview A, rp_cview Y, double eps);
 
-/* sum((A - Y)^2), summed pairwise. */
-double rp_sum_squared_error_f32(rp_cview A, rp_cview Y);
-double rp_sum_squared_error_f64(rp_cview A, rp_cview Y);
+/* -sum_i log(A[i, labels[i]] + eps): the cross-entropy of the rows of A
+ * against integer labels (strided rp_index values, each in [0, A.cols)). */
+double rp_cross_entropy_labels_f32(rp_cview A, const char *labels, rp_index ls, double eps);
+double rp_cross_entropy_labels_f64(rp_cview A, const char *labels, rp_index ls, double eps);
+
+/* A[i,:] = exp(Z[i,:] - max) / sum(exp(Z[i,:] - max)) for every row, stable
+ * for large logits; A may be Z. */
+void rp_softmax_f32(rp_cview Z, rp_view A);
+void rp_softmax_f64(rp_cview Z, rp_view A);
+
+/* D = A - Y: the output delta of a softmax under the cross-entropy (and of a
+ * sigmoid under the binary one). */
+void rp_difference_f32(rp_cview A, rp_cview Y, rp_view D);
+void rp_difference_f64(rp_cview A, rp_cview Y, rp_view D);
+
+/* D = A - onehot(labels): the same against integer labels, one per row. */
+void rp_difference_labels_f32(rp_cview A, const char *labels, rp_index ls, rp_view D);
+void rp_difference_labels_f64(rp_cview A, const char *labels, rp_index ls, rp_view D);
 
 /* P -= lr * G, in place (computed in P's precision, as NumPy does). */
 void rp_sgd_update_f32(double lr, rp_view P, rp_cview G);

@@ -86,9 +86,10 @@ RP_MATH_LOOP(tanh_prime, RP_MATH_TANH_PRIME)
 RP_UNARY_LOOP(tanh_prime_from_activation, rp_tanh_prime_from_activation_scalar)
 RP_UNARY_LOOP(relu, rp_relu_scalar)
 RP_UNARY_LOOP(relu_prime, rp_step_scalar)
-RP_UNARY_LOOP(relu_prime_from_activation, rp_step_scalar)
+RP_UNARY_LOOP(relu_prime_from_activation, rp_relu_prime_from_activation_scalar)
 RP_UNARY_LOOP(identity, rp_identity_scalar)
 RP_UNARY_LOOP(identity_prime, rp_one_scalar)
+RP_UNARY_LOOP(identity_prime_from_activation, rp_identity_prime_from_activation_scalar)
 
 /* out[i] = f(a[i], y[i]) */
 #define RP_BINARY_LOOP(name, fn)                                                  \
@@ -246,6 +247,38 @@ static void RP_NAME(rp_softmax_row)(rp_index n, const char *z, rp_index zs, char
     }
 }
 
+/* softmax of every row of Z into A (A may be Z). */
+void RP_NAME(rp_softmax)(rp_cview Z, rp_view A)
+{
+    rp_index i;
+    for (i = 0; i < Z.rows; i++) {
+        RP_NAME(rp_softmax_row)(Z.cols, Z.data + i * Z.s0, Z.s1, A.data + i * A.s0, A.s1);
+    }
+}
+
+/* D[i,j] = A[i,j] - Y[i,j] */
+void RP_NAME(rp_difference)(rp_cview A, rp_cview Y, rp_view D)
+{
+    rp_index i, j;
+    for (i = 0; i < D.rows; i++) {
+        for (j = 0; j < D.cols; j++) {
+            RP_SET2(D, i, j) = (RP_T)((double)RP_AT2(A, i, j) - (double)RP_AT2(Y, i, j));
+        }
+    }
+}
+
+/* D[i,j] = A[i,j] - (j == labels[i]) */
+void RP_NAME(rp_difference_labels)(rp_cview A, const char *labels, rp_index ls, rp_view D)
+{
+    rp_index i, j;
+    for (i = 0; i < D.rows; i++) {
+        const rp_index label = *(const rp_index *)(labels + i * ls);
+        for (j = 0; j < D.cols; j++) {
+            RP_SET2(D, i, j) = (RP_T)((double)RP_AT2(A, i, j) - (j == label ? 1.0 : 0.0));
+        }
+    }
+}
+
 /* z[j] += b[j] (if b is not NULL), then a[j] = f(z[j]) for one of the
  * functions of rp_math.h, in one pass over each block; a may be z. */
 static void RP_NAME(rp_bias_math_row)(int fn, rp_index n, char *z, rp_index zs, const char *b,
@@ -350,58 +383,67 @@ void RP_NAME(rp_colsum)(double scale, rp_cview M, char *out, rp_index os)
     }
 }
 
-/* Pairwise sum over the elements of a row segment of term(a, y). */
-#define RP_PAIRWISE_TERM(fname, term)                                             \
-    static double RP_NAME(fname)(const char *a, rp_index as, const char *y,       \
-                                 rp_index ys, rp_index n, double eps)             \
-    {                                                                             \
-        if (n <= RP_PAIRWISE_BLOCK) {                                             \
-            double s = 0.0;                                                       \
-            rp_index i;                                                           \
-            for (i = 0; i < n; i++) {                                             \
-                s += term((double)RP_AT(a, i, as), (double)RP_AT(y, i, ys), eps); \
-            }                                                                     \
-            return s;                                                             \
-        }                                                                         \
-        else {                                                                    \
-            rp_index half = n / 2;                                                \
-            return RP_NAME(fname)(a, as, y, ys, half, eps) +                      \
-                   RP_NAME(fname)(a + half * as, as, y + half * ys, ys, n - half, \
-                                  eps);                                           \
-        }                                                                         \
-    }                                                                             \
-    /* the same over the rows of 2-D views, rows split in halves */               \
-    static double RP_NAME(fname##_2d)(rp_cview A, rp_cview Y, double eps)         \
-    {                                                                             \
-        if (A.rows == 0) {                                                        \
-            return 0.0;                                                           \
-        }                                                                         \
-        if (A.rows == 1) {                                                        \
-            return RP_NAME(fname)(A.data, A.s1, Y.data, Y.s1, A.cols, eps);       \
-        }                                                                         \
-        else {                                                                    \
-            rp_cview A2 = A, Y2 = Y;                                              \
-            rp_index half = A.rows / 2;                                           \
-            A.rows = Y.rows = half;                                               \
-            A2.rows = Y2.rows = A2.rows - half;                                   \
-            A2.data += half * A.s0;                                               \
-            Y2.data += half * Y.s0;                                               \
-            return RP_NAME(fname##_2d)(A, Y, eps) + RP_NAME(fname##_2d)(A2, Y2, eps); \
-        }                                                                         \
-    }
-
-RP_PAIRWISE_TERM(rp_bce_sum, rp_bce_term)
-RP_PAIRWISE_TERM(rp_sse_sum, rp_squared_difference_term)
-
-double RP_NAME(rp_bce)(rp_cview A, rp_cview Y, double eps)
+/* Pairwise sum of rp_loss_term over a row segment of (a, y). */
+static double RP_NAME(rp_loss_sum_row)(rp_loss loss, const char *a, rp_index as, const char *y,
+                                       rp_index ys, rp_index n, double eps)
 {
-    double count = (double)A.rows * (double)A.cols;
-    return -(RP_NAME(rp_bce_sum_2d)(A, Y, eps) / count);
+    if (n <= RP_PAIRWISE_BLOCK) {
+        double s = 0.0;
+        rp_index i;
+        for (i = 0; i < n; i++) {
+            s += rp_loss_term(loss, (double)RP_AT(a, i, as), (double)RP_AT(y, i, ys), eps);
+        }
+        return s;
+    }
+    else {
+        rp_index half = n / 2;
+        return RP_NAME(rp_loss_sum_row)(loss, a, as, y, ys, half, eps) +
+               RP_NAME(rp_loss_sum_row)(loss, a + half * as, as, y + half * ys, ys, n - half,
+                                        eps);
+    }
 }
 
-double RP_NAME(rp_sum_squared_error)(rp_cview A, rp_cview Y)
+/* sum over every entry of rp_loss_term: the rows split in halves, each row pairwise */
+double RP_NAME(rp_loss_sum)(rp_loss loss, rp_cview A, rp_cview Y, double eps)
 {
-    return RP_NAME(rp_sse_sum_2d)(A, Y, 0.0);
+    if (A.rows == 0) {
+        return 0.0;
+    }
+    if (A.rows == 1) {
+        return RP_NAME(rp_loss_sum_row)(loss, A.data, A.s1, Y.data, Y.s1, A.cols, eps);
+    }
+    else {
+        rp_cview A2 = A, Y2 = Y;
+        rp_index half = A.rows / 2;
+        A.rows = Y.rows = half;
+        A2.rows = Y2.rows = A2.rows - half;
+        A2.data += half * A.s0;
+        Y2.data += half * Y.s0;
+        return RP_NAME(rp_loss_sum)(loss, A, Y, eps) + RP_NAME(rp_loss_sum)(loss, A2, Y2, eps);
+    }
+}
+
+/* -sum_i log(A[i, labels[i]] + eps), the rows summed pairwise */
+double RP_NAME(rp_cross_entropy_labels)(rp_cview A, const char *labels, rp_index ls, double eps)
+{
+    if (A.rows <= RP_PAIRWISE_BLOCK) {
+        double s = 0.0;
+        rp_index i;
+        for (i = 0; i < A.rows; i++) {
+            const rp_index label = *(const rp_index *)(labels + i * ls);
+            s += rp_loss_term(RP_LOSS_CE, (double)RP_AT2(A, i, label), 1.0, eps);
+        }
+        return s;
+    }
+    else {
+        rp_cview A2 = A;
+        rp_index half = A.rows / 2;
+        A.rows = half;
+        A2.rows -= half;
+        A2.data += half * A.s0;
+        return RP_NAME(rp_cross_entropy_labels)(A, labels, ls, eps) +
+               RP_NAME(rp_cross_entropy_labels)(A2, labels + half * ls, ls, eps);
+    }
 }
 
 /* P[i,j] -= lr * G[i,j], in RP_T arithmetic as NumPy's `P -= lr * G` is. */
@@ -424,4 +466,3 @@ void RP_NAME(rp_sgd_update)(double lr, rp_view P, rp_cview G)
 #undef RP_UNARY_LOOP
 #undef RP_MATH_LOOP
 #undef RP_BINARY_LOOP
-#undef RP_PAIRWISE_TERM

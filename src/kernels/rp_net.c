@@ -212,9 +212,9 @@ double rp_fit_lr(const rp_fit *fit, double lr, rp_index epoch, rp_index updates)
 static int rp_net_small_fits(const rp_net *net, rp_index n, rp_index batch)
 {
     int l;
-    if (net->path == RP_PATH_GENERAL || !rp_net_plain_sgd(net) || net->output == RP_ACT_SOFTMAX ||
-        net->nlayers < 1 || net->nlayers > RP_SMALL_LAYERS || n < 1 ||
-        batch > RP_SMALL_GEMM_WORK) {
+    if (net->path == RP_PATH_GENERAL || !rp_net_plain_sgd(net) || net->nlayers < 1 ||
+        net->nlayers > RP_SMALL_LAYERS || net->act[net->nlayers - 1] == RP_ACT_SOFTMAX ||
+        n < 1 || batch > RP_SMALL_GEMM_WORK) {
         return 0;
     }
     for (l = 0; l < net->nlayers; l++) {

@@ -13,15 +13,8 @@
 #include <stdint.h>
 
 #include "rp_kernels.h"
+#include "rp_registry.h"
 
-typedef enum {
-    RP_LOSS_BCE = 0, /* -sum(y*log(a+eps) + (1-y)*log(1-a+eps)), sigmoid output */
-    RP_LOSS_CE = 1,  /* -sum(y*log(a+eps)), softmax output */
-    RP_LOSS_MSE = 2  /* 0.5*sum((a-y)^2), the seeds' half squared error */
-} rp_loss;
-
-/* eps inside the logarithms of both cross-entropies (seed 000's value). */
-#define RP_LOSS_EPS 1e-8
 
 enum { RP_OK = 0, RP_NOMEM = 1, RP_INTERRUPTED = 2, RP_UNSUPPORTED = 3 };
 
@@ -52,10 +45,11 @@ typedef struct {
     rp_view *b;            /* nlayers biases, each (1, sizes[l+1]); data NULL: no bias */
     rp_view *vW, *vb;      /* velocities (Adam: first moments) like W and b; unused by plain SGD */
     rp_view *sW, *sb;      /* Adam's second moments like W and b; unused otherwise */
-    rp_activation hidden;  /* sigmoid, tanh, relu or identity */
-    rp_activation output;  /* the same, or softmax */
-    rp_loss loss;
-    int average;           /* divide the loss and the gradients by the batch size */
+    const rp_activation *act; /* nlayers activations, one per layer; softmax only last */
+    const rp_loss_info *loss; /* an entry of rp_losses (rp_registry.h) */
+    double eps;            /* inside the cross-entropies' logarithms */
+    int average;           /* divide the loss and the gradients by the batch size (or,
+                            * loss->mean_over_entries, by its every entry) */
     double lr;             /* the learning rate of the next update (a fit's schedule sets it) */
     rp_optimizer optimizer;
     double momentum;       /* RP_OPT_SGD, RP_OPT_SGD_KERAS; 0: none */
@@ -87,7 +81,7 @@ typedef struct rp_net_work rp_net_work;
 rp_net_work *rp_net_work_new(const rp_net *net, rp_index batch, int gather, int f32);
 void rp_net_work_free(rp_net_work *work);
 
-/* The loss of the batch (X, Y) (divided by n if net->average) plus net's L2
+/* The loss of the batch (X, Y) (averaged if net->average) plus net's L2
  * penalty and, when dW is not NULL, its gradients into dW[l], db[l]
  * (db[l].data NULL: skipped). */
 double rp_net_gradients_f32(const rp_net *net, rp_cview X, rp_cview Y, rp_view *dW,
@@ -154,7 +148,8 @@ double rp_fit_lr(const rp_fit *fit, double lr, rp_index epoch, rp_index updates)
 /* Trains for fit->epochs passes over (X, Y) in batches (fit->batching) with
  * net's optimiser; history[e] gets each epoch's loss (with the L2 penalty of
  * each batch), summed over its batches before their updates (divided by the
- * number of samples the epoch's batches hold if net->average). Returns RP_OK,
+ * number of samples the epoch's batches hold, or of their entries, if
+ * net->average). Returns RP_OK,
  * RP_NOMEM, RP_INTERRUPTED (the parameters and counters then hold the last
  * complete update), or RP_UNSUPPORTED (net->path RP_PATH_SMALL on a fit that
  * path does not take). */

@@ -25,7 +25,7 @@ static void RP_NAME(forward)(const rp_net *net, rp_cview X, rp_view *A)
     rp_cview in = X;
     int l;
     for (l = 0; l < net->nlayers; l++) {
-        const rp_activation act = l == net->nlayers - 1 ? net->output : net->hidden;
+        const rp_activation act = net->act[l];
         const rp_view Al = A[l];
         RP_NAME(rp_gemm)(1.0, in, rp_const(net->W[l]), Al);
         if (act != RP_ACT_SOFTMAX && Al.s1 == (rp_index)sizeof(RP_T) &&
@@ -70,50 +70,19 @@ static rp_view *RP_NAME(scratch_activations)(const rp_net *net, rp_net_work *w, 
     return w->Av;
 }
 
-/* f'(z) written from the activation a = f(z), as the seeds write a*(1-a). */
-RP_FORCE_INLINE double RP_NAME(prime_from_activation)(rp_activation act, double a)
-{
-    switch (act) {
-    case RP_ACT_SIGMOID:
-        return a * (1.0 - a);
-    case RP_ACT_TANH:
-        return 1.0 - a * a;
-    case RP_ACT_RELU:
-        return isgreater(a, 0.0) ? 1.0 : 0.0;
-    default:
-        return 1.0;
-    }
-}
-
-/* One output element's share of the loss, subtracted from or added to
- * *loss in the order the terms are written, and its delta dL/dz returned:
- * a - y for sigmoid+BCE and softmax+CE, (a - y) * f'(a) for the half
- * squared error. The general path and the small-network path
- * (rp_net_small_impl.h) both use it, the latter with `loss` a constant. */
-RP_FORCE_INLINE double RP_NAME(loss_delta)(rp_loss loss_kind, rp_activation output, double a,
-                                           double y, double *loss)
+/* One output element's share of the loss (rp_loss_term of the registry),
+ * added to *loss, and its delta dL/dz returned: a - y for the
+ * cross-entropies (sigmoid + "bce", softmax + "ce"), factor * (a - y) *
+ * f'(a) for the squared errors (factor the loss's squared_factor). The
+ * general path and the small-network path (rp_net_small_impl.h) both use
+ * it, the latter with `loss_kind` and `output` constants. */
+RP_FORCE_INLINE double RP_NAME(loss_delta)(rp_loss loss_kind, double factor, rp_activation output,
+                                           double eps, double a, double y, double *loss)
 {
     double delta = a - y;
-    switch (loss_kind) {
-    /* a term whose weight y or 1 - y is zero adds nothing: skip its log
-     * (with one-hot targets that is most of them) */
-    case RP_LOSS_BCE:
-        if (y != 1.0) {
-            *loss -= (1.0 - y) * log(1.0 - a + RP_LOSS_EPS);
-        }
-        if (y != 0.0) {
-            *loss -= y * log(a + RP_LOSS_EPS);
-        }
-        break;
-    case RP_LOSS_CE:
-        if (y != 0.0) {
-            *loss -= y * log(a + RP_LOSS_EPS);
-        }
-        break;
-    case RP_LOSS_MSE:
-        *loss += 0.5 * delta * delta;
-        delta *= RP_NAME(prime_from_activation)(output, a);
-        break;
+    *loss += rp_loss_term(loss_kind, a, y, eps);
+    if (factor != 0.0) {
+        delta *= factor * rp_prime_from_activation(output, a);
     }
     return delta;
 }
@@ -122,25 +91,41 @@ RP_FORCE_INLINE double RP_NAME(loss_delta)(rp_loss loss_kind, rp_activation outp
  * dL/dZ into D (RP_NAME(loss_delta) for each element). */
 static double RP_NAME(output_delta)(const rp_net *net, rp_cview Y, rp_view A, rp_view D)
 {
+    const rp_loss loss_id = net->loss->id;
+    const double factor = net->loss->squared_factor, eps = net->eps;
+    const rp_activation out = net->act[net->nlayers - 1];
     double loss = 0.0;
     rp_index i, j;
     for (i = 0; i < D.rows; i++) {
         for (j = 0; j < D.cols; j++) {
             const double a = (double)RP_AT2(A, i, j), y = (double)RP_AT2(Y, i, j);
-            RP_REF2(D, i, j) = (RP_T)RP_NAME(loss_delta)(net->loss, net->output, a, y, &loss);
+            RP_REF2(D, i, j) = (RP_T)RP_NAME(loss_delta)(loss_id, factor, out, eps, a, y, &loss);
         }
     }
     return loss;
 }
 
-/* below[i,j] *= f'(a) with a = in[i,j], the activation of the layer below. */
-#define RP_PRIME_LOOP(fprime)                                                     \
+/* The divisor of an averaged loss of a batch of n samples (1 if not
+ * averaged): n, or n times the outputs for a loss averaged over every entry
+ * ("mse", "bce"). */
+static double RP_NAME(divisor)(const rp_net *net, rp_index n)
+{
+    if (!net->average) {
+        return 1.0;
+    }
+    return net->loss->mean_over_entries ? (double)n * (double)net->sizes[net->nlayers]
+                                        : (double)n;
+}
+
+/* below[i,j] *= f'(a) with a = in[i,j], the activation of the layer below
+ * (rp_prime_from_activation; a constant `act` lets the compiler drop its switch). */
+#define RP_PRIME_LOOP(act)                                                        \
     for (i = 0; i < n; i++) {                                                     \
         const char *arow = in.data + i * in.s0;                                   \
         RP_T *brow = (RP_T *)(below.data + i * below.s0);                         \
         for (j = 0; j < below.cols; j++) {                                        \
             const double a = (double)RP_AT(arow, j, in.s1);                       \
-            brow[j] = (RP_T)((double)brow[j] * (fprime));                         \
+            brow[j] = (RP_T)((double)brow[j] * rp_prime_from_activation(act, a)); \
         }                                                                         \
     }
 
@@ -201,20 +186,22 @@ static double RP_NAME(backward)(const rp_net *net, rp_cview X, const rp_view *A,
             rp_view below = RP_NAME(scratch)(w->delta[1 - cur], n, net->sizes[l]);
             rp_index i, j;
             RP_NAME(rp_gemm)(1.0, rp_const(D), rp_transposed(rp_const(net->W[l])), below);
-            /* one loop per activation, so the switch is not inside it
-             * (prime_from_activation with a constant folds to its formula) */
-            switch (net->hidden) {
+            /* the common activations get loops of their own, without a switch */
+            switch (net->act[l - 1]) {
             case RP_ACT_SIGMOID:
-                RP_PRIME_LOOP(RP_NAME(prime_from_activation)(RP_ACT_SIGMOID, a));
+                RP_PRIME_LOOP(RP_ACT_SIGMOID);
                 break;
             case RP_ACT_TANH:
-                RP_PRIME_LOOP(RP_NAME(prime_from_activation)(RP_ACT_TANH, a));
+                RP_PRIME_LOOP(RP_ACT_TANH);
                 break;
             case RP_ACT_RELU:
-                RP_PRIME_LOOP(RP_NAME(prime_from_activation)(RP_ACT_RELU, a));
+                RP_PRIME_LOOP(RP_ACT_RELU);
                 break;
+            case RP_ACT_IDENTITY:
+                break; /* f' = 1 */
             default:
-                break; /* identity: f' = 1 */
+                RP_PRIME_LOOP(net->act[l - 1]);
+                break;
             }
             cur = 1 - cur;
         }
@@ -319,7 +306,7 @@ static double RP_NAME(forward_loss)(const rp_net *net, rp_cview X, rp_cview Y, r
 double RP_NAME(rp_net_gradients)(const rp_net *net, rp_cview X, rp_cview Y, rp_view *dW,
                                  rp_view *db, rp_net_work *w)
 {
-    const double scale = net->average ? 1.0 / (double)X.rows : 1.0;
+    const double scale = 1.0 / RP_NAME(divisor)(net, X.rows);
     rp_view *A;
     const double loss = RP_NAME(forward_loss)(net, X, Y, w, &A);
     const double penalty = dW != NULL ? RP_NAME(backward)(net, X, A, w, dW, db, scale)
@@ -328,10 +315,11 @@ double RP_NAME(rp_net_gradients)(const rp_net *net, rp_cview X, rp_cview Y, rp_v
 }
 
 /* One step on a batch: forward, backward, update. Returns the batch's loss
- * summed over its samples, with the L2 penalty (times n if net->average). */
+ * summed over its samples, with the L2 penalty (times the divisor if
+ * net->average). */
 static double RP_NAME(step)(const rp_net *net, rp_cview X, rp_cview Y, rp_net_work *w)
 {
-    const double scale = net->average ? 1.0 / (double)X.rows : 1.0;
+    const double scale = 1.0 / RP_NAME(divisor)(net, X.rows);
     const double decay = net->weight_decay;
     rp_view *A;
     const double loss = RP_NAME(forward_loss)(net, X, Y, w, &A);
@@ -464,7 +452,7 @@ int RP_NAME(rp_net_fit)(const rp_net *net, rp_cview X, rp_cview Y, const rp_fit 
                 total += RP_NAME(step)(&cur, Xb, Yb, w);
             }
             updates++;
-            seen += (double)nb;
+            seen += RP_NAME(divisor)(net, nb); /* samples (or entries) averaged over */
             /* look for Ctrl-C every few million multiply-adds, between steps; a
              * step costs a share of that whatever its size (RP_STOP_CHECK_STEPS) */
             work_since_check += (double)nb * (double)per_sample +

@@ -177,7 +177,7 @@ static void RP_NAME(small_activate)(rp_activation act, rp_index n, RP_T *A)
 /* D[i] = (RP_T)(D[i] * f'(A[i])) for i < n: the delta of a hidden layer. */
 #define RP_SMALL_PRIME_LOOP(ACT)                                                  \
     for (i = 0; i < n; i++) {                                                     \
-        D[i] = (RP_T)((double)D[i] * RP_NAME(prime_from_activation)(ACT, (double)A[i])); \
+        D[i] = (RP_T)((double)D[i] * rp_prime_from_activation(ACT, (double)A[i])); \
     }
 
 static void RP_NAME(small_prime)(rp_activation act, rp_index n, const RP_T *A, RP_T *D)
@@ -203,7 +203,8 @@ static void RP_NAME(small_prime)(rp_activation act, rp_index n, const RP_T *A, R
 #define RP_SMALL_DELTA_LOOP(LOSS, ACT)                                            \
     for (i = 0; i < nb; i++) {                                                    \
         for (j = 0; j < m; j++) {                                                 \
-            D[j * nb + i] = (RP_T)RP_NAME(loss_delta)(LOSS, ACT, (double)A[j * nb + i], \
+            D[j * nb + i] = (RP_T)RP_NAME(loss_delta)(LOSS, factor, ACT, eps,           \
+                                                      (double)A[j * nb + i],            \
                                                       (double)Y[j * ys + i], &loss);    \
         }                                                                         \
     }
@@ -211,19 +212,24 @@ static void RP_NAME(small_prime)(rp_activation act, rp_index n, const RP_T *A, R
 static double RP_NAME(small_output_delta)(const rp_net *net, rp_index m, rp_index nb,
                                           const RP_T *A, const RP_T *Y, rp_index ys, RP_T *D)
 {
+    const rp_loss kind = net->loss->id;
+    const rp_activation output = net->act[net->nlayers - 1];
+    const double factor = net->loss->squared_factor, eps = net->eps;
     double loss = 0.0;
     rp_index i, j;
-    if (net->loss == RP_LOSS_BCE) {
+    /* the seeds' configurations get loops of their own (any other is right
+     * in the last, general loop) */
+    if (kind == RP_LOSS_BCE && output == RP_ACT_SIGMOID) {
         RP_SMALL_DELTA_LOOP(RP_LOSS_BCE, RP_ACT_SIGMOID)
     }
-    else if (net->loss == RP_LOSS_MSE && net->output == RP_ACT_SIGMOID) {
-        RP_SMALL_DELTA_LOOP(RP_LOSS_MSE, RP_ACT_SIGMOID)
+    else if (kind == RP_LOSS_HALF_SUM_SQUARED_ERROR && output == RP_ACT_SIGMOID) {
+        RP_SMALL_DELTA_LOOP(RP_LOSS_HALF_SUM_SQUARED_ERROR, RP_ACT_SIGMOID)
     }
-    else if (net->loss == RP_LOSS_MSE && net->output == RP_ACT_IDENTITY) {
-        RP_SMALL_DELTA_LOOP(RP_LOSS_MSE, RP_ACT_IDENTITY)
+    else if (kind == RP_LOSS_HALF_SUM_SQUARED_ERROR && output == RP_ACT_IDENTITY) {
+        RP_SMALL_DELTA_LOOP(RP_LOSS_HALF_SUM_SQUARED_ERROR, RP_ACT_IDENTITY)
     }
     else {
-        RP_SMALL_DELTA_LOOP(net->loss, net->output)
+        RP_SMALL_DELTA_LOOP(kind, output)
     }
     return loss;
 }
@@ -283,7 +289,7 @@ RP_FORCE_INLINE double RP_NAME(small_step_nb)(const rp_net *net, RP_NAME(rp_smal
 {
     const int L = net->nlayers;
     const int cased = NB <= RP_SMALL_CASES_MAX;
-    const double scale = net->average ? 1.0 / (double)NB : 1.0;
+    const double scale = 1.0 / RP_NAME(divisor)(net, NB);
     const RP_T lr = (RP_T)net->lr;
     const RP_T *in = X;
     rp_index hs = xs;
@@ -306,7 +312,7 @@ RP_FORCE_INLINE double RP_NAME(small_step_nb)(const rp_net *net, RP_NAME(rp_smal
                                           s->acc);
             }
         }
-        RP_NAME(small_activate)(l == L - 1 ? net->output : net->hidden, m * NB, s->A[l]);
+        RP_NAME(small_activate)(net->act[l], m * NB, s->A[l]);
         in = s->A[l];
         hs = NB;
     }
@@ -332,7 +338,7 @@ RP_FORCE_INLINE double RP_NAME(small_step_nb)(const rp_net *net, RP_NAME(rp_smal
                                               s->D[l - 1] + p * NB, s->acc);
                 }
             }
-            RP_NAME(small_prime)(net->hidden, k * NB, s->A[l - 1], s->D[l - 1]);
+            RP_NAME(small_prime)(net->act[l - 1], k * NB, s->A[l - 1], s->D[l - 1]);
         }
         /* W(p, j) -= lr * (scale * sum_i in(p, i) * D(j, i)), samples in order */
         for (p = 0; p < k; p++) {
