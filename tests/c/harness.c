@@ -426,6 +426,7 @@ static void check_fit(int single)
     rp_view W[2], b[2], vW[2], vb[2], sW[2], sb[2];
     rp_cview Xv, Yv;
     rp_net net;
+    static const rp_activation acts[2] = {RP_ACT_TANH, RP_ACT_SIGMOID};
     size_t item = single ? sizeof(float) : sizeof(double);
     int l, i, status;
     memset(&net, 0, sizeof net);
@@ -478,9 +479,9 @@ static void check_fit(int single)
     net.vb = vb;
     net.sW = sW;
     net.sb = sb;
-    net.hidden = RP_ACT_TANH;
-    net.output = RP_ACT_SIGMOID;
-    net.loss = RP_LOSS_BCE;
+    net.act = acts; /* tanh hidden, sigmoid output */
+    net.loss = rp_loss_find("bce");
+    net.eps = net.loss->eps;
     net.average = 1;
     net.lr = 0.5; /* the other fields zero: plain SGD, no penalty */
     status = fit(&net, single, Xv, Yv, history);
