@@ -4,12 +4,16 @@ folder), word for word.
 
 A seed's text has "In [N]:" before each code cell, then the code, then the
 cell's printed output and the next markdown. The code is the longest part
-after the marker that ends at a blank line (or at the next marker) and
-parses as Python: output and prose do not parse.
+after the marker that ends at a blank line (or at the next marker), compiles
+without a warning, and has no expression statement other than a call (the
+seeds' cells print with print(...)): prose does not parse, and printed
+arrays, which may ("[[0.5 -0.1]\n [0.2 0.3]]" is a subscripted list), are
+bare expressions.
 """
 import ast
 import os
 import re
+import warnings
 from pathlib import Path
 
 # <repo>/../shared/seeds; RETROPROP_SEEDS names another folder (a worktree
@@ -61,8 +65,14 @@ def cells(number):
             if not text.strip():
                 continue
             try:
-                ast.parse(text)
-            except SyntaxError:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error")
+                    tree = ast.parse(text)
+                    compile(tree, "<seed>", "exec")
+            except (SyntaxError, SyntaxWarning):
+                continue
+            if any(isinstance(stmt, ast.Expr) and not isinstance(stmt.value, ast.Call)
+                   for stmt in tree.body):
                 continue
             best = text + "\n"
         if best is not None:

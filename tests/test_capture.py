@@ -58,9 +58,17 @@ def assert_same_namespace(plain, captured, rtol=0.0, exact=()):
             scale = max(np.max(np.abs(x)), np.finfo(x.dtype).tiny)
             np.testing.assert_allclose(y, x, rtol=rtol, atol=rtol * scale, err_msg=k)
     for k, v in plain.items():
-        if k.startswith("_") or k in a or callable(v) or type(v).__name__ == "module":
+        if k.startswith("_") or k in a or callable(v) or type(v).__name__ == "module" or \
+                hasattr(v, "__dict__"):
             continue
-        assert captured[k] == v, k
+        if isinstance(v, tuple):
+            assert len(captured[k]) == len(v), k
+            for x, y in zip(captured[k], v):
+                np.testing.assert_allclose(x, y, rtol=rtol, err_msg=k)
+        elif isinstance(v, list) and rtol:
+            np.testing.assert_allclose(captured[k], v, rtol=rtol, err_msg=k)
+        else:
+            assert captured[k] == v, k
 
 
 # ---------------------------------------------------------------- seed 001
@@ -344,3 +352,276 @@ def test_ctrl_c_stops_between_runs_with_python_state():
     exec(cell.replace("range(10**9)", "range(%d)" % done), plain)
     for name in ("W", "H", "G"):
         np.testing.assert_allclose(ns[name], plain[name], rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+# ---------------------------------------------------------------- seed 003
+
+def seed003_loop(iterations):
+    """Seed 003's cells word for word: the data (cell 2) and sigmod (cell 4)
+    before a loop whose body is the step, cells 3 and 5 to 18, prints and all."""
+    seed_cells.skip_unless_seeds(3)
+    cells = seed_cells.cells(3)
+    body = "".join(cells[n] for n in sorted(cells) if n not in (1, 2, 4))
+    loop = "for paso in range(%d):\n" % iterations + "".join(
+        "    " + line if line.strip() else line for line in body.splitlines(True))
+    return [cells[1], cells[2], cells[4], loop]
+
+
+@pytest.mark.parametrize("iterations", [1, 40])
+def test_seed003_step_in_a_loop(iterations):
+    src = seed003_loop(iterations)
+    plain, out_p, _ = run_cells(src)
+    captured, out_c, err = run_cells(src, capture_index=3)
+    assert err == ""
+    report = capture.last_report[0]
+    if iterations < 3:
+        assert not report.captured and report.reason is None   # too short to gain: Python
+        assert out_c == out_p
+        assert_same_namespace(plain, captured)
+        return
+    assert report.captured and report.c_iterations == iterations - 1
+    # every print of every iteration, at its place in the body
+    assert out_c.count("\n") == out_p.count("\n")
+    np.testing.assert_allclose(numbers(out_c), numbers(out_p), rtol=1e-7, atol=1e-8)
+    assert_same_namespace(plain, captured, rtol=1e-12)
+    # the first step prints the seed's numbers
+    assert "[[0.75000237 0.77134977]" in out_c
+
+
+# ---------------------------------------------------------------- seed 000
+
+RED_CLASS = '''
+import numpy as np
+
+class RedNeuronal:
+    """Seed 000's class in its words: columns layout, BCE averaged over m."""
+    def __init__(self, pesos1, pesos2, tasa):
+        self.pesos1 = np.array(pesos1)
+        self.sesgo1 = np.zeros((2, 1))
+        self.pesos2 = np.array(pesos2)
+        self.sesgo2 = np.zeros((1, 1))
+        self.tasa = tasa
+        self.act1 = None
+
+    def sigmoide(self, z):
+        return 1 / (1 + np.exp(-z))
+
+    def derivada_sigmoide(self, act):
+        return act * (1 - act)
+
+    def forward(self, X):
+        self.act1 = self.sigmoide(np.dot(self.pesos1, X) + self.sesgo1)
+        return self.sigmoide(np.dot(self.pesos2, self.act1) + self.sesgo2)
+
+    def perdida(self, Y_pred, Y):
+        m = Y.shape[1]
+        eps = 1e-8
+        return -(1 / m) * np.sum(Y * np.log(Y_pred + eps) + (1 - Y) * np.log(1 - Y_pred + eps))
+
+    def backward(self, X, Y, Y_pred):
+        m = Y.shape[1]
+        dS2 = Y_pred - Y
+        dPesos2 = (1 / m) * np.dot(dS2, self.act1.T)
+        dSesgo2 = (1 / m) * np.sum(dS2, axis=1, keepdims=True)
+        dAct1 = np.dot(self.pesos2.T, dS2)
+        dS1 = dAct1 * self.derivada_sigmoide(self.act1)
+        dPesos1 = (1 / m) * np.dot(dS1, X.T)
+        dSesgo1 = (1 / m) * np.sum(dS1, axis=1, keepdims=True)
+        return dPesos1, dSesgo1, dPesos2, dSesgo2
+
+    def actualizar(self, dPesos1, dSesgo1, dPesos2, dSesgo2):
+        self.pesos2 -= self.tasa * dPesos2
+        self.sesgo2 -= self.tasa * dSesgo2
+        self.pesos1 -= self.tasa * dPesos1
+        self.sesgo1 -= self.tasa * dSesgo1
+
+X = np.array([[0, 0, 1, 1], [0, 1, 0, 1]])
+Y = np.array([[0, 1, 1, 0]])
+red = RedNeuronal(pesos1=[[-0.8, 1.3], [0.4, -0.7]], pesos2=[[0.9, -1.1]], tasa=0.5)
+perdidas = []
+'''
+
+TRAIN_RED = '''
+for i in range(2000):
+    Y_pred = red.forward(X)
+    perdida = red.perdida(Y_pred, Y)
+    grads = red.backward(X, Y, Y_pred)
+    red.actualizar(*grads)
+    if i % 100 == 0:
+        perdidas.append(perdida)
+print("perdida %.10f" % perdida)
+'''
+
+
+def test_seed000_class_methods_in_a_loop():
+    plain, out_p, _ = run_cells([RED_CLASS, TRAIN_RED])
+    captured, out_c, err = run_cells([RED_CLASS, TRAIN_RED], capture_index=1)
+    report = capture.last_report[0]
+    assert report.captured, (report, err)
+    assert err == ""
+    assert out_c == out_p
+    red_p, red_c = plain["red"], captured["red"]
+    pesos1 = red_c.pesos1
+    for attr in ("pesos1", "sesgo1", "pesos2", "sesgo2", "act1"):
+        np.testing.assert_allclose(getattr(red_c, attr), getattr(red_p, attr), rtol=1e-12,
+                                   err_msg=attr)
+    assert red_c.pesos1 is pesos1                       # updated in place, as -= does
+    assert type(captured["perdida"]) is type(plain["perdida"]) is np.float64
+    np.testing.assert_allclose(captured["perdidas"], plain["perdidas"], rtol=1e-12)
+    assert len(captured["perdidas"]) == 20
+    assert [type(g) for g in captured["grads"]] == [np.ndarray] * 4
+    assert_same_namespace(plain, captured, rtol=1e-12)
+
+
+def test_fallback_method_assigns_another_objects_attribute():
+    cell = RED_CLASS + '''
+class Registro:
+    pass
+registro = Registro()
+def paso(red, X):
+    registro.ultimo = red.forward(X)
+'''
+    fallback(cell.replace("perdidas = []", "") and
+             "for i in range(4):\n    paso(red, X)\n",
+             lambda: _exec_setup(cell), "assigns an attribute of something other", 2)
+
+
+def _exec_setup(cell):
+    ns = {"np": np}
+    exec(cell, ns)
+    return ns
+
+
+# ------------------------------------------------------------ minibatches
+
+MINIBATCH_CELL = """
+for b in range(n_batches):
+    xb = X[b * size:(b + 1) * size]
+    yb = Y[b * size:(b + 1) * size]
+    a1 = np.tanh(xb @ W1)
+    a2 = 1 / (1 + np.exp(-(a1 @ W2)))
+    d2 = (a2 - yb) * a2 * (1 - a2)
+    d1 = (d2 @ W2.T) * (1 - a1 ** 2)
+    W2 -= 0.1 * (a1.T @ d2)
+    W1 -= 0.1 * (xb.T @ d1)
+    if b % 7 == 0:
+        print(b, np.mean((a2 - yb) ** 2))
+"""
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_minibatches_sliced_by_the_loop_variable(dtype):
+    def setup():
+        rng = np.random.default_rng(4)
+        return {"np": np, "size": 8, "n_batches": 25,
+                "X": rng.standard_normal((200, 5)).astype(dtype),
+                "Y": (rng.random((200, 1)) > 0.5).astype(np.int64),   # int labels, cast
+                "W1": (rng.standard_normal((5, 6)) * 0.5).astype(dtype),
+                "W2": (rng.standard_normal((6, 1)) * 0.5).astype(dtype)}
+    plain, out_p = setup(), io.StringIO()
+    with contextlib.redirect_stdout(out_p):
+        exec(MINIBATCH_CELL, plain)
+    captured, out_c, err = setup(), io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out_c), contextlib.redirect_stderr(err):
+        capture.run(MINIBATCH_CELL, captured)
+    assert capture.last_report[0].captured, err.getvalue()
+    assert captured["xb"].base is captured["X"]           # a view, as X[...] is
+    np.testing.assert_array_equal(captured["xb"], plain["xb"])
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(numbers(out_c.getvalue()), numbers(out_p.getvalue()), rtol=tol)
+    assert_same_namespace(plain, captured, rtol=tol)
+
+
+def test_fallback_last_batch_shorter():
+    def setup():
+        return {"np": np, "X": np.ones((10, 2)), "W": np.ones((2, 2))}
+    fallback("for b in range(4):\n    W = W + X[b * 3:(b + 1) * 3].T @ X[b * 3:(b + 1) * 3]\n",
+             setup, "past the end of the array", 2)
+
+
+# ------------------------------------------------- random loop bodies (hypothesis)
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+# Expressions over (4, 4) arrays x, y that stay bounded; (template, uses a product)
+EXPRESSIONS = [
+    ("{x} + {y}", False), ("{x} - {y}", False), ("{x} * {y}", False),
+    ("{x} / (1 + {y} * {y})", False), ("np.exp(-abs({x}))", False), ("np.tanh({x})", False),
+    ("0.5 * {x} - 0.25", False), ("np.maximum({x}, {y})", False), ("-{x}", False),
+    ("{x} - np.sum({y}, axis=0, keepdims=True) / 4", False),
+    ("{x} * np.mean({y}, axis=1, keepdims=True)", False), ("{x}.T", False),
+    ("{x} ** 2", False), ("np.sum({x}) * 0.01 + {y}", False),
+    ("np.tanh({x} @ {y})", True), ("np.tanh(np.dot({x}.T, {y}))", True),
+]
+
+
+@st.composite
+def loop_bodies(draw):
+    """A straight-line loop body: temporaries from the expressions, then
+    updates of the state S (in place, -=) and R (rebound), and a Python
+    statement on a schedule."""
+    names = ["S", "R", "C"]       # C: a constant input, never written
+    lines, product = [], False
+    for i in range(draw(st.integers(1, 6), label="temporaries")):
+        template, uses = draw(st.sampled_from(EXPRESSIONS), label="expression")
+        x, y = draw(st.sampled_from(names)), draw(st.sampled_from(names))
+        lines.append("t%d = %s" % (i, template.format(x=x, y=y)))
+        product |= uses
+        names.append("t%d" % i)
+    pick = st.sampled_from(names[3:])
+    lines.append("S -= 0.1 * np.tanh(%s)" % draw(pick, label="in place"))
+    lines.append("R = np.tanh(R + %s)" % draw(pick, label="rebound"))
+    every = draw(st.integers(1, 5), label="schedule")
+    where = draw(st.integers(0, len(lines)), label="where the Python statement goes")
+    lines.insert(where, "if j %% %d == 1:\n        trace.append(np.sum(%s))"
+                 % (every, draw(st.sampled_from(names[:where + 3] if where else names[:3]))))
+    return "for j in range(%d):\n" % draw(st.integers(3, 12)) + "".join(
+        "    " + line + "\n" for line in lines), product
+
+
+@given(body=loop_bodies(), dtype=st.sampled_from([np.float64, np.float32]))
+def test_random_loop_bodies_captured_as_plain(body, dtype):
+    cell, product = body
+
+    def setup():
+        rng = np.random.default_rng(11)
+        return {"np": np, "trace": [], **{k: rng.uniform(-1, 1, (4, 4)).astype(dtype)
+                                          for k in ("S", "R", "C")}}
+    plain = setup()
+    exec(cell, plain)
+    captured = setup()
+    S = captured["S"]
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        capture.run(cell, captured)
+    assert capture.last_report[0].captured, (cell, err.getvalue())
+    assert captured["S"] is S
+    rtol = 0.0 if not product else (1e-9 if dtype == np.float64 else 2e-4)
+    assert_same_namespace(plain, captured, rtol=rtol)
+    np.testing.assert_allclose(captured["trace"], plain["trace"], rtol=rtol or 0, atol=0)
+
+
+def test_a_name_keeps_the_value_a_rebound_name_had():
+    """prev = w; w = w - g (Nesterov's pattern), and a view of it: after the
+    loop prev and its view hold w's value from the start of the last
+    iteration, as in Python (found by the random bodies above)."""
+    cell = ("for j in range(6):\n"
+            "    if j == 3:\n"
+            "        seen.append(prev_T.copy())\n"
+            "    prev = w\n"
+            "    prev_T = w.T\n"
+            "    w = np.tanh(w + 0.5 * prev @ v)\n")
+
+    def setup():
+        rng = np.random.default_rng(8)
+        return {"np": np, "seen": [], "w": rng.standard_normal((3, 3)),
+                "v": rng.standard_normal((3, 3))}
+    plain = setup()
+    exec(cell, plain)
+    captured = setup()
+    capture.run(cell, captured)
+    assert capture.last_report[0].captured
+    assert captured["prev_T"].base is captured["prev"] or np.shares_memory(
+        captured["prev_T"], captured["prev"])
+    assert_same_namespace(plain, captured, rtol=1e-12)
+    np.testing.assert_allclose(captured["seen"][0], plain["seen"][0], rtol=1e-12)

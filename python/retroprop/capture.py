@@ -35,6 +35,7 @@ the last place (relative 1e-15 on the seeds' shapes), not bit for bit.
 """
 import ast
 import builtins
+import gc
 import linecache
 import sys
 import time
@@ -294,37 +295,69 @@ class _Statement:
 # Recording: proxies
 
 class _LoopIndex(int):
-    """The loop variable while recording: arithmetic keeps the mark; any use
-    that would let its value steer the recorded work stops the capture."""
+    """The loop variable while recording, and what is computed from it: its
+    value is const + coef * k at the k-th iteration (coef None once it is no
+    longer affine in k). Arithmetic keeps the mark; slicing an array with it
+    records a view that moves with k (minibatches); any other use that would
+    let its value steer the recorded work stops the capture."""
+
+    def __new__(cls, value, coef=None, const=None):
+        self = int.__new__(cls, value)
+        self.coef, self.const = coef, const
+        return self
+
+    def at(self, k):
+        return self.const + self.coef * k
 
     def _stop(self, *args):
         raise CaptureError("uses the loop variable in the loop's array code")
 
-    __bool__ = __index__ = __float__ = __complex__ = _stop
+    __bool__ = __index__ = __float__ = __complex__ = __int__ = _stop
     __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _stop
     __str__ = __repr__ = __format__ = _stop
     __hash__ = int.__hash__
 
-    def _wrap(op):
+    def _affine(op, how):
         def f(self, *args):
-            r = op(int(self), *[int(a) if isinstance(a, _LoopIndex) else a for a in args])
-            return _LoopIndex(r) if type(r) is int else r
+            plain = [int.__int__(a) if isinstance(a, _LoopIndex) else a for a in args]
+            r = op(int.__int__(self), *plain)
+            if type(r) is not int:
+                return r
+            coef = const = None
+            other = args[0] if args else None
+            if self.coef is not None:
+                if how == "neg":
+                    coef, const = -self.coef, -self.const
+                elif how == "pos":
+                    coef, const = self.coef, self.const
+                elif type(other) is int and how in ("add", "sub", "rsub", "mul"):
+                    if how == "add":
+                        coef, const = self.coef, self.const + other
+                    elif how == "sub":
+                        coef, const = self.coef, self.const - other
+                    elif how == "rsub":
+                        coef, const = -self.coef, other - self.const
+                    else:
+                        coef, const = self.coef * other, self.const * other
+                elif isinstance(other, _LoopIndex) and other.coef is not None and \
+                        how in ("add", "sub"):
+                    sign = 1 if how == "add" else -1
+                    coef, const = self.coef + sign * other.coef, self.const + sign * other.const
+            return _LoopIndex(r, coef, const)
         return f
 
     for _n in ("add", "radd", "sub", "rsub", "mul", "rmul", "floordiv", "rfloordiv",
                "mod", "rmod", "neg", "pos", "abs", "pow", "rpow"):
-        locals()["__%s__" % _n] = _wrap(getattr(int, "__%s__" % _n))
-    del _n, _wrap
-
-    def __int__(self):
-        raise CaptureError("uses the loop variable in the loop's array code")
+        locals()["__%s__" % _n] = _affine(getattr(int, "__%s__" % _n),
+                                          {"radd": "add", "rmul": "mul"}.get(_n, _n))
+    del _n, _affine
 
 
 class _Node:
     """A value of the recorded iteration."""
 
     __slots__ = ("kind", "real", "obj", "base", "view", "scalar", "id", "written",
-                 "storage", "slot", "carry")
+                 "storage", "slot", "carry", "previous")
 
     def __init__(self, kind, real, obj=None, base=None, view=None, scalar=False):
         self.kind = kind          # "input", "const", "result", "view"
@@ -337,12 +370,29 @@ class _Node:
         self.storage = None
         self.slot = None
         self.carry = None
+        self.previous = None    # carried: its value at the start of the last iteration
 
     def root(self):
         n = self
         while n.kind == "view":
             n = n.base
         return n
+
+
+class _TupleNode:
+    """A tuple of recorded values bound to a name (grads = red.backward(...))."""
+
+    kind = "tuple"
+
+    def __init__(self, items):
+        self.items = items
+
+    def nodes(self):
+        return [n for n in self.items if isinstance(n, _Node)]
+
+
+def _leaves(node):
+    return node.nodes() if isinstance(node, _TupleNode) else [node]
 
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -369,7 +419,7 @@ class _Traced:
     ndim = property(lambda self: self._node.real.ndim)
     dtype = property(lambda self: self._node.real.dtype)
     size = property(lambda self: self._node.real.size)
-    T = property(lambda self: self._rec.view(self, lambda a: a.T, "T"))
+    T = property(lambda self: self._rec.view(self, lambda a, k: a.T, "T"))
 
     def __len__(self):
         return len(self._node.real)
@@ -460,7 +510,9 @@ class _Recorder:
         self.proxies = {}       # id(node) -> proxy
         self.user_names = set() # global names user functions loaded
         self.lineno = None
+        self.position = 1       # the iteration recorded
         self._depth = 0
+        self.folded = []        # (array, ufunc, sources): constants computed from constants
 
     # -- nodes and proxies --------------------------------------------------
     def new_node(self, *args, **kwargs):
@@ -537,6 +589,15 @@ class _Recorder:
                 real = uf(*reals)
             except Exception as e:
                 raise CaptureError("%s raised %s while recording" % (name, type(e).__name__))
+        if out is None and all(self._constant(n) for n in nodes) and \
+                np.asarray(real).dtype.kind in "biuf":
+            # only constants in: a constant (seed 000's 1 - Y of an int Y), computed
+            # again after the Python statements run (they might change Y in place)
+            sources = [n.obj if isinstance(n, _Node) else n for n in nodes]
+            value = np.asarray(uf(*sources))
+            node = self.new_node("input", value, obj=value)
+            self.folded.append((value, uf, sources))
+            return self.proxy(node)
         if not isinstance(real, (np.ndarray, np.generic)) or np.asarray(real).dtype not in _FLOATS:
             raise CaptureError("%s gives %s results (only float32 and float64 are captured)"
                                % (name, np.asarray(real).dtype))
@@ -564,6 +625,13 @@ class _Recorder:
             return out
         node = self._result(real, ("ufunc", uf, index, nodes, dtype))
         return self.proxy(node)
+
+    def _constant(self, n):
+        """A Python scalar, or an integer array of the namespace (or made of such)."""
+        if not isinstance(n, _Node):
+            return True
+        return n.kind == "input" and not n.written and n.obj.dtype not in _FLOATS and \
+            n.obj.dtype.kind in "biu"
 
     def _product(self, a, b, name):
         na, nb = self.operand(a), self.operand(b)
@@ -594,7 +662,7 @@ class _Recorder:
         if func is np.transpose:
             if len(args) > 1 or kwargs.get("axes") is not None:
                 raise CaptureError("calls np.transpose with axes")
-            return self.view(args[0], lambda a: a.T, "T")
+            return self.view(args[0], lambda a, k: a.T, "T")
         if func is np.copy:
             node = self.operand(args[0])
             if not isinstance(node, _Node) or len(args) > 1 or kwargs:
@@ -641,20 +709,21 @@ class _Recorder:
         node = self.operand(x)
         if not isinstance(node, _Node):
             raise CaptureError("takes %s of a scalar" % what)
-        real = fn(node.real)
+        real = fn(node.real, self.position)
         view = self.new_node("view", real, base=node, view=fn, scalar=False)
         return self.proxy(view)
 
     def getitem(self, x, key):
         keys = key if isinstance(key, tuple) else (key,)
+        moving = False
         for k in keys:
             if k is None or k is Ellipsis:
                 continue
             if isinstance(k, slice):
                 for v in (k.start, k.stop, k.step):
                     if isinstance(v, _LoopIndex):
-                        raise CaptureError("slices an array with the loop variable")
-                    if v is not None and type(v) is not int:
+                        moving = True
+                    elif v is not None and type(v) is not int:
                         raise CaptureError("slices an array with a %s" % type(v).__name__)
                 continue
             if isinstance(k, _LoopIndex):
@@ -664,10 +733,53 @@ class _Recorder:
             raise CaptureError("indexes an array with a %s (only slices and ints are "
                                "captured)" % type(k).__name__)
         node = x._node
+        if moving:
+            return self._moving_slice(x, keys)
         real = node.real[key]
         if not isinstance(real, np.ndarray):
             raise CaptureError("reads one element of an array")
-        return self.view(x, lambda a, key=key: a[key], "x[...]")
+        return self.view(x, lambda a, k, key=key: a[key], "x[...]")
+
+    def _moving_slice(self, x, keys):
+        """x[i*b:(i+1)*b]: a slice that moves with the iteration, of the same
+        length and inside the array at every iteration of the loop."""
+        shape = x._node.real.shape
+        if any(k is Ellipsis or k is None for k in keys) or len(keys) > len(shape):
+            raise CaptureError("slices an array with the loop variable and ... or None")
+        n = len(self.loop.it)
+
+        def bound(v):
+            if isinstance(v, _LoopIndex):
+                if v.coef is None:
+                    raise CaptureError("slices an array with a non-linear function of the "
+                                       "loop variable")
+                return v
+            return v
+
+        for axis, k in enumerate(keys):
+            if not isinstance(k, slice):
+                continue
+            start, stop = bound(k.start), bound(k.stop)
+            if not any(isinstance(v, _LoopIndex) for v in (start, stop)):
+                continue
+            if k.step not in (None, 1) or isinstance(k.step, _LoopIndex):
+                raise CaptureError("slices an array with the loop variable and a step")
+            if not (isinstance(start, _LoopIndex) and isinstance(stop, _LoopIndex)) or \
+                    start.coef != stop.coef:
+                raise CaptureError("slices with the loop variable a part whose length "
+                                   "changes between iterations")
+            for kk in (0, n - 1):
+                a, b = start.at(kk), stop.at(kk)
+                if not 0 <= a <= b <= shape[axis]:
+                    raise CaptureError("slices with the loop variable past the end of the "
+                                       "array at iteration %d (a shorter last batch)" % kk)
+
+        def fn(a, k, keys=keys):
+            key = tuple(slice(s.start.at(k) if isinstance(s.start, _LoopIndex) else s.start,
+                              s.stop.at(k) if isinstance(s.stop, _LoopIndex) else s.stop,
+                              s.step) if isinstance(s, slice) else s for s in keys)
+            return a[key]
+        return self.view(x, fn, "x[i:j]")
 
     # -- running the body --------------------------------------------------
     def _profile(self, frame, event, arg):
@@ -702,9 +814,30 @@ class _Recorder:
 
     def _check_code(self, code, frame):
         import dis
-        if code in _CHECKED_CODE:
-            return
-        for ins in dis.get_instructions(code):
+        stores_attr = _CHECKED_CODE.get(code)
+        if stores_attr is None:
+            stores_attr = self._scan_code(code, frame)
+        if stores_attr:
+            # it assigns attributes of its first argument (self.act1 = ...):
+            # that must be one of the objects recorded
+            first = frame.f_locals.get(code.co_varnames[0]) if code.co_argcount else None
+            if not any(first is o for o in self.loop.objects.values()):
+                raise CaptureError("the function %s assigns attributes of an object the "
+                                   "capture does not follow" % code.co_name,
+                                   self._user_line(frame))
+
+    def _scan_code(self, code, frame):
+        import dis
+        stores_attr = False
+        instructions = list(dis.get_instructions(code))
+        this = code.co_varnames[0] if code.co_argcount else None
+        for j, ins in enumerate(instructions):
+            if ins.opname == "STORE_ATTR":
+                if not _stores_into(instructions, j, this):
+                    raise CaptureError("the function %s assigns an attribute of something "
+                                       "other than its first argument" % code.co_name,
+                                       self._user_line(frame))
+                stores_attr = True
             if ins.opname in ("STORE_SUBSCR", "DELETE_SUBSCR"):
                 raise CaptureError("the function %s assigns into a container or array "
                                    "(x[...] = ...)" % code.co_name, self._user_line(frame))
@@ -713,7 +846,8 @@ class _Recorder:
                                    % code.co_name, self._user_line(frame))
         if len(_CHECKED_CODE) > 4096:
             _CHECKED_CODE.clear()
-        _CHECKED_CODE.add(code)
+        _CHECKED_CODE[code] = stores_attr
+        return stores_attr
 
     def _user_line(self, frame):
         """The cell line of the innermost frame of the cell."""
@@ -730,6 +864,7 @@ class _Recorder:
         ns = self.ns
         loop = self.loop
         saved = dict(ns)
+        self.saved_attrs = {p: dict(vars(o)) for p, o in loop.objects.items()}
         self.written_lines = set()
         bindings = []
         states = _random_states(saved)
@@ -737,7 +872,12 @@ class _Recorder:
             for k, v in saved.items():
                 if type(v) is np.ndarray:
                     ns[k] = self.input_proxy(v)
-            ns[loop.var] = _LoopIndex(index_value)
+            for p, obj in loop.objects.items():
+                d = vars(obj)
+                for k, v in self.saved_attrs[p].items():
+                    if type(v) is np.ndarray:
+                        d[k] = self.input_proxy(v)
+            ns[loop.var] = _LoopIndex(index_value, loop.it.step, loop.it.start)
             self.stmt_op_ends = []
             current = None
             for stmt in statements:
@@ -749,11 +889,17 @@ class _Recorder:
                     continue
                 self.lineno = stmt.lineno
                 try:
+                    # no garbage collection meanwhile: its callbacks (and
+                    # finalizers) are not the loop's code
+                    gc_was_on = gc.isenabled()
+                    gc.disable()
                     sys.setprofile(self._profile)
                     try:
                         exec(stmt.code, ns)
                     finally:
                         sys.setprofile(None)
+                        if gc_was_on:
+                            gc.enable()
                 except CaptureError as e:
                     if not _same_states(_random_states(ns), states):
                         raise CaptureError("draws random numbers in the loop", stmt.lineno)
@@ -778,6 +924,10 @@ class _Recorder:
             for k, v in saved.items():
                 if ns.get(k, _MISSING) is not v:
                     ns[k] = v
+            for p, obj in loop.objects.items():
+                d = vars(obj)
+                d.clear()
+                d.update(self.saved_attrs[p])
             if not _same_states(_random_states(ns), states):
                 _restore_states(states)
         bindings.append(final)
@@ -795,12 +945,24 @@ class _Recorder:
     def _bindings(self, saved):
         """name -> node for every name bound to a proxy; Python values checked."""
         out = {}
-        ns = self.ns
-        for k, v in ns.items():
+        items = list(self.ns.items())
+        saved = dict(saved)
+        for p, obj in self.loop.objects.items():
+            items += [(p + "." + k, v) for k, v in vars(obj).items()]
+            saved.update((p + "." + k, v) for k, v in self.saved_attrs[p].items())
+            for k in self.saved_attrs[p]:
+                if k not in vars(obj):
+                    raise CaptureError("deletes the attribute %s.%s" % (p, k), self.lineno)
+        for k, v in items:
             if k == self.loop.var:
                 continue
             if isinstance(v, _Traced):
                 out[k] = v._node
+                continue
+            if type(v) is tuple and any(isinstance(x, _Traced) for x in v) and all(
+                    isinstance(x, _Traced) or type(x) in (int, float, bool, type(None))
+                    for x in v):
+                out[k] = _TupleNode([x._node if isinstance(x, _Traced) else x for x in v])
                 continue
             if k in saved and v is saved[k]:
                 continue
@@ -819,8 +981,28 @@ class _Recorder:
 
 _MISSING = object()
 
-# Code objects of user functions whose bytecode passed _check_code.
-_CHECKED_CODE = set()
+def _stores_into(instructions, j, name):
+    """Whether the STORE_ATTR at j assigns an attribute of the local `name`:
+    `name.a = v` (LOAD_FAST name just before), or `name.a op= v` (LOAD_FAST
+    name, then COPY/DUP_TOP and LOAD_ATTR a, ..., SWAP/ROT_TWO, STORE_ATTR a)."""
+    if name is None:
+        return False
+    prev = instructions[j - 1] if j else None
+    if prev is not None and prev.opname == "LOAD_FAST" and prev.argval == name:
+        return True
+    if prev is not None and prev.opname in ("SWAP", "ROT_TWO"):
+        attr = instructions[j].argval
+        for k in range(j - 1, 1, -1):
+            a, b, c = instructions[k - 2], instructions[k - 1], instructions[k]
+            if c.opname == "LOAD_ATTR" and c.argval == attr and \
+                    b.opname in ("COPY", "DUP_TOP") and a.opname == "LOAD_FAST":
+                return a.argval == name
+    return False
+
+
+# Code objects of user functions whose bytecode passed _check_code -> whether
+# they assign attributes of their first argument.
+_CHECKED_CODE = {}
 
 
 def _random_states(ns):
@@ -892,6 +1074,8 @@ class _Program:
         self.refresh = []        # (const buffer, source object): recast after Python runs
         self.carries = []        # (entry node, carry buffer): copied in at bind
         self.writable = []       # arrays the program writes that outlive an iteration
+        self.isteps = {}         # id(array) -> bytes it moves per iteration (minibatches)
+        self.keep = []           # arrays whose ids are keys of isteps
         self.iterations = iterations
         self._build(statements, bindings)
 
@@ -923,7 +1107,13 @@ class _Program:
         elif node.kind == "result":
             node.storage = np.empty_like(node.real) if node.real.ndim else np.empty((), node.real.dtype)
         elif node.kind == "view":
-            node.storage = node.view(self.storage(node.base))
+            base = self.storage(node.base)
+            node.storage = node.view(base, 0)
+            # a view that moves with the iteration (a minibatch): bytes per iteration
+            moved = (_address(node.view(base, 1)) - _address(node.storage) +
+                     self.isteps.get(id(base), 0))
+            if moved:
+                self.isteps[id(node.storage)] = moved
         else:
             raise CaptureError("internal: storage of a %s" % node.kind)
         return node.storage
@@ -952,7 +1142,12 @@ class _Program:
                 n = n.base
             arr = const
             for fn in reversed(chain):
-                arr = fn(arr)
+                before = arr
+                arr = fn(before, 0)
+                moved = _address(fn(before, 1)) - _address(arr) + self.isteps.get(id(before), 0)
+                if moved:
+                    self.isteps[id(arr)] = moved
+                self.keep.append(arr)
             return arr
         arr = self.storage(x)
         if arr.dtype != dtype:
@@ -971,6 +1166,7 @@ class _Program:
             slot, offset = self.ref(arr)
             r[2 + a] = slot
             r[5 + a] = offset
+            r[8 + a] = self.isteps.get(id(arr), 0)
             r[15 + 2 * a] = strides[a][0]
             r[15 + 2 * a + 1] = strides[a][1]
         for d, v in enumerate(dims):
@@ -1046,7 +1242,18 @@ class _Program:
                 self._emit(op)
             start = end
             self.segments.append(len(self.rows))
-        # end of the iteration: carried values into their entry buffers
+        # end of the iteration: a name left bound to (a view of) a carried
+        # value holds that value as the iteration started (t = R.T; R = f(R)):
+        # keep it, then carry the new values into the entry buffers
+        self.aliased = []
+        for name, node in final.items():
+            roots = [leaf.root() for leaf in _leaves(node)]
+            if any(root.carry is not None for root in roots):
+                for root in roots:
+                    if root.carry is not None and root.previous is None:
+                        root.previous = np.empty_like(root.carry)
+                        self.emit_copy(root.carry, root.previous)
+                self.aliased.append((name, node))
         for enode, name in self.carries:
             src = self.storage(final[name])
             self.emit_copy(src, enode.carry)
@@ -1056,9 +1263,11 @@ class _Program:
             if node.written and node.carry is None:
                 self.writable.append(node.obj)
         self.writable += [enode.carry for enode, _ in self.carries]
+        self.writable += [enode.previous for enode, _ in self.carries
+                          if enode.previous is not None]
         # and what the variables are materialised from (a replay restores all)
         seen = {id(w) for w in self.writable}
-        for node in final.values():
+        for node in [n for v in final.values() for n in _leaves(v)]:
             root = node.root()
             if root.kind == "result" and id(root.storage) not in seen:
                 seen.add(id(root.storage))
@@ -1067,6 +1276,15 @@ class _Program:
         self.prog = _core._program_new(self.slots, table, self.loops, self.iterations)
 
     def _check_steady(self, name, old, node):
+        if isinstance(node, _TupleNode):
+            if type(old) is not tuple or len(old) != len(node.items):
+                raise CaptureError("%s changes between iterations" % name)
+            for o, n in zip(old, node.items):
+                if isinstance(n, _Node):
+                    self._check_steady(name, o, n)
+                elif type(o) is not type(n) or o != n:
+                    raise CaptureError("%s changes between iterations" % name)
+            return
         real = node.real
         if not isinstance(old, np.ndarray):
             if node.scalar and isinstance(old, np.generic) and old.dtype == real.dtype:
@@ -1153,6 +1371,10 @@ class _Program:
             raise CaptureError("sums an array whose axes have the same stride")
         self.row(kind, [A, O], (shape[other], shape[axis], order),
                  [(strides[other], strides[axis]), (out_stride, 0)])
+
+
+def _address(a):
+    return a.__array_interface__["data"][0]
 
 
 def _layout(a):
@@ -1288,6 +1510,7 @@ class _Loop:
             self._static(it)
             self.report.iterations = len(it)
             statements = self.statements = self._classify(it)
+            self.it = it
         except CaptureError as e:
             self.notice(e)
             return self.plain(it)
@@ -1305,8 +1528,61 @@ class _Loop:
         self.report.captured = True
         _Runner(self, program, statements, it).run()
 
+    # -- variables: names of the namespace, and "name.attr" for the array
+    # attributes of the notebook's own objects (seed 000's class)
+    def get(self, key):
+        if "." in key:
+            prefix, attr = key.split(".", 1)
+            return self.objects[prefix].__dict__[attr]
+        return self.ns[key]
+
+    def set(self, key, value):
+        if "." in key:
+            prefix, attr = key.split(".", 1)
+            self.objects[prefix].__dict__[attr] = value
+        else:
+            self.ns[key] = value
+
+    def _scan_objects(self):
+        """The instances of the notebook's own classes in the namespace (their
+        methods are functions of this namespace): their attributes are
+        recorded as variables. None that could hide an attribute."""
+        self.objects = {}
+        seen = set()
+        for name, v in list(self.ns.items()):
+            cls = type(v)
+            if id(v) in seen or not hasattr(v, "__dict__") or isinstance(v, type) or \
+                    not any(getattr(f, "__globals__", None) is self.ns
+                            for f in vars(cls).values()):
+                continue
+            if cls.__getattribute__ is not object.__getattribute__ or \
+                    cls.__setattr__ is not object.__setattr__ or hasattr(cls, "__slots__") or \
+                    any(hasattr(getattr(c, k, None), "__set__")
+                        for c in cls.__mro__[:-1] for k in vars(v)):
+                raise CaptureError("the object %s has attribute hooks, slots or properties"
+                                   % name)
+            seen.add(id(v))
+            self.objects[name] = v
+
+    def _variables(self):
+        """key -> value of every variable: the namespace and the objects' attributes."""
+        out = dict(self.ns)
+        for prefix, obj in self.objects.items():
+            for attr, v in vars(obj).items():
+                out[prefix + "." + attr] = v
+        return out
+
     def _capture(self, statements, it):
-        self.entry = dict(self.ns)
+        self._scan_objects()
+        for stmt in statements:
+            if stmt.python:
+                continue
+            for sub in ast.walk(stmt.node):
+                if isinstance(sub, ast.Attribute) and isinstance(sub.ctx, ast.Store) and not (
+                        isinstance(sub.value, ast.Name) and sub.value.id in self.objects):
+                    raise CaptureError("assigns the attribute %s of something the capture "
+                                       "does not follow" % ast.unparse(sub), sub.lineno)
+        self.entry = self._variables()
         rec = _Recorder(self)
         bindings = rec.record(statements, it[1])
         array_names = set()
@@ -1355,17 +1631,25 @@ class _Runner:
                 self.points.append(None)
                 continue
             point = {}
+            last = b is program.final
             for name, node in b.items():
                 fin = program.final.get(name)
+                previous = last
                 if node is entry_nodes.get(name) and fin is not None and fin is not node \
                         and node.carry is None:
-                    node = fin
-                point[name] = node
+                    # not yet rebound in this iteration: last iteration's value
+                    node, previous = fin, True
+                point[name] = (node, previous)
             self.points.append(point)
         self.python_mid = any(s.python for s in statements[:-1])
 
     # -- the namespace -----------------------------------------------------
-    def value(self, node, copies):
+    def value(self, node, copies, position=0, previous=False):
+        """node's value as a fresh object. previous: the value bound at the end
+        of iteration `position` (carried values as that iteration started)."""
+        if isinstance(node, _TupleNode):
+            return tuple(self.value(n, copies, position, previous) if isinstance(n, _Node)
+                         else n for n in node.items)
         chain = []
         n = node
         while n.kind == "view":
@@ -1374,34 +1658,58 @@ class _Runner:
         if n.kind == "input" and n.carry is None:
             arr = n.obj
         else:
-            storage = n.storage
+            storage = n.previous if previous and n.previous is not None else n.storage
             key = id(storage)
             if key not in copies:
                 copies[key] = (storage, storage.copy(order="K"))
             arr = copies[key][1]
         for fn in reversed(chain):
-            arr = fn(arr)
+            arr = fn(arr, position)
         if node.scalar:
             return arr[()]
         return arr
 
     def materialize(self, point, position):
+        """Bind every name as Python would have it at `position` (in the
+        middle of that iteration, or at its end for the last point)."""
         copies = {}
-        for name, node in point.items():
-            self.ns[name] = self.value(node, copies)
+        if point is self.points[-1] and not self.dirty:
+            return copies          # no C iteration since bind: the namespace is right
+        for name, (node, previous) in point.items():
+            at = position - 1 if previous and point is not self.points[-1] else position
+            self.loop.set(name, self.value(node, copies, at, previous))
         self.ns[self.var] = self.it[position]
         return copies
 
     def bind(self):
         """Fill the buffers from the namespace (iteration 0 ran in Python)."""
         p, ns = self.p, self.ns
+        self.dirty = False
         for enode, name in p.carries:
-            np.copyto(enode.carry, ns[name])
+            np.copyto(enode.carry, self.loop.get(name))
+        # the values names keep of carried ones, through the same views
+        for name, node in p.aliased:
+            current = self.loop.get(name)
+            pairs = zip(node.items, current) if isinstance(node, _TupleNode) else [(node, current)]
+            for n, v in pairs:
+                if isinstance(n, _Node) and n.root().previous is not None:
+                    chain = []
+                    m = n
+                    while m.kind == "view":
+                        chain.append(m.view)
+                        m = m.base
+                    target = m.previous
+                    for fn in reversed(chain):
+                        target = fn(target, 0)
+                    np.copyto(target, v)
         # the buffers the variables are materialised from hold iteration 0's
         # values until the program writes them (a replay or an early Ctrl-C)
         for name, node in p.final.items():
-            if node.root().kind == "result" and name in ns:
-                np.copyto(p.storage(node), ns[name])
+            current = self.loop.get(name)
+            pairs = zip(node.items, current) if isinstance(node, _TupleNode) else [(node, current)]
+            for n, v in pairs:
+                if isinstance(n, _Node) and n.root().kind == "result":
+                    np.copyto(p.storage(n), v)
 
     # -- running -----------------------------------------------------------
     def snapshot(self):
@@ -1443,6 +1751,7 @@ class _Runner:
                 except KeyboardInterrupt:
                     done = _core._program_position(p.prog)
                     if done > k:
+                        self.dirty = True
                         self.materialize(self.points[-1], done - 1)
                     else:
                         self.restore(snap)
@@ -1452,6 +1761,7 @@ class _Runner:
                     self.restore(snap)
                     return self.fallback(k, _flag_reason(flags))
                 report.c_iterations += count
+                self.dirty = True
                 k += count
                 dt = time.perf_counter() - t0
                 if dt < self.RUN_SECONDS / 4 and chunk < (1 << 24):
@@ -1478,13 +1788,25 @@ class _Runner:
         snap = self.snapshot()
         flags = _core._program_run(p.prog, 0, p.nops, 1, count)
         copies = {}
-        captured = {name: np.copy(self.value(node, copies)) for name, node in p.final.items()}
+        captured = {}
+        for name, node in p.final.items():
+            v = self.value(node, copies, count)
+            if isinstance(node, _TupleNode):
+                for i, x in enumerate(v):
+                    captured["%s[%d]" % (name, i)] = np.copy(x)
+            else:
+                captured[name] = np.copy(v)
         self.restore(snap)
         for k in range(1, count + 1):
             self.loop.run_statements(self.statements, self.it[k])
         worst, worst_name, equal = 0.0, None, 0
         for name, value in captured.items():
-            a, b = np.asarray(value), np.asarray(self.ns[name])
+            if name.endswith("]"):
+                base, index = name[:-1].split("[")
+                b = np.asarray(self.loop.get(base)[int(index)])
+            else:
+                b = np.asarray(self.loop.get(name))
+            a = np.asarray(value)
             if a.shape == b.shape and np.array_equal(a, b, equal_nan=True):
                 equal += 1
                 continue
@@ -1513,6 +1835,7 @@ class _Runner:
             if end > begin:
                 snap = self.snapshot()
                 flags = _core._program_run(p.prog, begin, end, k, 1)
+                self.dirty = True
                 if flags & self.flag_mask:
                     self.restore(snap)
                     if not ran_python:
@@ -1532,6 +1855,8 @@ class _Runner:
                 # what the statement changed in place, back into the buffers
                 for storage, copy in copies.values():
                     np.copyto(storage, copy)
+                for value, uf, sources in p.rec.folded:
+                    np.copyto(value, uf(*sources), casting="unsafe")
                 for buf, src in p.refresh:
                     np.copyto(buf, src, casting="unsafe")
         if p.nops > begin:
