@@ -625,3 +625,11 @@ def test_a_name_keeps_the_value_a_rebound_name_had():
         captured["prev_T"], captured["prev"])
     assert_same_namespace(plain, captured, rtol=1e-12)
     np.testing.assert_allclose(captured["seen"][0], plain["seen"][0], rtol=1e-12)
+
+
+def test_fallback_when_the_users_code_catches_the_stop():
+    """A helper that catches what the proxies raise still stops the capture."""
+    cell = ("def paso(W):\n    try:\n        escala = float(W.sum())\n"
+            "    except Exception:\n        escala = 1.0\n    return W / escala\n"
+            "for i in range(4):\n    W = paso(W)\n")
+    fallback(cell, small, "reads the values of an array in Python", 3)

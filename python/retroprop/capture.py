@@ -54,6 +54,10 @@ class CaptureError(Exception):
         super().__init__(reason)
         self.reason = reason
         self.lineno = lineno
+        # while a loop is recorded, every stop counts, even one that the
+        # user's own code catches (try: float(x) except Exception: ...)
+        if _RECORDING:
+            _RECORDING[-1].append(self)
 
     def __str__(self):
         if self.lineno is None:
@@ -78,6 +82,9 @@ class LoopReport:
         state = "captured" if self.captured else "plain Python (%s)" % self.reason
         return "<loop at line %d, %d iterations: %s>" % (self.lineno, self.iterations, state)
 
+
+# The CaptureErrors raised while a loop is being recorded (a stack of lists).
+_RECORDING = []
 
 # The reports of the loops of the last cell run.
 last_report = []
@@ -893,13 +900,18 @@ class _Recorder:
                     # finalizers) are not the loop's code
                     gc_was_on = gc.isenabled()
                     gc.disable()
+                    raised = []
+                    _RECORDING.append(raised)
                     sys.setprofile(self._profile)
                     try:
                         exec(stmt.code, ns)
                     finally:
                         sys.setprofile(None)
+                        _RECORDING.pop()
                         if gc_was_on:
                             gc.enable()
+                    if raised:
+                        raise raised[0]
                 except CaptureError as e:
                     if not _same_states(_random_states(ns), states):
                         raise CaptureError("draws random numbers in the loop", stmt.lineno)
