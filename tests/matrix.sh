@@ -5,7 +5,8 @@
 # oldest NumPy that installs on it and the newest. Each cell is a fresh venv
 # with retroprop installed from this checkout (pip install ".[test]", a real
 # build, not editable) and the suite run against it; a summary table ends the
-# output. Extra arguments go to pytest, e.g. tests/matrix.sh -x -q.
+# output. Extra arguments go to pytest, e.g. tests/matrix.sh -x -q;
+# MATRIX_PYTHONS="3.13" runs only the cells of those Pythons.
 #
 #   oldest NumPy on Python 3.9:  1.24 (the declared lower bound)
 #   oldest NumPy on Python 3.13: 2.1  (the first with CPython 3.13 wheels)
@@ -51,6 +52,9 @@ summary=()
 status=0
 for cell in "${cells[@]}"; do
     IFS="|" read -r pyver npspec what <<<"$cell"
+    if [ -n "${MATRIX_PYTHONS:-}" ] && ! [[ " $MATRIX_PYTHONS " == *" $pyver "* ]]; then
+        continue
+    fi
     python="$(find_python "$pyver")"
     if [ -z "$python" ]; then
         summary+=("$(printf '%-6s %-10s %-36s %s' "$pyver" "-" "$what" "skipped: no python$pyver found")")
