@@ -83,3 +83,20 @@ def test_the_rules_live_in_network_config():
         registry.network_config(acts, "bce")
     with pytest.raises(ValueError, match="a 'softmax' output takes loss 'ce'"):
         registry.network_config(acts, "sum_squared_error")
+
+
+def test_the_layout_and_sign_mistakes_are_detected_in_one_place():
+    """retroprop.diagnosis names transposed / sign flipped / reshaped for
+    gradcheck and trace alike (its doctests, and the two agree on one case)."""
+    import doctest
+
+    from retroprop import diagnosis, gradcheck, trace
+    failed, attempted = doctest.testmod(diagnosis)
+    assert attempted >= 3 and failed == 0
+    W = np.array([[0.5, -0.5, 0.2], [0.25, 1.0, -0.3]])
+    X, Y = np.array([[1.0, 2.0], [0.0, 1.0], [2.0, -1.0]]), np.zeros((3, 3))
+    t = trace.step([W], None, X, Y, lr=0.1)
+    assert "minus its transpose matches (transposed and sign flipped)" in \
+        str(trace.compare(t, dW1=-t["dW1"].T))
+    report = gradcheck.check_network([W], None, X, Y, [-t["dW1"].T])
+    assert report["W1"].diagnosis.startswith("transposed and sign flipped")

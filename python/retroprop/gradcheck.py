@@ -32,6 +32,7 @@ from typing import Optional
 
 import numpy as np
 
+from . import diagnosis
 from . import reference as _reference
 from . import registry as _registry
 from .network import MLP as _MLP
@@ -339,8 +340,8 @@ class _Comparer:
             return bool(np.all(np.abs(g - t) <= self.atol + self.rtol * np.abs(t)))
 
     def factors(self):
-        """(factor, words) pairs, simplest first."""
-        out = [(1.0, []), (-1.0, ["sign flipped"])]
+        """(factor, words) pairs, simplest first: the signs, then 1/m's."""
+        out = list(diagnosis.SIGNS)
         m = self.m
         if m is not None and m > 1:
             missing = "missing 1/m factor (yours is m = %d times too large)" % m
@@ -382,16 +383,8 @@ class _Comparer:
         may not tell them apart (check picks the one most rows agree on).
         """
         same = g.shape == n.shape
-        orientations = []
-        if same:
-            orientations.append((None, lambda a: a))
-            # a symmetric gradient equals its transpose: transposing is then no mistake
-            if g.ndim == 2 and g.shape[0] == g.shape[1] and not self.close(n.T, n):
-                orientations.append(("transposed", lambda a: a.T))
-        elif g.ndim == 2 and n.ndim == 2 and g.shape == n.T.shape:
-            orientations.append(("transposed", lambda a: a.T))
-        elif g.size == n.size:
-            orientations.append(("reshape", lambda a: a.reshape(g.shape)))
+        # as it is, transposed (not a symmetric one), reshaped: diagnosis's layouts
+        orientations = diagnosis.orientations(g.shape, n, self.close)
         shape_note = ("wrong shape: yours is %s, the parameter is %s"
                       % (_fmt_shape(g.shape), _fmt_shape(n.shape)))
 

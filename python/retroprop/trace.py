@@ -28,7 +28,7 @@ import math
 
 import numpy as np
 
-from . import gradcheck
+from . import diagnosis, gradcheck
 
 __all__ = ["Comparison", "Trace", "compare", "step"]
 
@@ -208,14 +208,15 @@ def _compare_one(yours, want, rtol, atol):
             scale = max(float(np.max(np.abs(b), initial=0.0)), np.finfo(np.float64).tiny)
             return bool(np.all(np.abs(a - b) <= atol + rtol * scale))
 
+    # the layouts and signs diagnosis names (the same as gradcheck's)
+    found = diagnosis.first_match(yours, want, close)
+    label, flipped = found if found is not None else (None, None)
     if yours.shape != want.shape:
         text = "has shape %s where the trace's is %s" % (yours.shape, want.shape)
-        if yours.ndim == 2 and want.ndim == 2 and yours.shape == want.T.shape:
-            if close(yours, want.T):
-                text += "; its transpose matches (transposed)"
-            elif close(yours, -want.T):
-                text += "; minus its transpose matches (transposed and sign flipped)"
-        elif yours.size == want.size and close(yours.reshape(want.shape), want):
+        if label == "transposed":
+            text += ("; minus its transpose matches (transposed and sign flipped)" if flipped
+                     else "; its transpose matches (transposed)")
+        elif label == "reshape" and not flipped:
             text += "; the values match once reshaped"
         return False, text
     if close(yours, want):
@@ -223,13 +224,11 @@ def _compare_one(yours, want, rtol, atol):
     with np.errstate(invalid="ignore", over="ignore"):
         err = float(np.max(np.abs(yours - want), initial=0.0))
     text = "max abs error %.1e" % err if math.isfinite(err) else "contains nan or inf"
-    square = want.ndim == 2 and want.shape[0] == want.shape[1] and not close(want.T, want)
-    if close(yours, -want):
+    if label is None and flipped:
         text += "; minus it matches (sign flipped)"
-    elif square and close(yours, want.T):
-        text += "; its transpose matches (transposed)"
-    elif square and close(yours, -want.T):
-        text += "; minus its transpose matches (transposed and sign flipped)"
+    elif label == "transposed":
+        text += ("; minus its transpose matches (transposed and sign flipped)" if flipped
+                 else "; its transpose matches (transposed)")
     return False, text
 
 
