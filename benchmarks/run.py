@@ -5,6 +5,7 @@ libraries a user would pick instead, timed side by side in one process.
     python benchmarks/run.py --quick          # under a minute: shorter runs, 3 repeats
     python benchmarks/run.py --json results.json --plot ratios.png --markdown report.md
     python benchmarks/run.py --only W4 --threads 1   # one workload, one thread per pool
+    python benchmarks/run.py --only W1,W2 --callgrind   # and instructions per iteration
 
 Workloads (the seed notebooks' work, a real data set, a large layer, one call):
   W1   seed 001: 3-4-1 sigmoid net, no biases, X (4, 3), half the summed
@@ -22,6 +23,12 @@ Workloads (the seed notebooks' work, a real data set, a large layer, one call):
   W5a  one call: sigmoid on a 4x4 array, against 1 / (1 + np.exp(-x)).
   W5b  one call: dense_forward on seed 003's shapes (X (4, 2), W (2, 2),
        b (2,)), against Z = X @ W + b; A = 1 / (1 + np.exp(-Z)).
+  W6   784-128-10, sigmoid hidden, softmax + cross-entropy, on synthetic
+       MNIST-shaped data (2048 samples, pixels in [0, 1), ten classes),
+       batches of 64 in order, lr 0.1, one epoch; float64 and float32, at
+       one and two threads (NumPy's BLAS pool, which retroprop's large
+       products share, capped with threadpoolctl; torch's likewise).
+  W7   the same with 784-256-128-10 and relu hidden layers.
   W8   seed 001's original training cell, word for word from
        ../shared/seeds/ (with its 1 * (1 - x) derivative and its prints
        every 1000 iterations, printed into a buffer), 10000 iterations:
@@ -39,6 +46,8 @@ Implementations (the peers only when installed):
   PyTorch eager       float64 and float32 tensors, autograd, torch.optim.SGD;
                       one thread on the small workloads (W1-W3, W5).
   scikit-learn        MLPClassifier, solver "sgd", no momentum, no L2 (W3).
+  PyTorch torch.compile  W6, W7: the same model compiled (when it compiles
+                      here; not with --quick); compile time reported apart.
   numba @njit         the NumPy loop compiled; compile time reported apart.
   %%retroprop         the cell itself, captured onto the C interpreter (W8).
 
@@ -109,6 +118,7 @@ class Config:
     call_target: float   # W5: seconds per timed repeat of many calls
     peers: bool
     threads: int = None  # --threads: every BLAS, OpenMP and torch pool
+    only: tuple = ()     # --only: the workloads to run (all when empty)
 
 
 @dataclass
@@ -129,6 +139,7 @@ class Impl:
     self_timed: bool = False
     jit: bool = False           # numba: the first call compiles
     torch_threads: int = None   # torch.set_num_threads while this row runs
+    blas_threads: int = None    # NumPy's BLAS pool capped to this (threadpoolctl) while it runs
     comparable: bool = True     # False: a different computation (own init/order)
     stmt: str = ""              # per-call workloads: statements timed by timeit
     ns: dict = None             # their namespace
@@ -200,7 +211,7 @@ def w1_kernels(iterations):
         capa_2_delta = rp.sigmoid_squared_error_delta(capa_2, Y1)    # (a - y) * a * (1 - a)
         grad1, _, error_1 = rp.dense_backward(capa_2_delta, capa_1, sinapsis1)
         capa_1_delta = error_1 * rp.sigmoid_prime_from_activation(capa_1)
-        grad0, _, _ = rp.dense_backward(capa_1_delta, X1, sinapsis0)
+        grad0, _, _ = rp.dense_backward(capa_1_delta, X1, sinapsis0, need_dX=False)
         rp.sgd_update(sinapsis1, grad1, 1.0)
         rp.sgd_update(sinapsis0, grad0, 1.0)
     return [sinapsis0, sinapsis1]
@@ -295,7 +306,8 @@ def w2_kernels(iterations):
         dS2 = rp.sigmoid_bce_delta(A2, Y0)
         dPesos2, dSesgo2, dAct1 = rp.dense_backward(dS2, act1, pesos2, layout="cols", average=True)
         dS1 = dAct1 * rp.sigmoid_prime_from_activation(act1)
-        dPesos1, dSesgo1, _ = rp.dense_backward(dS1, X0, pesos1, layout="cols", average=True)
+        dPesos1, dSesgo1, _ = rp.dense_backward(dS1, X0, pesos1, layout="cols", average=True,
+                                                need_dX=False)
         rp.sgd_update(pesos2, dPesos2, TASA)
         rp.sgd_update(sesgo2, dSesgo2, TASA)
         rp.sgd_update(pesos1, dPesos1, TASA)
@@ -432,7 +444,7 @@ def w3_kernels(X, labels, orders):
             a2 = e / e.sum(axis=1, keepdims=True)
             gW2, gb2, da1 = rp.dense_backward(a2 - yb, a1, W2, average=True)
             d1 = da1 * rp.sigmoid_prime_from_activation(a1)
-            gW1, gb1, _ = rp.dense_backward(d1, xb, W1, average=True)
+            gW1, gb1, _ = rp.dense_backward(d1, xb, W1, average=True, need_dX=False)
             rp.sgd_update(W2, gW2, LR3)
             rp.sgd_update(b2, gb2, LR3)
             rp.sgd_update(W1, gW1, LR3)
@@ -567,6 +579,98 @@ def w5_numba(njit):
         Z = X @ W + b
         return Z, 1 / (1 + np.exp(-Z))
     return sigmoid, dense_forward
+
+
+# ======================================================================
+# W6, W7 coursework-sized networks on MNIST-shaped data
+
+LR6, BATCH6 = 0.1, 64
+SIZES6, SIZES7 = [784, 128, 10], [784, 256, 128, 10]
+
+
+def mnist_like(n, dtype):
+    """Synthetic MNIST-shaped data: pixels in [0, 1), ten classes one-hot."""
+    rng = np.random.default_rng(6)
+    X = rng.random((n, 784)).astype(dtype)
+    return X, np.eye(10, dtype=dtype)[rng.integers(0, 10, n)]
+
+
+def coursework_init(sizes, activation, dtype):
+    """Weights and biases of retroprop.MLP's default draw (seed 0), for every row."""
+    net = rp.MLP(sizes, activation=activation, output_activation="softmax", loss="ce", seed=0,
+                 dtype=dtype)
+    return [W.copy() for W in net.weights], [b.copy() for b in net.biases]
+
+
+def coursework_numpy(params, X, Y, activation):
+    """One epoch of minibatch SGD as a student writes it, batches in order."""
+    Ws, bs = [W.copy() for W in params[0]], [b.copy() for b in params[1]]
+    L = len(Ws)
+    for start in range(0, len(X), BATCH6):
+        xb, yb = X[start:start + BATCH6], Y[start:start + BATCH6]
+        acts = [xb]
+        for l in range(L):
+            z = acts[-1] @ Ws[l] + bs[l]
+            if l < L - 1:
+                a = 1 / (1 + np.exp(-z)) if activation == "sigmoid" else np.maximum(z, 0)
+            else:
+                e = np.exp(z - z.max(axis=1, keepdims=True))
+                a = e / e.sum(axis=1, keepdims=True)
+            acts.append(a)
+        d = (acts[-1] - yb) / len(xb)
+        for l in reversed(range(L)):
+            gW, gb = acts[l].T @ d, d.sum(axis=0)
+            if l > 0:
+                a = acts[l]
+                d = (d @ Ws[l].T) * (a * (1 - a) if activation == "sigmoid" else (a > 0))
+            Ws[l] -= LR6 * gW
+            bs[l] -= LR6 * gb
+    return Ws + bs
+
+
+def coursework_fused(params, X, Y, activation):
+    Ws, bs = [W.copy() for W in params[0]], [b.copy() for b in params[1]]
+    net = rp.MLP.from_arrays(Ws, bs, activation=activation, output_activation="softmax",
+                             loss="ce", lr=LR6)
+    net.fit(X, Y, epochs=1, batch_size=BATCH6)
+    return Ws + bs
+
+
+def coursework_torch(torch, params, X, Y, activation, compiled=False):
+    """PyTorch eager (or torch.compile'd): nn.Linear layers, CrossEntropyLoss, SGD."""
+    Ws, bs = params
+    layers = []
+    for l, (W, b) in enumerate(zip(Ws, bs)):
+        linear = torch.nn.Linear(*W.shape).to(torch.from_numpy(W).dtype)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(W.T))
+            linear.bias.copy_(torch.from_numpy(b))
+        layers.append(linear)
+        if l < len(Ws) - 1:
+            layers.append(torch.nn.Sigmoid() if activation == "sigmoid" else torch.nn.ReLU())
+    model = torch.nn.Sequential(*layers)
+    forward = torch.compile(model) if compiled else model
+    x, labels = torch.from_numpy(X), torch.from_numpy(np.argmax(Y, axis=1))
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR6)
+    loss_fn = torch.nn.CrossEntropyLoss()    # softmax + cross-entropy, mean over the batch
+    for start in range(0, len(X), BATCH6):
+        loss = loss_fn(forward(x[start:start + BATCH6]), labels[start:start + BATCH6])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    linears = [m for m in model if isinstance(m, torch.nn.Linear)]
+    return ([m.weight.detach().numpy().T for m in linears]
+            + [m.bias.detach().numpy() for m in linears])
+
+
+def torch_compile_works(torch):
+    """Whether torch.compile builds a small model here (it needs a C++ compiler)."""
+    try:
+        model = torch.compile(torch.nn.Linear(2, 2).double())
+        model(torch.zeros(1, 2, dtype=torch.float64)).sum().backward()
+        return True
+    except Exception:   # no compiler, an unsupported Python: the row is left out
+        return False
 
 
 # ======================================================================
@@ -736,6 +840,43 @@ def workloads(cfg, build_dir):
     out.append(Workload("W4", f"large layer: X ({N4}, {IN4}) @ W ({IN4}, {OUT4}) + b, sigmoid, "
                         f"one forward and backward", impls, flops=FLOPS4, settle=SETTLE))
 
+    # W6, W7: coursework-sized networks, at one and two threads (or --threads)
+    n6 = 128 if cfg.quick else 2048
+    six = [w for w in (("W6", SIZES6, "sigmoid"), ("W7", SIZES7, "relu"))
+           if not cfg.only or w[0] in cfg.only]
+    data6 = {f64: mnist_like(n6, np.float64), f32: mnist_like(n6, np.float32)} if six else {}
+    compiled = bool(six) and torch is not None and not cfg.quick and torch_compile_works(torch)
+    # one and two threads need threadpoolctl (scikit-learn brings it) to cap NumPy's pool
+    # (--quick: one thread, which is quick on a busy machine)
+    counts6 = ((cfg.threads,) if cfg.threads else (None,) if not optional("threadpoolctl")
+               else (1,) if cfg.quick else (1, 2))
+    for wid, sizes, activation in six:
+        impls = []
+        for dt in (f64, f32):
+            params, (X, Y) = coursework_init(sizes, activation, dt), data6[dt]
+            for threads in counts6:
+                tag = " (%d thread%s)" % (threads, "" if threads == 1 else "s") if threads else ""
+                args = (params, X, Y, activation)
+                impls += [Impl("NumPy loop" + tag, "numpy",
+                               (lambda a: lambda: coursework_numpy(*a))(args), dt,
+                               blas_threads=threads),
+                          Impl("retroprop MLP.fit" + tag, "retroprop",
+                               (lambda a: lambda: coursework_fused(*a))(args), dt,
+                               blas_threads=threads)]
+                if torch:
+                    impls.append(Impl("PyTorch eager" + tag, "peer",
+                                      (lambda a: lambda: coursework_torch(torch, *a))(args), dt,
+                                      torch_threads=threads, blas_threads=threads))
+                if compiled:
+                    impls.append(Impl("PyTorch torch.compile" + tag, "peer",
+                                      (lambda a: lambda: coursework_torch(torch, *a, True))(args),
+                                      dt, torch_threads=threads, blas_threads=threads,
+                                      jit=True))
+        out.append(Workload(wid, "%s, %s hidden, softmax + cross-entropy, MNIST-shaped "
+                            "data (%d samples), batch %d, lr %g, one epoch" % (
+                                "-".join(map(str, sizes)), activation, n6, BATCH6, LR6),
+                            impls, settle=0.1))
+
     # W5: statements as a notebook cell writes them
     def call(name, kind, stmt, outputs, jit=False, **ns):
         return Impl(name, kind, stmt=stmt, ns=dict(ns, np=np, rp=rp, torch=torch),
@@ -804,10 +945,17 @@ def conditions(impl):
     threads = torch.get_num_threads() if torch else None
     if impl.torch_threads:
         torch.set_num_threads(impl.torch_threads)
+    limits = contextlib.nullcontext()
+    if impl.blas_threads:
+        # NumPy's BLAS pool, which retroprop's large products share (and torch's
+        # OpenMP pool, set above)
+        from threadpoolctl import threadpool_limits
+        limits = threadpool_limits(limits=impl.blas_threads, user_api="blas")
     gc.collect()
     gc.disable()
     try:
-        yield
+        with limits:
+            yield
     finally:
         gc.enable()
         if impl.torch_threads:
@@ -879,8 +1027,10 @@ def measure(workload, cfg):
                                          max(row_times))
         if impl.kind == "numpy":
             results[impl.dtype], medians[impl.dtype] = result, row.median
-        # NumPy's row of the same dtype, else float64's, comes first
-        row.ratio = medians.get(impl.dtype, medians.get("float64", float("nan"))) / row.median
+            medians[impl.dtype, impl.blas_threads] = row.median
+        # NumPy's row of the same dtype (and thread count), else float64's, comes first
+        row.ratio = medians.get((impl.dtype, impl.blas_threads), medians.get(
+            impl.dtype, medians.get("float64", float("nan")))) / row.median
         if impl.jit:
             row.compile_seconds = max(first - row.median, 0.0)
         if impl.note is not None:
@@ -900,6 +1050,66 @@ def measure(workload, cfg):
         rows.append(row)
         print_row(row)
     return rows
+
+
+# ======================================================================
+# callgrind: instructions per iteration, stable on a shared machine
+
+CALLGRIND_ITERATIONS = (1000, 3000)
+# The child that runs one fused fit of W1 or W2 (this module's own functions).
+CALLGRIND_FIT = "import sys; sys.path.insert(0, %r); import run; run.%s(%d)"
+
+
+def callgrind_count(command, function, env=None, stdin=None):
+    """Instructions valgrind's callgrind counts inside `function` (and what it calls)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        done = subprocess.run(["valgrind", "--tool=callgrind", "--toggle-collect=" + function,
+                               "--callgrind-out-file=" + os.path.join(tmp, "out")] + command,
+                              input=stdin, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise RuntimeError("valgrind %s: %s" % (" ".join(command), done.stderr[-2000:]))
+    for line in done.stderr.splitlines():
+        if "Collected :" in line:
+            return int(line.split(":")[-1].replace(",", ""))
+    raise RuntimeError("valgrind printed no count: " + done.stderr[-2000:])
+
+
+def per_iteration(count):
+    """count(iterations) at the two lengths: the instructions of one iteration,
+    with what runs once (start-up, allocation) cancelled out."""
+    low, high = CALLGRIND_ITERATIONS
+    return (count(high) - count(low)) / (high - low)
+
+
+def callgrind(build_dir):
+    """W1 and W2 under callgrind: MLP.fit (its small-network path, and the
+    general path with RETROPROP_TRAINER=general) and the plain C program, in
+    instructions per iteration. valgrind runs no AVX-512, so the C program is
+    built here with -mno-avx512f (the same as -march=native elsewhere)."""
+    if shutil.which("valgrind") is None or shutil.which("gcc") is None:
+        print("\ncallgrind: valgrind or gcc is not installed; skipped")
+        return {}
+    print("\ncallgrind: instructions per iteration (the difference of %d and %d iterations)"
+          % CALLGRIND_ITERATIONS)
+    out = {}
+    for w, fit, name, runner_args in (("W1", "w1_fused", "seed001", ()),
+                                      ("W2", "w2_fused", "seed000", (TASA,))):
+        exe = os.path.join(build_dir, name + "_callgrind")
+        subprocess.run(["gcc", "-O2", "-march=native", "-mno-avx512f", "-o", exe,
+                        os.path.join(PLAIN_C, name + ".c"), "-lm"], check=True)
+        params = seed_001_weights() if w == "W1" else seed_000_params()
+        numbers = " ".join("%.17g" % v for v in np.concatenate([p.ravel() for p in params]))
+        figures = {}
+        for path in ("small", "general"):
+            env = dict(os.environ, RETROPROP_TRAINER=path)
+            figures["MLP.fit, %s path" % path] = per_iteration(lambda it: callgrind_count(
+                [sys.executable, "-c", CALLGRIND_FIT % (HERE, fit, it)], "rp_net_fit_f64", env))
+        figures["plain C"] = per_iteration(lambda it: callgrind_count(
+            [exe, str(it)] + [str(a) for a in runner_args], "main", stdin=numbers))
+        for label, value in figures.items():
+            print("  %s  %-26s %6.0f" % (w, label, value))
+        out[w] = figures
+    return out
 
 
 # ======================================================================
@@ -989,6 +1199,17 @@ def targets(rows):
         if k:
             out.append((f"W4 {dtype}: retroprop time / NumPy time <= 1.1", "%.3f" % (1 / k.ratio),
                         1 / k.ratio <= 1.1))
+    for w in ("W6", "W7"):
+        for dtype in ("float64", "float32"):
+            one = find(w, "retroprop MLP.fit (1 ", dtype)
+            two = find(w, "retroprop MLP.fit (2 ", dtype)
+            if one:
+                out.append((f"{w} {dtype}: MLP.fit >= NumPy at one thread", "%.2fx" % one.ratio,
+                            one.ratio >= 1.0))
+            if one and two:
+                out.append((f"{w} {dtype}: from one thread to two, MLP.fit scales as well as "
+                            f"NumPy", "vs NumPy %.2fx at two threads, %.2fx at one" % (
+                                two.ratio, one.ratio), two.ratio >= one.ratio))
     captured, fused = find("W8", "retroprop %%retroprop"), find("W8", "retroprop MLP.fit")
     if captured:
         out.append(("W8: %%retroprop >= 20x the cell in plain Python", "%.1fx" % captured.ratio,
@@ -1061,8 +1282,10 @@ SUMMARY = (("retroprop kernels", "retroprop", None), ("retroprop MLP.fit", "retr
            ("plain C", "plain C", None), ("PyTorch f64", "PyTorch", "float64"),
            ("PyTorch f32", "PyTorch", "float32"), ("numba", "numba", None),
            ("scikit-learn", "scikit-learn", None))
+TWO_DTYPES = ("W4", "W6", "W7")   # workloads with a float32 line in the summary
 SHORT = {"W1": "seed 001", "W2": "seed 000", "W3": "digits", "W4": "large layer",
-         "W5a": "sigmoid 4x4", "W5b": "dense_forward, seed 003", "W8": "seed 001's own cell"}
+         "W5a": "sigmoid 4x4", "W5b": "dense_forward, seed 003", "W6": "784-128-10 sigmoid",
+         "W7": "784-256-128-10 relu", "W8": "seed 001's own cell"}
 
 
 def summary(report):
@@ -1074,8 +1297,8 @@ def summary(report):
     for w in [w["id"] for w in report["workloads"] if not w["skipped"]]:
         for dtype in ("float64", "float32"):
             mine = [r for r in rows if r.workload == w and (r.dtype == dtype or (
-                dtype == "float64" and w != "W4"))]
-            if not mine or (dtype == "float32" and w != "W4"):
+                dtype == "float64" and w not in TWO_DTYPES))]
+            if not mine or (dtype == "float32" and w not in TWO_DTYPES):
                 continue
             cells = []
             for column, prefix, want in SUMMARY:
@@ -1123,7 +1346,11 @@ def markdown(report):
              "- PyTorch: autograd and torch.optim.SGD, as a PyTorch user writes it. On the "
              "small workloads (W1-W3, W5) it runs on one thread: its intra-op threads only add "
              "synchronisation there (with the machine's other core busy, W3 ran up to 90x "
-             "slower on two). W4 uses the thread count in its row.",
+             "slower on two). W4 uses the thread count in its row; W6 and W7 run every "
+             "implementation at one and at two threads (NumPy's BLAS pool, which "
+             "retroprop's large products share, capped with threadpoolctl; torch's with "
+             "torch.set_num_threads), each compared with NumPy at the same count. "
+             "torch.compile's compile time is shown apart, as numba's.",
              "- numba: the NumPy loop under `@njit`; its compile time is the first call minus "
              "the median run, shown apart. plain C: `benchmarks/plain_c/seed00N.c`, built with "
              "`gcc -O2 -march=native`; the program times its loop alone.",
@@ -1152,6 +1379,20 @@ def markdown(report):
                 lines.append("| %s | %s | %s | %s | %.3g | %s |" % (
                     row.impl, row.dtype, fmt_time(row.median), fmt_spread(row), row.ratio,
                     notes(row)))
+        lines.append("")
+    if report.get("callgrind"):
+        low, high = CALLGRIND_ITERATIONS
+        lines += ["## callgrind", "", "Instructions per iteration counted by valgrind's callgrind "
+                  "(`--callgrind`: the difference of %d and %d iterations, so that start-up "
+                  "cancels out; stable where times are not). MLP.fit's count is of "
+                  "`rp_net_fit_f64` and what it calls, on its small-network path and, with "
+                  "`RETROPROP_TRAINER=general`, on the general one; the plain C program's of "
+                  "`main`, built with `-mno-avx512f` (valgrind runs no AVX-512)." % (low, high),
+                  "", "| workload | MLP.fit, small path | MLP.fit, general path | plain C |",
+                  "|---|---|---|---|"]
+        for w, c in report["callgrind"].items():
+            lines.append("| %s %s | %.0f | %.0f | %.0f |" % (
+                w, SHORT[w], c["MLP.fit, small path"], c["MLP.fit, general path"], c["plain C"]))
         lines.append("")
     lines += ["## Targets", "", "| target | measured | met |", "|---|---|---|"]
     lines += ["| %s | %s | %s |" % (t, v, "yes" if ok else "**no**")
@@ -1199,11 +1440,14 @@ def main(argv=None):
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
     parser.add_argument("--plot", metavar="PATH", help="a bar chart of the ratios (PNG)")
     parser.add_argument("--markdown", metavar="PATH", help="the tables as Markdown")
+    parser.add_argument("--callgrind", action="store_true",
+                        help="also count W1's and W2's instructions per iteration with valgrind "
+                             "(MLP.fit and the plain C program; a few minutes)")
     args = parser.parse_args(argv)
     cfg = Config(quick=args.quick, repeats=args.repeats or (3 if args.quick else 7),
                  iterations=500 if args.quick else 10000, epochs=2 if args.quick else 20,
                  call_target=0.01 if args.quick else 0.2, peers=not args.no_peers,
-                 threads=args.threads)
+                 threads=args.threads, only=tuple(args.only.split(",")) if args.only else ())
 
     started = time.perf_counter()
     rows, problems, done = [], [], []
@@ -1229,11 +1473,16 @@ def main(argv=None):
             rows += w_rows
             problems += ["%s %s %s" % (r.workload, r.impl, r.dtype) for r in w_rows
                          if r.equal is False]
+        counts = callgrind(build_dir) if args.callgrind else {}
 
     report = {"date": time.strftime("%Y-%m-%d"), "command": " ".join([""] + (argv or sys.argv[1:])),
               "machine": info, "config": asdict(cfg), "load average at the end": load_average(),
               "workloads": [{"id": w.id, "title": w.title, "skipped": w.skipped} for w in done],
-              "rows": [asdict(r) for r in rows], "targets": targets(rows),
+              "rows": [asdict(r) for r in rows], "targets": targets(rows) + [
+                  (f"{w}: MLP.fit instructions per iteration <= the plain C program's (callgrind)",
+                   "%.0f against %.0f" % (c["MLP.fit, small path"], c["plain C"]),
+                   c["MLP.fit, small path"] <= c["plain C"]) for w, c in counts.items()],
+              "callgrind": counts,
               "problems": problems, "seconds": time.perf_counter() - started}
     print("\nTargets")
     for target, value, ok in report["targets"]:

@@ -316,7 +316,7 @@ error:
 /* dense_backward                                                            */
 
 PyDoc_STRVAR(dense_backward_doc,
-"dense_backward(delta, X, W, *, layout=\"rows\", average=False, out=None)\n--\n\n"
+"dense_backward(delta, X, W, *, layout=\"rows\", average=False, need_dX=True, out=None)\n--\n\n"
 "Gradients of a dense layer from delta = dL/dZ of that layer.\n"
 "Returns (dW, db, dX): dW has W's shape, dX has X's shape.\n\n"
 "layout=\"rows\" (X (n, in), W (in, out), delta (n, out)):\n"
@@ -328,18 +328,22 @@ PyDoc_STRVAR(dense_backward_doc,
 "A 1-D X is one sample, with a 1-D delta (out,): dW is then the outer product.\n\n"
 "average : divide dW and db by the number of samples n (seed 000's 1/m);\n"
 "    False sums over the samples (seeds 001, 003).\n"
+"need_dX : False skips dX (returned as None): the first layer's dX, the\n"
+"    gradient of the inputs, is never needed, and is a third of the work.\n"
+"    NumPy: the same dW and db, without dX = delta @ W.T.\n"
 "out : (dW_out, db_out, dX_out), written in place and returned; entries may\n"
-"    be None. db_out may have either bias shape of the layout.\n\n"
+"    be None (dX_out must be, with need_dX=False). db_out may have either bias\n"
+"    shape of the layout.\n\n"
 "dX is what the layer below needs: its delta is dX * f'(its Z).");
 
 static PyObject *py_dense_backward(PyObject *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"delta", "X", "W", "layout", "average", "out", NULL};
+    static char *kwlist[] = {"delta", "X", "W", "layout", "average", "need_dX", "out", NULL};
     const char *fn = "dense_backward";
     PyObject *objs[3], *out_obj = Py_None;
     const char *layout_name = "rows";
     static const char *const names[] = {"delta", "X", "W"};
-    int average = 0, cols, typenum, i;
+    int average = 0, need_dx = 1, cols, typenum, i;
     rpb_args a;
     PyArrayObject **in = a.in; /* delta, X, W */
     PyArrayObject *dW = NULL, *db = NULL, *dX = NULL, *delta, *X, *W;
@@ -348,9 +352,9 @@ static PyObject *py_dense_backward(PyObject *self, PyObject *args, PyObject *kwd
     char sd[64], sz[64], sx[64], sw[64];
     (void)self;
     memset(&a, 0, sizeof(a));
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO|$spO:dense_backward", kwlist,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO|$sppO:dense_backward", kwlist,
                                      &objs[0], &objs[1], &objs[2], &layout_name, &average,
-                                     &out_obj)) {
+                                     &need_dx, &out_obj)) {
         return NULL;
     }
     if (rpb_parse_layout(layout_name, fn, &cols) < 0) {
@@ -377,6 +381,11 @@ static PyObject *py_dense_backward(PyObject *self, PyObject *args, PyObject *kwd
                      layout_name);
         goto error;
     }
+    if (!need_dx && a.out[2] != NULL) {
+        PyErr_Format(PyExc_ValueError, "%s: out[2] (dX) is given but need_dX=False computes no "
+                     "dX: pass None there, or need_dX=True", fn);
+        goto error;
+    }
     if (average && L.n == 0) {
         PyErr_Format(PyExc_ValueError, "%s: average=True needs at least one sample, X has "
                      "none", fn);
@@ -401,30 +410,37 @@ static PyObject *py_dense_backward(PyObject *self, PyObject *args, PyObject *kwd
     if ((dW = rpb_output(a.out[0], fn, "out[0] (dW)", typenum, 2, PyArray_DIMS(W), -1, NULL, in, 3)) == NULL ||
         (db = rpb_output(a.out[1], fn, "out[1] (db)", typenum, cols ? 2 : 1, db_dims,
                      cols ? 1 : 2, db_alt, in, 3)) == NULL ||
-        (dX = rpb_output(a.out[2], fn, "out[2] (dX)", typenum, PyArray_NDIM(X), PyArray_DIMS(X), -1,
-                     NULL, in, 3)) == NULL) {
+        (need_dx && (dX = rpb_output(a.out[2], fn, "out[2] (dX)", typenum, PyArray_NDIM(X),
+                                     PyArray_DIMS(X), -1, NULL, in, 3)) == NULL)) {
         goto error;
     }
-    if (rpb_may_overlap(dW, db) || rpb_may_overlap(dW, dX) || rpb_may_overlap(db, dX)) {
+    if (rpb_may_overlap(dW, db) ||
+        (dX != NULL && (rpb_may_overlap(dW, dX) || rpb_may_overlap(db, dX)))) {
         PyErr_Format(PyExc_ValueError, "%s: the arrays of out share memory", fn);
         goto error;
     }
     {
         double scale = average ? 1.0 / (double)L.n : 1.0;
         rp_cview dv = rpb_cview_of(delta, !cols), xv = rpb_cview_of(X, !cols), wv = rpb_cview_of(W, 0);
-        rp_view dwv = rpb_view_of(dW, 0), dxv = rpb_view_of(dX, !cols);
+        rp_view dwv = rpb_view_of(dW, 0), dxv;
         /* the stride of db along the outputs, whichever form it has */
         rp_index db_stride = PyArray_NDIM(db) == 1 ? PyArray_STRIDE(db, 0)
                                                    : PyArray_STRIDE(db, cols ? 0 : 1);
         if (cols) {
             /* dW = delta @ X.T;  dX = W.T @ delta */
             rpb_product(scale, dv, rpb_transposed(xv), dwv, typenum);
-            rpb_product(1.0, rpb_transposed(wv), dv, dxv, typenum);
+            if (dX != NULL) {
+                dxv = rpb_view_of(dX, !cols);
+                rpb_product(1.0, rpb_transposed(wv), dv, dxv, typenum);
+            }
         }
         else {
             /* dW = X.T @ delta;  dX = delta @ W.T */
             rpb_product(scale, rpb_transposed(xv), dv, dwv, typenum);
-            rpb_product(1.0, dv, rpb_transposed(wv), dxv, typenum);
+            if (dX != NULL) {
+                dxv = rpb_view_of(dX, !cols);
+                rpb_product(1.0, dv, rpb_transposed(wv), dxv, typenum);
+            }
         }
         /* db = sum over the samples: the column sums of delta in 'rows' */
         RP_RUN(dv.rows * dv.cols,
@@ -432,6 +448,9 @@ static PyObject *py_dense_backward(PyObject *self, PyObject *args, PyObject *kwd
                            (scale, cols ? rpb_transposed(dv) : dv, PyArray_BYTES(db), db_stride)));
     }
     rpb_release(&a);
+    if (dX == NULL) {
+        return Py_BuildValue("(NNO)", dW, db, Py_None);
+    }
     return Py_BuildValue("(NNN)", dW, db, dX);
 error:
     rpb_release(&a);

@@ -252,12 +252,16 @@ def dense_forward(X, W, b=None, activation="sigmoid", *, layout="rows", out=None
     return _give(Z, out[0]), _give(A, out[1])
 
 
-def dense_backward(delta, X, W, *, layout="rows", average=False, out=None):
+def dense_backward(delta, X, W, *, layout="rows", average=False, need_dX=True, out=None):
     """dW, db, dX of a dense layer from delta = dL/dZ.
 
     rows: dW = X.T @ delta, db = delta.sum(axis=0), dX = delta @ W.T
     cols: dW = delta @ X.T, db = delta.sum(axis=1, keepdims=True), dX = W.T @ delta
+    need_dX=False: dX is not computed, and is None.
     """
+    if not need_dX and out is not None and out[2] is not None:
+        raise ValueError("dense_backward: out[2] (dX) is given but need_dX=False computes no dX: "
+                         "pass None there, or need_dX=True")
     delta, X, W = _floats(delta, X, W)
     if X.ndim == 1:  # one sample
         X = X.reshape((1, -1) if layout == "rows" else (-1, 1))
@@ -268,14 +272,14 @@ def dense_backward(delta, X, W, *, layout="rows", average=False, out=None):
     if layout == "rows":
         dW = X.T @ delta2
         db = delta2.sum(axis=0)
-        dX = delta2 @ W.T
+        dX = delta2 @ W.T if need_dX else None
         n = X.shape[0]
     else:
         dW = delta2 @ X.T
         db = delta2.sum(axis=1, keepdims=True)
-        dX = W.T @ delta2
+        dX = W.T @ delta2 if need_dX else None
         n = X.shape[1]
-    if one:
+    if one and need_dX:
         dX = dX.reshape(-1)
     if average:
         dW = dW / n

@@ -110,6 +110,16 @@ RP_BINARY_LOOP(sigmoid_squared_error_delta, rp_sigmoid_squared_error_delta_scala
 static void RP_NAME(rp_scale_product)(double alpha, rp_view C)
 {
     rp_index i, j;
+    if (C.s1 == (rp_index)sizeof(RP_T)) {
+        /* contiguous rows: a loop the compiler vectorises */
+        for (i = 0; i < C.rows; i++) {
+            RP_T *c = (RP_T *)(C.data + i * C.s0);
+            for (j = 0; j < C.cols; j++) {
+                c[j] = (RP_T)(alpha * (double)c[j]);
+            }
+        }
+        return;
+    }
     for (i = 0; i < C.rows; i++) {
         for (j = 0; j < C.cols; j++) {
             RP_SET2(C, i, j) = (RP_T)(alpha * (double)RP_AT2(C, i, j));
@@ -320,7 +330,28 @@ static void RP_NAME(rp_bias_math_row)(int fn, rp_index n, char *z, rp_index zs, 
  * the bias is added in RP_T, as NumPy's X @ W + b does. */
 void RP_NAME(rp_bias_activate)(rp_view Z, rp_cview bias, rp_activation act, rp_view A)
 {
+    const rp_index item = (rp_index)sizeof(RP_T);
     rp_index i, j;
+    if (act != RP_ACT_SOFTMAX && Z.rows > 1 && Z.s1 == item && Z.s0 == Z.cols * item &&
+        A.s1 == item && A.s0 == A.cols * item) {
+        /* contiguous Z and A: the bias row by row, then the activation over
+         * the whole of Z as one row (one call, not one per sample) */
+        rp_view flat = Z, aflat = A;
+        rp_cview none = bias;
+        for (i = 0; bias.data != NULL && i < Z.rows; i++) {
+            RP_T *z = (RP_T *)(Z.data + i * Z.s0);
+            const char *brow = bias.data + i * bias.s0;
+            for (j = 0; j < Z.cols; j++) {
+                z[j] = z[j] + RP_AT(brow, j, bias.s1);
+            }
+        }
+        flat.cols = aflat.cols = Z.rows * Z.cols;
+        flat.rows = aflat.rows = 1;
+        flat.s0 = aflat.s0 = flat.cols * item;
+        none.data = NULL;
+        RP_NAME(rp_bias_activate)(flat, none, act, aflat);
+        return;
+    }
     for (i = 0; i < Z.rows; i++) {
         char *zrow = Z.data + i * Z.s0;
         char *arow = A.data + i * A.s0;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "rp_net.h"
+#include "rp_vec2.h"
 
 /* Functions whose constant arguments (an activation, a loss, a loop
  * length) must be folded into each caller's loop. */

@@ -28,29 +28,10 @@ static void RP_NAME(forward)(const rp_net *net, rp_cview X, rp_view *A)
         const rp_activation act = net->act[l];
         const rp_view Al = A[l];
         RP_NAME(rp_gemm)(1.0, in, rp_const(net->W[l]), Al);
-        if (act != RP_ACT_SOFTMAX && Al.s1 == (rp_index)sizeof(RP_T) &&
-            Al.s0 == Al.cols * Al.s1) {
-            /* a contiguous batch: add the bias row by row, then activate it
-             * as one long row (one call instead of one per sample) */
-            rp_view flat = Al;
-            rp_cview none = rp_const(Al);
-            const rp_cview b = rp_const(net->b[l]);
-            rp_index i, j;
-            for (i = 0; b.data != NULL && i < Al.rows; i++) {
-                RP_T *z = (RP_T *)(Al.data + i * Al.s0);
-                for (j = 0; j < Al.cols; j++) {
-                    z[j] += RP_AT(b.data, j, b.s1);
-                }
-            }
-            flat.rows = 1;
-            flat.cols = Al.rows * Al.cols;
-            flat.s0 = flat.cols * flat.s1;
-            none.data = NULL;
-            RP_NAME(rp_bias_activate)(flat, none, act, flat);
-        }
-        else {
-            RP_NAME(rp_bias_activate)(Al, rp_const(net->b[l]), act, Al);
-        }
+        rp_cview b = rp_const(net->b[l]);
+        b.s0 = 0; /* the bias is one row, broadcast over the samples */
+        /* contiguous scratch: rp_bias_activate activates the batch in one call */
+        RP_NAME(rp_bias_activate)(Al, b, act, Al);
         in = rp_const(Al);
     }
 }
@@ -118,11 +99,21 @@ static double RP_NAME(divisor)(const rp_net *net, rp_index n)
 }
 
 /* below[i,j] *= f'(a) with a = in[i,j], the activation of the layer below
- * (rp_prime_from_activation; a constant `act` lets the compiler drop its switch). */
+ * (rp_prime_from_activation; a constant `act` lets the compiler drop its
+ * switch; contiguous rows of in, as the scratch activations are, get a loop
+ * the compiler vectorises). */
 #define RP_PRIME_LOOP(act)                                                        \
     for (i = 0; i < n; i++) {                                                     \
         const char *arow = in.data + i * in.s0;                                   \
         RP_T *brow = (RP_T *)(below.data + i * below.s0);                         \
+        if (in.s1 == (rp_index)sizeof(RP_T)) {                                    \
+            const RP_T *ac = (const RP_T *)arow;                                  \
+            for (j = 0; j < below.cols; j++) {                                    \
+                const double a = (double)ac[j];                                   \
+                brow[j] = (RP_T)((double)brow[j] * rp_prime_from_activation(act, a)); \
+            }                                                                     \
+            continue;                                                             \
+        }                                                                         \
         for (j = 0; j < below.cols; j++) {                                        \
             const double a = (double)RP_AT(arow, j, in.s1);                       \
             brow[j] = (RP_T)((double)brow[j] * rp_prime_from_activation(act, a)); \

@@ -27,6 +27,7 @@ typedef struct {
     RP_T *W[RP_SMALL_LAYERS], *b[RP_SMALL_LAYERS];    /* W(p, j) = W[p*w0 + j*w1] */
     rp_index w0[RP_SMALL_LAYERS], w1[RP_SMALL_LAYERS], bs[RP_SMALL_LAYERS];
     RP_T *A[RP_SMALL_LAYERS], *D[RP_SMALL_LAYERS];    /* (out, batch): unit j's row */
+    RP_T *Dr[RP_SMALL_LAYERS];                         /* D again as (batch, out) */
     double *acc;                                       /* one row of sums, for float32 */
     const RP_T *XT, *YT;                               /* X.T, Y.T: (in, n), (out, n) */
     rp_index xs, ys;                                   /* their row strides (elements) */
@@ -66,7 +67,7 @@ static int RP_NAME(small_new)(const rp_net *net, rp_cview X, rp_cview Y, rp_inde
         }
         s->W[l] = (RP_T *)net->W[l].data;
         s->b[l] = (RP_T *)net->b[l].data;
-        count += 2 * (size_t)(batch * out);
+        count += 3 * (size_t)(batch * out);
     }
     /* X.T's rows are X's columns: contiguous when X's samples are */
     pack_x = shuffle || !(n == 1 || X.s0 == item) || !RP_NAME(small_stride)(X.s1, &xs);
@@ -86,6 +87,8 @@ static int RP_NAME(small_new)(const rp_net *net, rp_cview X, rp_cview Y, rp_inde
         s->A[l] = base + at;
         at += (size_t)(batch * out);
         s->D[l] = base + at;
+        at += (size_t)(batch * out);
+        s->Dr[l] = base + at;
         at += (size_t)(batch * out);
     }
     s->XT = (const RP_T *)X.data;
@@ -174,15 +177,24 @@ static void RP_NAME(small_activate)(rp_activation act, rp_index n, RP_T *A)
     /* identity: A = Z as it is */
 }
 
-/* D[i] = (RP_T)(D[i] * f'(A[i])) for i < n: the delta of a hidden layer. */
+/* D(p, i) = (RP_T)(D(p, i) * f'(A(p, i))) for p < k, i < NB, the delta of a
+ * hidden layer (D, A (k, NB)), and Dr(i, p) the same: one loop per
+ * activation, NB a constant where this is inlined. */
 #define RP_SMALL_PRIME_LOOP(ACT)                                                  \
-    for (i = 0; i < n; i++) {                                                     \
-        D[i] = (RP_T)((double)D[i] * rp_prime_from_activation(ACT, (double)A[i])); \
+    for (p = 0; p < k; p++) {                                                     \
+        for (i = 0; i < NB; i++) {                                                \
+            const RP_T d = (RP_T)((double)D[p * NB + i] *                         \
+                                  rp_prime_from_activation(ACT, (double)A[p * NB + i])); \
+            D[p * NB + i] = d;                                                    \
+            Dr[i * k + p] = d;                                                    \
+        }                                                                         \
     }
 
-static void RP_NAME(small_prime)(rp_activation act, rp_index n, const RP_T *A, RP_T *D)
+RP_FORCE_INLINE void RP_NAME(small_prime)(rp_activation act, rp_index NB, rp_index k,
+                                          const RP_T *RP_RESTRICT A, RP_T *RP_RESTRICT D,
+                                          RP_T *RP_RESTRICT Dr)
 {
-    rp_index i;
+    rp_index i, p;
     switch (act) {
     case RP_ACT_SIGMOID:
         RP_SMALL_PRIME_LOOP(RP_ACT_SIGMOID)
@@ -194,23 +206,37 @@ static void RP_NAME(small_prime)(rp_activation act, rp_index n, const RP_T *A, R
         RP_SMALL_PRIME_LOOP(RP_ACT_RELU)
         break;
     default:
-        break; /* identity: f' = 1 */
+        RP_SMALL_PRIME_LOOP(RP_ACT_IDENTITY) /* f' = 1: D as it is, and Dr */
+        break;
     }
 }
 
 /* D = the output delta of A against Y (both (out, nb), Y's rows ys apart),
- * and the summed loss, sample by sample as the general path sums it. */
+ * Dr the same as (nb, out), and the summed loss, sample by sample as the
+ * general path sums it. */
 #define RP_SMALL_DELTA_LOOP(LOSS, ACT)                                            \
+    if (m == 1) {                                                                 \
+        for (i = 0; i < nb; i++) {                                                \
+            const RP_T d = (RP_T)RP_NAME(loss_delta)(LOSS, factor, ACT, eps,     \
+                                                     (double)A[i], (double)Y[i], &loss); \
+            D[i] = d;                                                             \
+            Dr[i] = d;                                                            \
+        }                                                                         \
+    }                                                                             \
+    else                                                                          \
     for (i = 0; i < nb; i++) {                                                    \
         for (j = 0; j < m; j++) {                                                 \
-            D[j * nb + i] = (RP_T)RP_NAME(loss_delta)(LOSS, factor, ACT, eps,           \
-                                                      (double)A[j * nb + i],            \
-                                                      (double)Y[j * ys + i], &loss);    \
+            const RP_T d = (RP_T)RP_NAME(loss_delta)(LOSS, factor, ACT, eps,            \
+                                                     (double)A[j * nb + i],             \
+                                                     (double)Y[j * ys + i], &loss);     \
+            D[j * nb + i] = d;                                                    \
+            Dr[i * m + j] = d;                                                    \
         }                                                                         \
     }
 
-static double RP_NAME(small_output_delta)(const rp_net *net, rp_index m, rp_index nb,
-                                          const RP_T *A, const RP_T *Y, rp_index ys, RP_T *D)
+RP_FORCE_INLINE double RP_NAME(small_output_delta)(const rp_net *net, rp_index m, rp_index nb,
+                                          const RP_T *A, const RP_T *Y, rp_index ys, RP_T *D,
+                                          RP_T *Dr)
 {
     const rp_loss kind = net->loss->id;
     const rp_activation output = net->act[net->nlayers - 1];
@@ -234,35 +260,75 @@ static double RP_NAME(small_output_delta)(const rp_net *net, rp_index m, rp_inde
     return loss;
 }
 
-/* out[i] (i < NB) = sum_{p < k} H[p*hs + i] * w(p), in order p = 0..k-1,
- * with w(p) = W[p*w0]; NB <= RP_SMALL_CASES_MAX, so the sums stay in
- * registers when NB is a constant. Then out[i] = (RP_T)sum (+ bias). */
-RP_FORCE_INLINE void RP_NAME(small_axpys)(rp_index NB, rp_index k, const RP_T *RP_RESTRICT H,
-                                          rp_index hs, const RP_T *RP_RESTRICT W, rp_index w0,
-                                          const RP_T *RP_RESTRICT bias, RP_T *RP_RESTRICT out)
+#if RP_IS_F32
+#define RP_D2_LOAD rp_d2_load_f32
+#define RP_D2_STORE rp_d2_store_f32
+#else
+#define RP_D2_LOAD rp_d2_load_f64
+#define RP_D2_STORE rp_d2_store_f64
+#endif
+
+/* out[i] = (RP_T)(sum_{p < k} H[p*hs + i] * W[p*w0]) for i < NB, each sum
+ * in order p = 0..k-1, two samples to a vector (rp_vec2.h); NB is at most
+ * RP_SMALL_CASES_MAX and, like K, a constant where this is inlined. */
+RP_FORCE_INLINE void RP_NAME(small_sums_k)(rp_index NB, rp_index K, const RP_T *RP_RESTRICT H,
+                                           rp_index hs, const RP_T *RP_RESTRICT W, rp_index w0,
+                                           RP_T *RP_RESTRICT out)
 {
-    double acc[RP_SMALL_CASES_MAX];
-    rp_index i, p;
-    for (i = 0; i < NB; i++) {
-        acc[i] = 0.0;
+    rp_d2 acc[RP_SMALL_CASES_MAX / 2];
+    const rp_index NV = NB / 2;
+    double last = 0.0;
+    rp_index v, p;
+    for (v = 0; v < NV; v++) {
+        acc[v] = rp_d2_zero();
     }
-    for (p = 0; p < k; p++) {
+    for (p = 0; p < K; p++) {
         const double w = (double)W[p * w0];
+        const rp_d2 w2 = rp_d2_set1(w);
         const RP_T *h = H + p * hs;
-        for (i = 0; i < NB; i++) {
-            acc[i] += (double)h[i] * w;
+        for (v = 0; v < NV; v++) {
+            acc[v] = rp_d2_add(acc[v], rp_d2_mul(RP_D2_LOAD(h + 2 * v), w2));
+        }
+        if (NB % 2 != 0) {
+            last += (double)h[NB - 1] * w;
         }
     }
-    for (i = 0; i < NB; i++) {
-        out[i] = bias != NULL ? (RP_T)acc[i] + *bias : (RP_T)acc[i];
+    for (v = 0; v < NV; v++) {
+        RP_D2_STORE(out + 2 * v, acc[v]);
+    }
+    if (NB % 2 != 0) {
+        out[NB - 1] = (RP_T)last;
     }
 }
 
-/* The same with the sums in the row acc[0..nb), for any nb. */
-static void RP_NAME(small_axpys_long)(rp_index nb, rp_index k, const RP_T *RP_RESTRICT H,
-                                      rp_index hs, const RP_T *RP_RESTRICT W, rp_index w0,
-                                      const RP_T *RP_RESTRICT bias, RP_T *RP_RESTRICT out,
-                                      double *RP_RESTRICT acc)
+/* The same with the sums' lengths up to 4 made constants too. */
+RP_FORCE_INLINE void RP_NAME(small_sums)(rp_index NB, rp_index k, const RP_T *RP_RESTRICT H,
+                                         rp_index hs, const RP_T *RP_RESTRICT W, rp_index w0,
+                                         RP_T *RP_RESTRICT out)
+{
+    switch (k) {
+    case 1:
+        RP_NAME(small_sums_k)(NB, 1, H, hs, W, w0, out);
+        break;
+    case 2:
+        RP_NAME(small_sums_k)(NB, 2, H, hs, W, w0, out);
+        break;
+    case 3:
+        RP_NAME(small_sums_k)(NB, 3, H, hs, W, w0, out);
+        break;
+    case 4:
+        RP_NAME(small_sums_k)(NB, 4, H, hs, W, w0, out);
+        break;
+    default:
+        RP_NAME(small_sums_k)(NB, k, H, hs, W, w0, out);
+        break;
+    }
+}
+
+/* The same for any nb, the sums in the row acc[0..nb). */
+static void RP_NAME(small_sums_long)(rp_index nb, rp_index k, const RP_T *RP_RESTRICT H,
+                                     rp_index hs, const RP_T *RP_RESTRICT W, rp_index w0,
+                                     RP_T *RP_RESTRICT out, double *RP_RESTRICT acc)
 {
     rp_index i, p;
     for (i = 0; i < nb; i++) {
@@ -276,7 +342,7 @@ static void RP_NAME(small_axpys_long)(rp_index nb, rp_index k, const RP_T *RP_RE
         }
     }
     for (i = 0; i < nb; i++) {
-        out[i] = bias != NULL ? (RP_T)acc[i] + *bias : (RP_T)acc[i];
+        out[i] = (RP_T)acc[i];
     }
 }
 
@@ -295,56 +361,79 @@ RP_FORCE_INLINE double RP_NAME(small_step_nb)(const rp_net *net, RP_NAME(rp_smal
     rp_index hs = xs;
     double loss;
     int l;
-    /* forward: A[l] = act(in @ W[l] + b[l]), unit by unit, the activation
-     * of the whole layer in one call */
+    /* forward: A[l] = act(in @ W[l] + b[l]), unit by unit over the samples,
+     * the activation of the whole layer in one call */
     for (l = 0; l < L; l++) {
         const rp_index k = net->sizes[l], m = net->sizes[l + 1];
         const RP_T *W = s->W[l], *b = s->b[l];
         const rp_index w0 = s->w0[l], w1 = s->w1[l], bs = s->bs[l];
-        rp_index j;
+        RP_T *A = s->A[l];
+        rp_index i, j;
         for (j = 0; j < m; j++) {
-            const RP_T *bj = b != NULL ? b + j * bs : NULL;
+            RP_T *z = A + j * NB;
             if (cased) {
-                RP_NAME(small_axpys)(NB, k, in, hs, W + j * w1, w0, bj, s->A[l] + j * NB);
+                RP_NAME(small_sums)(NB, k, in, hs, W + j * w1, w0, z);
             }
             else {
-                RP_NAME(small_axpys_long)(NB, k, in, hs, W + j * w1, w0, bj, s->A[l] + j * NB,
-                                          s->acc);
+                RP_NAME(small_sums_long)(NB, k, in, hs, W + j * w1, w0, z, s->acc);
+            }
+            if (b != NULL) {
+                const RP_T bj = b[j * bs];
+                for (i = 0; i < NB; i++) {
+                    z[i] = z[i] + bj; /* in RP_T, as the general path adds it */
+                }
             }
         }
-        RP_NAME(small_activate)(net->act[l], m * NB, s->A[l]);
-        in = s->A[l];
+        RP_NAME(small_activate)(net->act[l], m * NB, A);
+        in = A;
         hs = NB;
     }
-    loss = RP_NAME(small_output_delta)(net, net->sizes[L], NB, s->A[L - 1], Y, ys, s->D[L - 1]);
+    loss = RP_NAME(small_output_delta)(net, net->sizes[L], NB, s->A[L - 1], Y, ys, s->D[L - 1],
+                                       s->Dr[L - 1]);
     /* backward: the delta below with W[l] as it was, then W[l] and b[l] updated */
     for (l = L - 1; l >= 0; l--) {
         const rp_index k = net->sizes[l], m = net->sizes[l + 1];
         RP_T *W = s->W[l], *b = s->b[l];
         const rp_index w0 = s->w0[l], w1 = s->w1[l], bs = s->bs[l];
-        const RP_T *D = s->D[l];
+        const RP_T *D = s->D[l], *Dr = s->Dr[l];
         rp_index i, j, p;
         in = l == 0 ? X : s->A[l - 1];
         hs = l == 0 ? xs : NB;
         if (l > 0) {
             /* D[l-1] = (D @ W.T) * f'(A[l-1]): for each unit p below,
-             * sum_j D[j] * W(p, j) */
+             * sum_j D(j, i) * W(p, j); then Dr[l-1], its transpose */
+            RP_T *Db = s->D[l - 1], *Dbr = s->Dr[l - 1];
             for (p = 0; p < k; p++) {
                 if (cased) {
-                    RP_NAME(small_axpys)(NB, m, D, NB, W + p * w0, w1, NULL, s->D[l - 1] + p * NB);
+                    RP_NAME(small_sums)(NB, m, D, NB, W + p * w0, w1, Db + p * NB);
                 }
                 else {
-                    RP_NAME(small_axpys_long)(NB, m, D, NB, W + p * w0, w1, NULL,
-                                              s->D[l - 1] + p * NB, s->acc);
+                    RP_NAME(small_sums_long)(NB, m, D, NB, W + p * w0, w1, Db + p * NB, s->acc);
                 }
             }
-            RP_NAME(small_prime)(net->act[l - 1], k * NB, s->A[l - 1], s->D[l - 1]);
+            RP_NAME(small_prime)(net->act[l - 1], NB, k, s->A[l - 1], Db, Dbr);
         }
-        /* W(p, j) -= lr * (scale * sum_i in(p, i) * D(j, i)), samples in order */
+        /* W(p, j) -= lr * (scale * sum_i in(p, i) * D(j, i)), the samples in
+         * order, two units j to a vector */
         for (p = 0; p < k; p++) {
             const RP_T *h = in + p * hs;
             RP_T *wp = W + p * w0;
-            for (j = 0; j < m; j++) {
+            rp_d2 hv[RP_SMALL_CASES_MAX];
+            if (cased && m >= 2) {
+                for (i = 0; i < NB; i++) {
+                    hv[i] = rp_d2_set1((double)h[i]);
+                }
+            }
+            for (j = 0; j + 2 <= m; j += 2) {
+                rp_d2 acc = rp_d2_zero();
+                for (i = 0; i < NB; i++) {
+                    acc = rp_d2_add(acc, rp_d2_mul(cased ? hv[i] : rp_d2_set1((double)h[i]),
+                                                   RP_D2_LOAD(Dr + i * m + j)));
+                }
+                wp[j * w1] -= lr * (RP_T)(scale * rp_d2_lo(acc));
+                wp[(j + 1) * w1] -= lr * (RP_T)(scale * rp_d2_hi(acc));
+            }
+            if (j < m) {
                 const RP_T *d = D + j * NB;
                 double acc = 0.0;
                 for (i = 0; i < NB; i++) {
@@ -415,3 +504,5 @@ static double RP_NAME(small_step)(const rp_net *net, RP_NAME(rp_small) *s, rp_cv
 
 #undef RP_SMALL_DELTA_LOOP
 #undef RP_SMALL_PRIME_LOOP
+#undef RP_D2_LOAD
+#undef RP_D2_STORE
