@@ -776,7 +776,19 @@ def test_fuzz_mlp(data):
         average = True  # "mse" is a mean
     eps = (data.draw(st.sampled_from((None, 0.0, 1e-6)), label="eps")
            if registry.LOSSES[loss].eps is not None else None)
-    momentum = data.draw(st.sampled_from((0.0, 0.0, 0.5, 0.9)), label="momentum")
+    # the optimiser, its penalty and schedule (retroprop.optim), plain SGD most often
+    optimiser = data.draw(st.sampled_from([
+        dict(), dict(), dict(), dict(momentum=0.5), dict(momentum=0.9),
+        dict(momentum=0.9, nesterov=True), dict(optimizer="sgd_keras", momentum=0.9),
+        dict(optimizer="sgd_keras", momentum=0.5, nesterov=True),
+        # Adam's step lr*g/(|g| + adam_eps) turns a rounding difference dg of a
+        # gradient that cancels to ~adam_eps into lr/adam_eps * dg (1e-15 into 1e-9
+        # at 1e-8, the default, which tests/test_optim.py covers): a larger eps here
+        dict(optimizer="adam", adam_eps=1e-4),
+        dict(optimizer="adam", adam_eps=1e-4, weight_decay=0.01, decay_biases=True),
+        dict(l2=1e-3, schedule="inverse_time", lr_decay=0.1),
+        dict(alpha=0.1, momentum=0.5, schedule="exponential", gamma=0.9),
+        dict(weight_decay=0.1, schedule="step", gamma=0.5, step_size=2)]), label="optimiser")
     lr = data.draw(st.sampled_from((0.01, 0.05, 0.1, 0.3)), label="lr")
     n = data.draw(st.integers(1, 12), label="samples")
     if not average:
@@ -784,6 +796,8 @@ def test_fuzz_mlp(data):
                  # every rounding difference between C and NumPy, bug or not)
     batch = data.draw(st.one_of(st.none(), st.integers(1, n + 2)), label="batch")
     shuffle = data.draw(st.booleans(), label="shuffle")
+    # with replacement (CS231n's np.random.choice) instead of shuffling
+    replace = batch is not None and not shuffle and data.draw(st.booleans(), label="replace")
     epochs = data.draw(st.integers(1, 4), label="epochs")
     seed = data.draw(st.integers(0, 2**32), label="seed")
     rng = np.random.default_rng(seed)
@@ -808,9 +822,9 @@ def test_fuzz_mlp(data):
         Y = Y.T if Y.ndim == 2 else Y
     x_how = draw_layout(data, X.shape, writeable=True)
     config = dict(activation=hidden + [output], loss=loss, layout=layout, lr=lr,
-                  average=average, eps=eps, momentum=momentum)
+                  average=average, eps=eps, **optimiser)
     note(f"MLP {sizes} {config} {np.dtype(dtype).name} bias={bias} n={n} batch={batch} "
-         f"shuffle={shuffle} epochs={epochs}, X {X.dtype} {x_how}")
+         f"shuffle={shuffle} replace={replace} epochs={epochs}, X {X.dtype} {x_how}")
 
     def nets(nudge=False):
         """The C net and its twin on copies of the weights; nudge moves the
@@ -852,8 +866,8 @@ def test_fuzz_mlp(data):
             assert (a is None) == (b is None) == (biases[i] is None), f"db[{i}]"
             if a is not None:
                 close(a, b, f"db[{i}]")
-        hc = c.fit(Xc, Y, epochs, batch_size=batch, shuffle=shuffle, seed=seed)
-        ht = t.fit(X, Y, epochs, batch_size=batch, shuffle=shuffle, seed=seed)
+        hc = c.fit(Xc, Y, epochs, batch_size=batch, shuffle=shuffle, replace=replace, seed=seed)
+        ht = t.fit(X, Y, epochs, batch_size=batch, shuffle=shuffle, replace=replace, seed=seed)
     np.testing.assert_array_equal(Xc, x_before)
     assert hc.shape == (epochs,) and hc.dtype == np.float64
     # Compare only training that stays tame: a diverging one amplifies every
@@ -866,7 +880,7 @@ def test_fuzz_mlp(data):
     if dtype == np.float32 and loss in ("bce", "ce"):
         tame = tame and np.minimum(out, 1 - out).min() > 1e-3
     assume(tame)
-    fit = dict(batch_size=batch, shuffle=shuffle, seed=seed)
+    fit = dict(batch_size=batch, shuffle=shuffle, replace=replace, seed=seed)
     _, nudged = nets(nudge=True)
     # float32: the twin's own float32 rounding is no oracle when training is
     # ill-conditioned (the C loop, accumulating in double, is often closer to
