@@ -221,8 +221,9 @@ def fit(net, X, Y, epochs, batch_size, shuffle, seed, replace, batches, validati
                 else:
                     waited += 1
                     stop = waited >= patience
-            net.history = _history(losses[:done], logs_by_name, best_epoch, None)
             if callback is not None and done % callback_every == 0:
+                # built when something may read it: a per-epoch copy would be O(epochs**2)
+                net.history = _history(losses[:done], logs_by_name, best_epoch, None)
                 if callback(net, done - 1, dict(logs)) is True:
                     stop = True
             if bar is not None:
@@ -236,6 +237,8 @@ def fit(net, X, Y, epochs, batch_size, shuffle, seed, replace, batches, validati
             losses[done:done + len(finished)] = finished
             net.history = _history(losses[:done + len(finished)], logs_by_name, best_epoch,
                                    None)
+        else:
+            net.history = _history(losses[:done], logs_by_name, best_epoch, None)
         if bar is not None:
             bar.close(interrupted=True)
         raise
