@@ -480,7 +480,7 @@ def _binop(ufunc, reflected=False, inplace=False):
 
 
 for _name, _uf in (("add", np.add), ("sub", np.subtract), ("mul", np.multiply),
-                   ("truediv", np.true_divide), ("pow", np.power), ("matmul", np.matmul),
+                   ("truediv", np.true_divide), ("matmul", np.matmul),
                    ("floordiv", np.floor_divide), ("mod", np.remainder)):
     setattr(_Traced, "__%s__" % _name, _binop(_uf))
     setattr(_Traced, "__r%s__" % _name, _binop(_uf, reflected=True))
@@ -488,6 +488,36 @@ for _name, _uf in (("add", np.add), ("sub", np.subtract), ("mul", np.multiply),
 for _name, _uf in (("lt", np.less), ("le", np.less_equal), ("gt", np.greater),
                    ("ge", np.greater_equal), ("eq", np.equal), ("ne", np.not_equal)):
     setattr(_Traced, "__%s__" % _name, _binop(_uf))
+setattr(_Traced, "__rpow__", _binop(np.power, reflected=True))
+
+# ndarray ** 2, ** 0.5, ** -1 and ** 1 of a float array are np.square,
+# np.sqrt, np.reciprocal and np.positive (NumPy's fast_scalar_power), not
+# np.power: NumPy 1.x's power loop calls libm's pow, which differs from x * x
+# in the last bit for about one value in seven.
+_POWER_SHORTCUTS = {2: np.square, 0.5: np.sqrt, -1: np.reciprocal, 1: np.positive}
+
+
+def _power_shortcut(base, exponent):
+    if type(exponent) in (int, float) or isinstance(exponent, (np.integer, np.floating)):
+        if base.dtype.kind == "f" and exponent in _POWER_SHORTCUTS:
+            return _POWER_SHORTCUTS[exponent]
+    return None
+
+
+def _pow(self, other):
+    shortcut = _power_shortcut(self, other)
+    return shortcut(self) if shortcut is not None else np.power(self, other)
+
+
+def _ipow(self, other):
+    shortcut = _power_shortcut(self, other)
+    if shortcut is not None:
+        return shortcut(self, out=(self,))
+    return np.power(self, other, out=(self,))
+
+
+_Traced.__pow__ = _pow
+_Traced.__ipow__ = _ipow
 _Traced.__neg__ = lambda self: np.negative(self)
 _Traced.__pos__ = lambda self: np.positive(self)
 _Traced.__abs__ = lambda self: np.absolute(self)
@@ -813,7 +843,10 @@ class _Recorder:
                 return
             name = getattr(arg, "__qualname__", None) or getattr(arg, "__name__", repr(arg))
             module = getattr(arg, "__module__", None) or type(owner).__name__
-            if module and module.startswith("numpy.random") or "random" in str(module):
+            import random
+            draws = isinstance(owner, (np.random.RandomState, np.random.Generator,
+                                       np.random.BitGenerator, random.Random))
+            if draws or module and module.startswith("numpy.random") or "random" in str(module):
                 raise CaptureError("draws random numbers (%s) in the loop" % name,
                                    self._user_line(frame))
             raise CaptureError("calls %s() inside the loop's array code" % name,
