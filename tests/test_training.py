@@ -333,6 +333,30 @@ def test_ctrl_c_in_a_chunked_fit_keeps_the_epochs_run():
     assert len(h.history["val_loss"]) == len(h) and np.isfinite(h).all()
 
 
+
+def test_ctrl_c_during_validation_keeps_only_finished_epochs(monkeypatch):
+    """A KeyboardInterrupt while an epoch's validation runs: that epoch is not in the
+    history, so every column has one value per finished epoch."""
+    from retroprop import training
+    calls = []
+    evaluate = training._Validation.evaluate
+
+    def interrupted_on_the_fourth(self):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return evaluate(self)
+
+    monkeypatch.setattr(training._Validation, "evaluate", interrupted_on_the_fourth)
+    X = np.random.default_rng(1).normal(size=(40, 3))
+    y = (X[:, 0] > 0).astype(int)
+    net = rp.MLP([3, 4, 2], output_activation="softmax", loss="ce", seed=0)
+    with pytest.raises(KeyboardInterrupt):
+        net.fit(X, y, epochs=10, validation_data=(X, y))
+    h = net.history  # two or three epochs, as fit validates the data once before training
+    assert len(h) >= 2
+    assert len(h.history["val_loss"]) == len(h.history["val_accuracy"]) == len(h)
+
 BAD = [
     (dict(validation_data=[1, 2, 3]), TypeError,
      "MLP.fit: validation_data must be a pair (X_val, Y_val), got list of length 3"),

@@ -233,12 +233,15 @@ def fit(net, X, Y, epochs, batch_size, shuffle, seed, replace, batches, validati
                 break
     except BaseException as e:
         finished = getattr(e, "history", None) if isinstance(e, KeyboardInterrupt) else None
+        kept = done
         if finished is not None:  # the epochs the interrupted run of the C loop finished
             losses[done:done + len(finished)] = finished
-            net.history = _history(losses[:done + len(finished)], logs_by_name, best_epoch,
-                                   None)
-        else:
-            net.history = _history(losses[:done], logs_by_name, best_epoch, None)
+            kept += len(finished)
+        if validation is not None:
+            # an epoch whose validation was interrupted is not a finished epoch: the
+            # history keeps its columns the same length
+            kept = min(kept, len(logs_by_name.get("val_loss", ())))
+        net.history = _history(losses[:kept], logs_by_name, best_epoch, None)
         if bar is not None:
             bar.close(interrupted=True)
         raise
