@@ -227,6 +227,34 @@ def test_fallback_random_numbers():
              setup, "draws random numbers", 2)
 
 
+@pytest.mark.parametrize("source", ["python", "numpy", "generator"])
+def test_fallback_random_numbers_drawn_out_of_the_hooks_sight(source):
+    """A draw the profile hook cannot see (a C callable that is not a builtin
+    function calls the generator): the generators' states, compared around
+    the recording, still tell; the plain run gets the numbers Python would."""
+    import functools
+    import random
+
+    def setup():
+        random.seed(3)
+        np.random.seed(3)
+        g = np.random.default_rng(5)
+        draw = {"python": random.random, "numpy": np.random.random, "generator": g.random}[source]
+        return {**small(), "g": g, "draw": functools.partial(draw)}
+    cell = "for i in range(5):\n    W = W * 0.5 + draw()\n"
+    plain = setup()
+    exec(cell, plain)
+    after_plain = (random.random(), np.random.random(), plain["g"].random())
+    captured = setup()
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        capture.run(cell, captured)
+    assert "line 1: draws random numbers in the loop" in err.getvalue()
+    assert not capture.last_report[0].captured
+    np.testing.assert_array_equal(captured["W"], plain["W"])
+    assert (random.random(), np.random.random(), captured["g"].random()) == after_plain
+
+
 def test_fallback_data_dependent_if():
     fallback("for i in range(5):\n    W = W * 0.5\n    if W.sum() > 0:\n        W = -W\n",
              small, "control flow that depends on the arrays' values", 3)

@@ -534,6 +534,21 @@ _ALLOWED_BUILTINS = {builtins.len, builtins.isinstance, builtins.issubclass, bui
 _SUPPORTED_FUNCTIONS = {np.dot, np.matmul, np.sum, np.mean, np.transpose, np.copy}
 
 
+def _unhook():
+    """Switch the recording's profile hook off while the recorder itself
+    works (its own calls are not the loop's code, and a hook call per event
+    made recording 2x slower); returns the hook for _rehook."""
+    hook = sys.getprofile()
+    if hook is not None:
+        sys.setprofile(None)
+    return hook
+
+
+def _rehook(hook):
+    if hook is not None:
+        sys.setprofile(hook)
+
+
 class _Recorder:
     """Records one iteration of a loop body on proxies."""
 
@@ -600,11 +615,13 @@ class _Recorder:
         return node
 
     def ufunc(self, uf, method, inputs, kwargs):
+        hook = _unhook()
         self._depth += 1
         try:
             return self._ufunc(uf, method, inputs, kwargs)
         finally:
             self._depth -= 1
+            _rehook(hook)
 
     def _ufunc(self, uf, method, inputs, kwargs):
         name = "np." + uf.__name__
@@ -682,11 +699,13 @@ class _Recorder:
         return self.proxy(node)
 
     def function(self, func, args, kwargs):
+        hook = _unhook()
         self._depth += 1
         try:
             return self._function(func, args, kwargs)
         finally:
             self._depth -= 1
+            _rehook(hook)
 
     def _function(self, func, args, kwargs):
         name = "np." + getattr(func, "__name__", "?")
@@ -743,6 +762,13 @@ class _Recorder:
         return self.proxy(result)
 
     def view(self, x, fn, what):
+        hook = _unhook()
+        try:
+            return self._view(x, fn, what)
+        finally:
+            _rehook(hook)
+
+    def _view(self, x, fn, what):
         node = self.operand(x)
         if not isinstance(node, _Node):
             raise CaptureError("takes %s of a scalar" % what)
@@ -751,6 +777,13 @@ class _Recorder:
         return self.proxy(view)
 
     def getitem(self, x, key):
+        hook = _unhook()
+        try:
+            return self._getitem(x, key)
+        finally:
+            _rehook(hook)
+
+    def _getitem(self, x, key):
         keys = key if isinstance(key, tuple) else (key,)
         moving = False
         for k in keys:
@@ -908,6 +941,7 @@ class _Recorder:
         self.written_lines = set()
         bindings = []
         states = _random_states(saved)
+        after = None
         try:
             for k, v in saved.items():
                 if type(v) is np.ndarray:
@@ -946,7 +980,8 @@ class _Recorder:
                     if raised:
                         raise raised[0]
                 except CaptureError as e:
-                    if not _same_states(_random_states(ns), states):
+                    after = _random_states(ns)
+                    if not _same_states(after, states):
                         raise CaptureError("draws random numbers in the loop", stmt.lineno)
                     if e.lineno is None:
                         e.lineno = self._error_line(e) or stmt.lineno
@@ -958,7 +993,8 @@ class _Recorder:
                 bindings.append(None)
                 self.stmt_op_ends.append(len(self.ops))
             final = self._bindings(saved)
-            if not _same_states(_random_states(ns), states):
+            after = _random_states(ns)
+            if not _same_states(after, states):
                 line = next((s.lineno for s in statements if not s.python and
                              "random" in ast.unparse(s.node)), loop.node.lineno)
                 raise CaptureError("draws random numbers in the loop", line)
@@ -973,7 +1009,12 @@ class _Recorder:
                 d = vars(obj)
                 d.clear()
                 d.update(self.saved_attrs[p])
-            if not _same_states(_random_states(ns), states):
+            # (the states read after the body ran, if they were: NumPy's
+            # get_state costs 0.1 ms; the namespace's own generators are
+            # the same objects as before the body, whatever it bound)
+            if after is None:
+                after = _random_states(ns)
+            if not _same_states(after, states):
                 _restore_states(states)
         bindings.append(final)
         return bindings
@@ -1066,11 +1107,32 @@ def _random_states(ns):
 
 
 def _same_states(a, b):
-    def key(obj, st):
-        if isinstance(st, tuple) and len(st) > 1 and isinstance(st[1], np.ndarray):
-            return (id(obj), st[0], st[1].tobytes()) + tuple(st[2:])
-        return (id(obj), repr(st))
-    return [key(*x) for x in a] == [key(*x) for x in b]
+    return len(a) == len(b) and all(x is y and _same_state(s, t)
+                                    for (x, s), (y, t) in zip(a, b))
+
+
+def _same_state(a, b):
+    """Whether two states of a generator are the same (item by item: the repr
+    of Python's 625-int state took 0.1 ms)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, np.ndarray):
+        return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same_state(a[k], b[k]) for k in a)
+    if isinstance(a, (tuple, list)):
+        if len(a) != len(b):
+            return False
+        if len(a) > 8:
+            # Python's 625 ints
+            try:
+                return a == b
+            except ValueError:      # arrays in it
+                pass
+        return all(_same_state(x, y) for x, y in zip(a, b))
+    if type(a) is float:
+        return a.hex() == b.hex()
+    return a == b
 
 
 def _restore_states(states):
@@ -1089,11 +1151,14 @@ def _restore_states(states):
 def _loop_index(uf, dtype):
     """The index of ufunc uf's loop taking and giving dtype only."""
     c = np.dtype(dtype).char
-    want = c * uf.nin + "->" + c * uf.nout
-    for i, t in enumerate(uf.types):
-        if t == want:
-            return i
-    return None
+    key = (uf, c)
+    if key not in _LOOP_INDEX:
+        want = c * uf.nin + "->" + c * uf.nout
+        _LOOP_INDEX[key] = next((i for i, t in enumerate(uf.types) if t == want), None)
+    return _LOOP_INDEX[key]
+
+
+_LOOP_INDEX = {}    # (ufunc, dtype char) -> _loop_index (uf.types builds a list)
 
 
 # --------------------------------------------------------------------------
@@ -1114,6 +1179,7 @@ class _Program:
         self.rec = rec
         self.slots = []
         self.slot_ids = {}
+        self.slot_addresses = []
         self.rows = []
         self.loops = []
         self.refresh = []        # (const buffer, source object): recast after Python runs
@@ -1133,11 +1199,12 @@ class _Program:
         if key not in self.slot_ids:
             self.slot_ids[key] = len(self.slots)
             self.slots.append(base)
+            self.slot_addresses.append(_address(base))
         return self.slot_ids[key], base
 
     def ref(self, arr):
         slot, base = self.slot(arr)
-        offset = arr.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+        offset = (_address(arr) - self.slot_addresses[slot]) if arr is not base else 0
         return slot, offset
 
     def storage(self, node):
@@ -1425,8 +1492,16 @@ def _address(a):
 def _layout(a):
     """The order of a's axes by stride, and which are contiguous (what
     decides NumPy's result layouts)."""
-    return (tuple(np.argsort([-abs(s) for s in a.strides], kind="stable")),
+    strides = a.strides
+    return (tuple(sorted(range(a.ndim), key=lambda d: -abs(strides[d]))),
             a.flags.c_contiguous, a.flags.f_contiguous)
+
+
+def _broadcast_strides(a, shape):
+    """np.broadcast_to(a, shape).strides, without making the view (10 us)."""
+    lead = len(shape) - a.ndim
+    return tuple(0 if d < lead or a.shape[d - lead] == 1
+                 else a.strides[d - lead] for d in range(len(shape)))
 
 
 def _same_view(a, b):
@@ -1439,7 +1514,7 @@ def _plan(out, arrays):
     of out's smallest stride, axes merged where every operand allows it.
     Returns (outer count, inner count, [(outer stride, inner stride)] per array)."""
     shape = out.shape
-    strides = [np.broadcast_to(a, shape).strides for a in arrays]
+    strides = [_broadcast_strides(a, shape) for a in arrays]
     axes = [d for d in range(len(shape)) if shape[d] != 1]
     axes.sort(key=lambda d: -abs(out.strides[d]))
     # merge from the inside out
