@@ -328,6 +328,63 @@ def test_fallback_floating_point_warning_replays_in_python():
     np.testing.assert_array_equal(ns["W"], plain["W"])
 
 
+# -------------------------------------------------------------- schedules
+
+def test_periodic_schedules_fire_where_python_would():
+    """`i % c == r` (and !=, r == i % c, names for c and r) is solved by
+    arithmetic, not evaluated at every iteration: the same iterations as
+    Python's own evaluation, for negative moduli, steps and remainders."""
+    import ast
+    import random
+    rng = random.Random(1)
+    for trial in range(1500):
+        start = rng.randint(-30, 30)
+        step = rng.choice([1, 2, 3, -1, -2, 5, 7, 12])
+        it = range(start, start + step * rng.randint(3, 40) + rng.randint(-2, 2), step)
+        c, r = rng.choice([1, 2, 3, 4, 6, 10, -3, -4, 100]), rng.randint(-13, 13)
+        src = rng.choice(["i % {c} {op} {r}", "{r} {op} i % {c}", "i % C {op} R"]).format(
+            c=c, r=r, op=rng.choice(["==", "!="]))
+        ns = {"C": c, "R": r}
+        schedule = capture._Schedule(ast.parse(src, mode="eval").body, "i", ns, set())
+        fast = schedule._periodic(it)
+        assert fast is not None, src
+        python = [bool(eval(src, dict(ns, i=v))) for v in it]
+        assert fast.tolist() == python, (src, it)
+
+
+# ------------------------------------------------------- a cell run again
+
+def test_a_cell_run_again_names_its_own_run_in_tracebacks():
+    """The second run reuses the first's parse and code: its functions,
+    down to a lambda inside one, are still of the second run's cell."""
+    cell = ("def f(x):\n    g = lambda: x / 0\n    return g()\n"
+            "for i in range(4):\n    W = W * 0.5\n")
+    names = []
+    for run in range(2):
+        ns = small()
+        capture.run(cell, ns)
+        assert capture.last_report[0].captured
+        filename = "<retroprop-cell-%d>" % capture._cell_counter[0]
+        with pytest.raises(ZeroDivisionError) as info:
+            ns["f"](1)
+        frames = [entry.frame.code.raw.co_filename for entry in info.traceback][1:]
+        assert frames == [filename, filename], frames
+        assert ns["f"].__code__.co_filename == filename
+        names.append(filename)
+    assert names[0] != names[1]
+
+
+def test_a_cell_run_again_warns_again():
+    """A cell whose compile warns (SyntaxWarning: "is" with a literal) warns
+    at every run, as Python would: its code is not kept."""
+    cell = "same = (W.ndim is 2)\nfor i in range(4):\n    W = W * 0.5\n"
+    for run in range(2):
+        ns = small()
+        with pytest.warns(SyntaxWarning):
+            capture.run(cell, ns)
+        assert capture.last_report[0].captured and ns["same"] is True
+
+
 # ----------------------------------------------------------------- magic
 
 def test_the_cell_magic():

@@ -37,8 +37,11 @@ import ast
 import builtins
 import gc
 import linecache
+import math
 import sys
 import time
+import types
+import warnings
 
 import numpy as np
 
@@ -107,7 +110,7 @@ def run(source, namespace, *, check=False, line_offset=0, filename=None, stream=
         filename = "<retroprop-cell-%d>" % _cell_counter[0]
     text = "\n" * line_offset + source
     linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
-    tree = ast.parse(text, filename)
+    tree = _parse(text, filename)
     del last_report[:]
     result = None
     for index, stmt in enumerate(tree.body):
@@ -116,10 +119,65 @@ def run(source, namespace, *, check=False, line_offset=0, filename=None, stream=
             last_report.append(loop.report)
             loop.run()
         elif index == len(tree.body) - 1 and isinstance(stmt, ast.Expr):
-            result = eval(compile(ast.Expression(stmt.value), filename, "eval"), namespace)
+            result = eval(_compiled(stmt.value, filename, "eval"), namespace)
         else:
-            exec(compile(ast.Module([stmt], []), filename, "exec"), namespace)
+            exec(_compiled(stmt, filename), namespace)
     return result
+
+
+# --------------------------------------------------------------------------
+# The cells' trees and code, kept for a cell run again (a notebook's training
+# cell is: parsing, compiling and walking it took 1 ms of the 10 of seed
+# 001's). A cell whose parse or compile warns is not kept: its warnings show
+# at each run, as they would.
+
+_TREES = {}          # cell text -> its ast.Module
+
+
+def _quietly(f, *args):
+    """(f(*args), whether it warned nothing); if it warned, f is called
+    again outside the catch, so that the warnings show as without it."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = f(*args)
+    if caught:
+        return f(*args), False
+    return result, True
+
+
+def _parse(text, filename):
+    tree = _TREES.get(text)
+    if tree is None:
+        tree, quiet = _quietly(ast.parse, text, filename)
+        if quiet:
+            if len(_TREES) >= 64:
+                del _TREES[next(iter(_TREES))]
+            _TREES[text] = tree
+    return tree
+
+
+def _compiled(node, filename, mode="exec"):
+    """The code of a statement (mode "exec") or an expression ("eval") of a
+    cell, as compile(ast.Module([node], []) or ast.Expression(node),
+    filename, mode) gives it: kept on the node, under another filename
+    renamed (the filename is all that differs between two cell runs)."""
+    attr = "_retroprop_" + mode
+    code = node.__dict__.get(attr)
+    if code is None:
+        tree = ast.Module([node], []) if mode == "exec" else ast.Expression(node)
+        code, quiet = _quietly(compile, tree, filename, mode)
+        if quiet:
+            setattr(node, attr, code)
+    elif code.co_filename != filename:
+        code = _renamed(code, filename)
+        setattr(node, attr, code)
+    return code
+
+
+def _renamed(code, filename):
+    consts = tuple(_renamed(c, filename) if isinstance(c, types.CodeType) else c
+                   for c in code.co_consts)
+    return code.replace(co_filename=filename, co_consts=consts)
 
 
 # --------------------------------------------------------------------------
@@ -160,22 +218,49 @@ if hasattr(ast, "Match"):
 _PYTHON_METHODS = {"append", "extend", "insert", "write", "add", "update", "writelines"}
 
 
+class _Facts:
+    """What one walk of a statement finds (kept on the node: a cell run
+    again walks none): the names it binds or deletes and those it loads,
+    its first node of _FORBIDDEN in ast.walk's order, the attributes it
+    assigns."""
+
+    def __init__(self, node):
+        self.stored, self.loaded = set(), set()
+        self.forbidden = None
+        self.attribute_stores = []
+        for sub in ast.walk(node):
+            t = type(sub)
+            if t is ast.Name:
+                if isinstance(sub.ctx, ast.Load):
+                    self.loaded.add(sub.id)
+                else:
+                    self.stored.add(sub.id)
+            elif t is ast.Attribute:
+                if isinstance(sub.ctx, ast.Store):
+                    self.attribute_stores.append(sub)
+            elif self.forbidden is None and t in _FORBIDDEN:
+                self.forbidden = sub
+
+
+def _facts(node):
+    facts = node.__dict__.get("_retroprop_facts")
+    if facts is None:
+        facts = node._retroprop_facts = _Facts(node)
+    return facts
+
+
 def _stored_names(nodes):
     """The names a list of statements binds or deletes."""
     names = set()
     for node in nodes:
-        for sub in ast.walk(node):
-            if isinstance(sub, ast.Name) and isinstance(sub.ctx, (ast.Store, ast.Del)):
-                names.add(sub.id)
+        names |= _facts(node).stored
     return names
 
 
 def _loaded_names(nodes):
     names = set()
     for node in nodes:
-        for sub in ast.walk(node):
-            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
-                names.add(sub.id)
+        names |= _facts(node).loaded
     return names
 
 
@@ -233,6 +318,9 @@ class _Schedule:
 
     def mask(self, it):
         """A bool array: does the test hold at each position of range it."""
+        fast = self._periodic(it)
+        if fast is not None:
+            return fast
         top = max(abs(it.start), abs(it.stop), 1)
         if self._bound(self.test, top) < 2 ** 62:
             i = np.arange(it.start, it.stop, it.step, dtype=np.int64)
@@ -244,13 +332,64 @@ class _Schedule:
             if m is not None:
                 return np.broadcast_to(np.asarray(m, dtype=bool), (len(it),)).copy()
         # exact Python ints, one by one
-        code = compile(ast.Expression(self.test), "<schedule>", "eval")
+        code = _compiled(self.test, "<schedule>", "eval")
         env = dict(self.ns)
         out = np.empty(len(it), dtype=bool)
         for k, v in enumerate(it):
             env[self.var] = v
             out[k] = bool(eval(code, env))
         return out
+
+    def _periodic(self, it):
+        """The mask of `var % c == r` (or !=, or r == var % c) from arithmetic:
+        where start + k * step is r modulo c, k runs over an arithmetic
+        progression; None for any other test."""
+        test = self.test
+        if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and
+                type(test.ops[0]) in (ast.Eq, ast.NotEq)):
+            return None
+        mod, other = test.left, test.comparators[0]
+        if not self._is_var_mod(mod):
+            mod, other = other, mod
+            if not self._is_var_mod(mod):
+                return None
+        try:
+            c, r = self._int(mod.right), self._int(other)
+        except CaptureError:
+            return None
+        if c is None or r is None or c == 0:
+            return None          # a division by zero: as Python raises it
+        n = len(it)
+        fires = np.zeros(n, dtype=bool)
+        # var % c lies in [0, c) for c > 0, in (c, 0] for c < 0
+        if (0 <= r < c) if c > 0 else (c < r <= 0):
+            # step * k = r - start (mod |c|)
+            m, want = abs(c), r - it.start
+            g = math.gcd(it.step, m)
+            if want % g == 0:
+                m //= g
+                first = (want // g) * pow(it.step // g, -1, m) % m if m > 1 else 0
+                fires[first::m] = True
+        if isinstance(test.ops[0], ast.NotEq):
+            np.logical_not(fires, out=fires)
+        return fires
+
+    def _is_var_mod(self, node):
+        return (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod) and
+                isinstance(node.left, ast.Name) and node.left.id == self.var)
+
+    def _int(self, node):
+        """An int the test names (a constant or the namespace's), else None."""
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and \
+                isinstance(node.operand, ast.Constant) and type(node.operand.value) is int:
+            v = -node.operand.value
+        elif isinstance(node, ast.Constant):
+            v = node.value
+        elif isinstance(node, ast.Name) and node.id != self.var:
+            v = self._value(node.id)
+        else:
+            return None
+        return int(v) if type(v) in (int, bool) else None
 
     def _eval(self, node, i):
         if isinstance(node, ast.Name):
@@ -292,7 +431,7 @@ class _Statement:
     def __init__(self, node, filename):
         self.node = node
         self.lineno = node.lineno
-        self.code = compile(ast.Module([node], []), filename, "exec")
+        self.code = _compiled(node, filename)
         self.python = False      # runs in Python (else: recorded)
         self.schedule = None     # _Schedule, or None: every iteration
         self.mask = None
@@ -1583,10 +1722,9 @@ class _Loop:
             raise CaptureError("the loop runs over a %s, not a range()" % type(it).__name__,
                                node.lineno)
         for stmt in node.body:
-            for sub in ast.walk(stmt):
-                what = _FORBIDDEN.get(type(sub))
-                if what is not None:
-                    raise CaptureError("the loop body has %s" % what, sub.lineno)
+            sub = _facts(stmt).forbidden
+            if sub is not None:
+                raise CaptureError("the loop body has %s" % _FORBIDDEN[type(sub)], sub.lineno)
         self.var = node.target.id
 
     def _classify(self, it):
@@ -1625,7 +1763,7 @@ class _Loop:
 
     def run(self):
         node, ns = self.node, self.ns
-        it = eval(compile(ast.Expression(node.iter), self.filename, "eval"), ns)
+        it = eval(_compiled(node.iter, self.filename, "eval"), ns)
         try:
             self._static(it)
             self.report.iterations = len(it)
@@ -1697,9 +1835,8 @@ class _Loop:
         for stmt in statements:
             if stmt.python:
                 continue
-            for sub in ast.walk(stmt.node):
-                if isinstance(sub, ast.Attribute) and isinstance(sub.ctx, ast.Store) and not (
-                        isinstance(sub.value, ast.Name) and sub.value.id in self.objects):
+            for sub in _facts(stmt.node).attribute_stores:
+                if not (isinstance(sub.value, ast.Name) and sub.value.id in self.objects):
                     raise CaptureError("assigns the attribute %s of something the capture "
                                        "does not follow" % ast.unparse(sub), sub.lineno)
         self.entry = self._variables()
