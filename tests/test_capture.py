@@ -385,6 +385,72 @@ def test_a_cell_run_again_warns_again():
         assert capture.last_report[0].captured and ns["same"] is True
 
 
+# ------------------------------------- Python statements inside an iteration
+
+def captured_as_plain(cell, setup, raises=None, rtol=0.0):
+    """Run cell plainly and captured from setup(); the same output, the same
+    exception (raises: its type) and the same namespace."""
+    plain, captured = setup(), setup()
+    outputs = []
+    for ns, how in ((plain, lambda: exec(cell, plain)), (captured, lambda: capture.run(cell, captured))):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            if raises is None:
+                how()
+            else:
+                with pytest.raises(raises):
+                    how()
+        outputs.append(out.getvalue())
+    assert outputs[0] == outputs[1]
+    assert_same_namespace(plain, captured, rtol=rtol)
+    return plain, captured, err.getvalue()
+
+
+def test_a_flag_before_any_python_statement_of_the_iteration_replays_it_whole():
+    """Overflow in the second statement of an iteration where a Python
+    statement (later in the body) fires: the in-place update of the first
+    statement is undone before Python runs the iteration again."""
+    cell = ("for i in range(6):\n    W *= 10.0\n    H = W * 1e6\n"
+            "    if i == 2:\n        seen.append(i)\n")
+    _, captured, err = captured_as_plain(
+        cell, lambda: {"np": np, "seen": [], "W": np.full((2, 2), 1e300)}, RuntimeWarning)
+    assert "NumPy would report overflow" in err and captured["i"] == 2
+
+
+def test_a_flag_after_a_python_statement_replays_the_rest_of_the_iteration():
+    """Overflow in the third statement, after a Python statement ran at that
+    iteration and a name was rebound in C: Python runs the iteration on from
+    the statement after the Python one, on the rebound name's new value."""
+    cell = ("for i in range(6):\n    if i == 2:\n        seen.append(i)\n"
+            "    V = V * 10.0\n    H = V * 1e6\n")
+    _, captured, err = captured_as_plain(
+        cell, lambda: {"np": np, "seen": [], "V": np.full((2, 2), 1e300)}, RuntimeWarning)
+    assert "NumPy would report overflow" in err and captured["i"] == 2
+
+
+def test_python_statements_firing_together_and_apart_see_the_values_python_would():
+    """Three Python statements on different schedules, firing alone and at
+    the same iteration, before, between and after array statements, each
+    seeing names rebound later in the body at their previous value (no
+    product: the same bits)."""
+    cell = ("for i in range(30):\n"
+            "    if i % 4 == 1:\n        seen.append(('a', i, float(H.sum())))\n"
+            "    H = np.tanh(W * 0.3 + X)\n"
+            "    if i % 6 == 1:\n        seen.append(('b', i, float(H.sum()), float(G.sum())))\n"
+            "    G = H * 0.5\n"
+            "    W -= 0.1 * G\n"
+            "    if i % 3 == 0:\n        print(i, W.sum(), G.sum())\n"
+            "    seen.append(('c', float(W[0, 0])))\n")
+
+    def setup():
+        rng = np.random.default_rng(4)
+        return {"np": np, "seen": [], "W": rng.standard_normal((3, 4)),
+                "X": rng.standard_normal((3, 4)), "H": np.zeros((3, 4)), "G": np.zeros((3, 4))}
+    plain, captured, _ = captured_as_plain(cell, setup)
+    assert capture.last_report[0].captured
+    assert captured["seen"] == plain["seen"] and len(plain["seen"]) == 30 + 8 + 5
+
+
 # ----------------------------------------------------------------- magic
 
 def test_the_cell_magic():

@@ -2083,43 +2083,55 @@ class _Runner:
         return count + 1
 
     def iteration_with_python(self, k):
-        """Run iteration k statement by statement; False if it fell back."""
+        """Run iteration k: the rows between two Python statements that fire
+        at k in one run of the program (one snapshot), each such statement
+        in Python on the variables as they are there. False if it fell back."""
         p, ns = self.p, self.ns
-        begin = 0
-        ran_python = False
+        begin = 0          # the first row not yet run
+        first = 0          # the first statement after the last one run in Python
         for s, stmt in enumerate(self.statements):
+            if not (stmt.python and stmt.mask[k]):
+                continue
             end = p.segments[s]
-            if end > begin:
-                snap = self.snapshot()
-                flags = _core._program_run(p.prog, begin, end, k, 1)
-                self.dirty = True
-                if flags & self.flag_mask:
-                    self.restore(snap)
-                    if not ran_python:
-                        self.fallback(k, _flag_reason(flags))
-                    else:
-                        # ns holds the variables as after the last Python statement
-                        self.loop.notice(CaptureError(_flag_reason(flags)))
-                        self.loop.run_statements(self.statements[s:], self.it[k])
-                        self.loop.plain(self.it[k + 1:])
-                    return False
+            if end > begin and not self._rows(begin, end, k, first):
+                return False
             begin = end
-            if stmt.python and stmt.mask[k]:
-                copies = self.materialize(self.points[s], k)
-                ran_python = True
-                self.loop.report.python_statements += 1
-                exec(stmt.code, ns)
-                # what the statement changed in place, back into the buffers
-                for storage, copy in copies.values():
-                    np.copyto(storage, copy)
-                for value, uf, sources in p.rec.folded:
-                    np.copyto(value, uf(*sources), casting="unsafe")
-                for buf, src in p.refresh:
-                    np.copyto(buf, src, casting="unsafe")
-        if p.nops > begin:
-            _core._program_run(p.prog, begin, p.nops, k, 1)
+            copies = self.materialize(self.points[s], k)
+            self.loop.report.python_statements += 1
+            exec(stmt.code, ns)
+            # what the statement changed in place, back into the buffers
+            for storage, copy in copies.values():
+                np.copyto(storage, copy)
+            for value, uf, sources in p.rec.folded:
+                np.copyto(value, uf(*sources), casting="unsafe")
+            for buf, src in p.refresh:
+                np.copyto(buf, src, casting="unsafe")
+            first = s + 1
+        # the rest of the body and the end of the iteration (copies, which
+        # raise no flag)
+        if p.nops > begin and not self._rows(begin, p.nops, k, first):
+            return False
         self.loop.report.c_iterations += 1
         return True
+
+    def _rows(self, begin, end, k, first):
+        """Rows begin..end of iteration k, the statements first.. (none of
+        which runs in Python at k before end). On a flag, the state is put
+        back as before them and they run in Python: False."""
+        snap = self.snapshot()
+        flags = _core._program_run(self.p.prog, begin, end, k, 1)
+        self.dirty = True
+        if not flags & self.flag_mask:
+            return True
+        self.restore(snap)
+        if first == 0:
+            self.fallback(k, _flag_reason(flags))
+        else:
+            # ns holds the variables as after the last Python statement
+            self.loop.notice(CaptureError(_flag_reason(flags)))
+            self.loop.run_statements(self.statements[first:], self.it[k])
+            self.loop.plain(self.it[k + 1:])
+        return False
 
 
 def _flag_reason(flags):
