@@ -1603,8 +1603,6 @@ class _Loop:
         """The for loops directly in the body (none: []); a CaptureError for a
         loop anywhere else in it (deeper, inside an if, a while)."""
         inner = [stmt for stmt in self.node.body if isinstance(stmt, ast.For)]
-        if not inner:
-            return []
         for stmt in self.node.body:
             if isinstance(stmt, ast.For):
                 continue
