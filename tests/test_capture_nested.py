@@ -411,3 +411,45 @@ def test_ctrl_c_in_the_batches_leaves_a_state_of_whole_steps():
          plain)
     np.testing.assert_allclose(ns["W"], plain["W"], rtol=1e-9, atol=1e-12)
     assert plain["steps"][0] == done
+
+
+def test_data_shuffled_in_place_between_epochs():
+    """X and its int labels Y permuted in place by the outer body: the same
+    arrays, so the program is reused; it reads X where it is and casts Y
+    again (it keeps a float copy of an int array)."""
+    cell = ("for epoch in range(6):\n"
+            "    perm = rng.permutation(12)\n"
+            "    X[:] = X[perm]\n"
+            "    Y[:] = Y[perm]\n"
+            "    for b in range(4):\n"
+            "        xb = X[b * 3:(b + 1) * 3]\n"
+            "        out = np.tanh(xb * W)\n"
+            "        W = W - 0.1 * np.mean((out - Y[b * 3:(b + 1) * 3]) * xb, axis=0, "
+            "keepdims=True)\n")
+    def setup():
+        rng = np.random.default_rng(10)
+        return {"np": np, "rng": np.random.default_rng(11), "W": rng.standard_normal((1, 2)),
+                "X": rng.standard_normal((12, 2)), "Y": rng.integers(0, 2, (12, 1))}
+    plain, _, captured, _, err = both(cell, setup)
+    assert err == ""
+    assert inner_report().reuses == 5
+    assert plain.pop("rng").bit_generator.state == captured.pop("rng").bit_generator.state
+    assert_same_namespace(plain, captured)
+
+
+def test_an_arrays_shape_read_in_python_is_baked_in():
+    """X is not read by the array work, only its shape (a Python int the
+    program keeps): X rebound with another shape means a new recording."""
+    cell = ("for epoch in range(5):\n"
+            "    if epoch == 2:\n"
+            "        X = np.ones((8, 2))\n"
+            "    for b in range(3):\n"
+            "        W = W + 1.0 / X.shape[0]\n"
+            "        T = X\n")
+    def setup():
+        return {"np": np, "W": np.zeros((2, 2)), "X": np.ones((4, 2))}
+    plain, _, captured, _, err = both(cell, setup)
+    assert err == ""
+    assert (inner_report().recordings, inner_report().reuses) == (2, 3)
+    assert captured["T"] is captured["X"]
+    assert_same_namespace(plain, captured)

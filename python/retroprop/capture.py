@@ -2105,11 +2105,38 @@ class _Recorded:
         self.objects = dict(loop.objects)
         final = program.final
         self.array_keys = sorted(final)
+        # names of arrays the program neither reads nor writes (perm, an
+        # array of the outer body): Python's values stay theirs; only their
+        # metadata counts (the array code may read X.shape)
+        rec = program.rec
+        reached = {}
+        for op in rec.ops:
+            for x in op[1:]:
+                for n in (x if isinstance(x, list) else [x]):
+                    while isinstance(n, _Node):
+                        reached.setdefault(n.id, set()).add(None)
+                        n = n.base
+        for point in program.bindings + [final]:
+            for name, node in (point or {}).items():
+                for n in _leaves(node):
+                    while isinstance(n, _Node):
+                        reached.setdefault(n.id, set()).add(name)
+                        n = n.base
+        folded = {id(x) for _, _, sources in rec.folded for x in sources}
+        self.untouched = set()
+        for key, node in final.items():
+            if isinstance(node, _Node) and node.kind == "input" and node.carry is None and \
+                    not node.written and reached.get(node.id, set()) <= {key} and \
+                    id(node.obj) not in folded and loop.entry.get(key) is node.obj:
+                self.untouched.add(key)
+        self.runner.points = [None if point is None else
+                              {k: v for k, v in point.items() if k not in self.untouched}
+                              for point in self.runner.points]
         # arrays the program reads or writes where they are: the same objects
         self.same = []
         for key in self.array_keys:
             for leaf in _leaves(final[key]):
-                if leaf.kind == "input" and leaf.carry is None:
+                if leaf.kind == "input" and leaf.carry is None and key not in self.untouched:
                     self.same.append((key, leaf.obj))
         # the Python values the array code may read, and what of them
         array_stmts = [stmt.node for stmt in statements if not stmt.python]
@@ -2253,7 +2280,8 @@ class _InnerLoop(_Loop):
                 if self._lookup(key, r.objects) is not obj:
                     return None
             for key in r.array_keys:
-                out.append(self._structure(self._lookup(key, r.objects), labels, keep, r))
+                out.append(self._structure(self._lookup(key, r.objects),
+                                           None if key in r.untouched else labels, keep, r))
             objects = list(r.objects.values())
             for key in r.value_keys:
                 v = self._lookup(key, r.objects)
@@ -2265,7 +2293,10 @@ class _InnerLoop(_Loop):
 
     def _structure(self, v, labels, keep, r):
         """An array by its shape, dtype, strides and the memory it shares
-        with the others (its root array's label, its offset in it)."""
+        with the others (its root array's label, its offset in it; labels
+        None: the metadata only)."""
+        if type(v) is np.ndarray and labels is None:
+            return ("array", v.shape, v.dtype.str, v.strides)
         if type(v) is np.ndarray:
             root = v
             while isinstance(root.base, np.ndarray):
