@@ -453,3 +453,26 @@ def test_an_arrays_shape_read_in_python_is_baked_in():
     assert (inner_report().recordings, inner_report().reuses) == (2, 3)
     assert captured["T"] is captured["X"]
     assert_same_namespace(plain, captured)
+
+
+def test_the_epochs_body_may_break_and_try():
+    cell = ("for epoch in range(10):\n"
+            "    for b in range(4):\n"
+            "        W = np.tanh(W + X[b:b + 1])\n"
+            "    try:\n"
+            "        seen.append(float(np.sum(W)))\n"
+            "    except ValueError:\n"
+            "        pass\n"
+            "    if epoch == 6:\n"
+            "        break\n"
+            "else:\n"
+            "    seen.append('done')\n")
+    def setup():
+        rng = np.random.default_rng(12)
+        return {"np": np, "seen": [], "W": rng.standard_normal((1, 3)),
+                "X": rng.standard_normal((4, 3))}
+    plain, _, captured, _, err = both(cell, setup)
+    assert err == ""
+    assert inner_report().reuses == 6 and captured["epoch"] == 6
+    assert captured["seen"] == plain["seen"] and "done" not in captured["seen"]
+    assert_same_namespace(plain, captured)

@@ -23,6 +23,11 @@ interpreter:
    Python would run them, on copies of the program's buffers bound to the
    variables' names, so that they see every variable as Python would.
 
+A loop whose body holds for loops directly (epochs around batches) runs in
+Python, each of those loops captured each time it runs, the program recorded
+on its first run reused while the namespace holds what it baked in
+(_InnerLoop).
+
 Anything the capture cannot prove equivalent makes the loop run as plain
 Python, after one line on stderr naming the reason and the cell line.
 
@@ -2103,6 +2108,7 @@ class _Recorded:
         self.program = program
         self.runner = _Runner(loop, program, statements, it)
         self.objects = dict(loop.objects)
+        self.attr_counts = {prefix: len(vars(obj)) for prefix, obj in self.objects.items()}
         final = program.final
         self.array_keys = sorted(final)
         # names of arrays the program neither reads nor writes (perm, an
@@ -2152,6 +2158,7 @@ class _Recorded:
         self.calls = [stmt for stmt in statements
                       if isinstance(stmt.node, ast.Expr) and isinstance(stmt.node.value, ast.Call)]
         self.entry = self.end = None       # (signature, what it keeps alive)
+        self.left = None                   # what the last run left: [(key, object, metadata)]
 
 
 class _InnerLoop(_Loop):
@@ -2234,6 +2241,7 @@ class _InnerLoop(_Loop):
         self.check = False                 # --check: the first recording only
         if not self.fell_back:
             recorded.end = self._signature(recorded)
+            self._remember(recorded)
 
     def _reuse(self, r, first):
         p = r.program
@@ -2243,7 +2251,10 @@ class _InnerLoop(_Loop):
         for buf, src in p.refresh:
             np.copyto(buf, src, casting="unsafe")
         self.report.reuses += 1
+        r.left = None
         r.runner.run(first)
+        if not self.fell_back and r.end is not None:
+            self._remember(r)
 
     def _classification_holds(self, r):
         """The Python statements still run where they ran (their masks for
@@ -2303,8 +2314,8 @@ class _InnerLoop(_Loop):
                 root = root.base
             keep.append(root)
             label = labels.setdefault(id(root), len(labels))
-            return ("array", label, _address(v) - _address(root), v.shape, v.dtype.str,
-                    v.strides, v.flags.writeable)
+            offset = 0 if root is v else _address(v) - _address(root)
+            return ("array", label, offset, v.shape, v.dtype.str, v.strides, v.flags.writeable)
         if isinstance(v, np.generic):
             return ("scalar", type(v), v.dtype.str)       # the program makes its value
         if type(v) is tuple:
@@ -2316,8 +2327,64 @@ class _InnerLoop(_Loop):
     def _matches(self, r, reference):
         if reference is None:
             return False
+        if reference is r.end and self._unchanged(r):
+            return True
         now = self._signature(r)
         return now is not None and now[0] == reference[0]
+
+    _IMMUTABLE = (int, float, bool, str, bytes, complex, type(None))
+
+    def _remember(self, r):
+        """Keep the objects the run left (it left a state of signature r.end)."""
+        left = []
+        objects = list(r.objects.values())
+        for key in r.array_keys + r.value_keys:
+            v = self._lookup(key, r.objects)
+            if type(v) is np.ndarray:
+                meta = (v.shape, v.strides, v.dtype, v.flags.writeable)
+            elif type(v) in self._IMMUTABLE or isinstance(v, np.generic) or v is _MISSING:
+                meta = None
+            elif type(v) is tuple and all(type(x) is np.ndarray or type(x) in self._IMMUTABLE
+                                          or isinstance(x, np.generic) for x in v):
+                meta = tuple((x.shape, x.strides, x.dtype, x.flags.writeable)
+                             if type(x) is np.ndarray else None for x in v)
+            else:
+                try:
+                    meta = ("value", _fingerprint(v, r.attrs, [], objects))
+                except _NoFingerprint:
+                    return
+            left.append((key, v, meta))
+        r.left = left
+
+    def _unchanged(self, r):
+        """The namespace holds what the last run left, the same objects with
+        the same metadata (and values, for the mutable ones): a cheap form
+        of `signature == r.end`."""
+        if r.left is None:
+            return False
+        ns, objects = self.ns, r.objects
+        for prefix, obj in objects.items():
+            if ns.get(prefix, _MISSING) is not obj or len(vars(obj)) != r.attr_counts[prefix]:
+                return False
+        for key, obj, meta in r.left:
+            v = ns.get(key, _MISSING) if "." not in key else self._lookup(key, objects)
+            if v is not obj:
+                return False
+            if meta is None:
+                continue
+            if type(v) is np.ndarray:
+                if (v.shape, v.strides, v.dtype, v.flags.writeable) != meta:
+                    return False
+            elif type(meta[0]) is str:      # ("value", fingerprint)
+                try:
+                    if _fingerprint(v, r.attrs, [], list(objects.values())) != meta[1]:
+                        return False
+                except _NoFingerprint:
+                    return False
+            elif tuple((x.shape, x.strides, x.dtype, x.flags.writeable)
+                       if type(x) is np.ndarray else None for x in v) != meta:
+                return False
+        return True
 
 
 # --------------------------------------------------------------------------
