@@ -23,6 +23,11 @@ interpreter:
    Python would run them, on copies of the program's buffers bound to the
    variables' names, so that they see every variable as Python would.
 
+A loop whose body holds for loops directly (epochs around batches) runs in
+Python, each of those loops captured each time it runs, the program recorded
+on its first run reused while the namespace holds what it baked in
+(_InnerLoop).
+
 Anything the capture cannot prove equivalent makes the loop run as plain
 Python, after one line on stderr naming the reason and the cell line.
 
@@ -80,9 +85,24 @@ class LoopReport:
         self.c_iterations = 0          # iterations the C program ran
         self.python_statements = 0     # Python statements run between runs
         self.check = None              # the --check comparison, a string
+        self.inner = None              # a loop run in Python around loops: their _InnerLoops
+        self.runs = 1                  # a loop inside a loop: how many times it ran,
+        self.recordings = 0            # how many of those recorded a program,
+        self.reuses = 0                # and how many ran one recorded before
 
     def __repr__(self):
-        state = "captured" if self.captured else "plain Python (%s)" % self.reason
+        if self.inner is not None:
+            state = "Python, around the loop%s at line%s %s" % (
+                "s" * (len(self.inner) > 1), "s" * (len(self.inner) > 1),
+                ", ".join(str(report.lineno) for report in self.inner))
+        elif self.captured:
+            state = "captured"
+        else:
+            state = "plain Python (%s)" % self.reason
+        if self.runs != 1:
+            state = "%d runs, %s" % (self.runs, state)
+            if self.recordings:
+                state += " (%d recorded, %d reused)" % (self.recordings, self.reuses)
         return "<loop at line %d, %d iterations: %s>" % (self.lineno, self.iterations, state)
 
 
@@ -184,6 +204,8 @@ def _renamed(code, filename):
 # Static analysis of a loop body
 
 _HIDDEN_ITER = "__retroprop_iterator__"
+_HIDDEN_OUTER = "__retroprop_outer_iterator__"
+_HIDDEN_INNER = "__retroprop_inner_loop__"
 
 # Statements that may not appear anywhere in a captured loop body.
 _FORBIDDEN = {
@@ -1765,6 +1787,13 @@ class _Loop:
         node, ns = self.node, self.ns
         it = eval(_compiled(node.iter, self.filename, "eval"), ns)
         try:
+            inner = self._inner_loops()
+        except CaptureError as e:
+            self.notice(e)
+            return self.plain(it)
+        if inner:
+            return self._run_nested(it, inner)
+        try:
             self._static(it)
             self.report.iterations = len(it)
             statements = self.statements = self._classify(it)
@@ -1785,6 +1814,55 @@ class _Loop:
         self.report.capture_seconds = time.perf_counter() - t0
         self.report.captured = True
         _Runner(self, program, statements, it).run()
+
+    # -- loops in the loop (epochs around batches) -------------------------
+    def _inner_loops(self):
+        """The for loops directly in the body (none: []); a CaptureError for a
+        loop anywhere else in it (deeper, inside an if, a while)."""
+        inner = [stmt for stmt in self.node.body if isinstance(stmt, ast.For)]
+        for stmt in self.node.body:
+            if isinstance(stmt, ast.For):
+                continue
+            for sub in ast.walk(stmt):
+                if isinstance(sub, ast.While):
+                    raise CaptureError("the loop body has a while loop", sub.lineno)
+                if isinstance(sub, (ast.For, ast.AsyncFor)):
+                    what = _FORBIDDEN.get(type(stmt), "an %s statement" % type(stmt).__name__)
+                    if isinstance(stmt, ast.If):
+                        what = "an if"
+                    raise CaptureError("the loop body has a for loop inside %s (only a for "
+                                       "loop directly in the body is captured)" % what,
+                                       sub.lineno)
+        return inner
+
+    def _run_nested(self, it, inner):
+        """Run this loop in Python, each for loop directly in its body handed
+        to an _InnerLoop each time Python reaches it."""
+        node = self.node
+        self.report.iterations = len(it) if hasattr(it, "__len__") else 0
+        loops = [_InnerLoop(stmt, self) for stmt in inner]
+        self.report.inner = [loop.report for loop in loops]
+        last_report.extend(self.report.inner)
+        calls = {id(stmt): j for j, stmt in enumerate(inner)}
+        body = []
+        for stmt in node.body:
+            if id(stmt) in calls:
+                call = ast.Expr(ast.Call(ast.Name(_HIDDEN_INNER, ast.Load()),
+                                         [ast.Constant(calls[id(stmt)])], []))
+                stmt = ast.copy_location(call, stmt)
+            body.append(stmt)
+        loop = ast.For(target=node.target, iter=ast.Name(_HIDDEN_OUTER, ast.Load()),
+                       body=body, orelse=node.orelse, type_comment=None)
+        ast.copy_location(loop, node)
+        ast.fix_missing_locations(loop)
+        code = compile(ast.Module([loop], []), self.filename, "exec")
+        self.ns[_HIDDEN_OUTER] = it
+        self.ns[_HIDDEN_INNER] = lambda j: loops[j].run()
+        try:
+            exec(code, self.ns)
+        finally:
+            self.ns.pop(_HIDDEN_OUTER, None)
+            self.ns.pop(_HIDDEN_INNER, None)
 
     # -- variables: names of the namespace, and "name.attr" for the array
     # attributes of the notebook's own objects (seed 000's class)
@@ -1876,8 +1954,6 @@ class _Runner:
         self.it = it
         self.var = loop.var
         rec = program.rec
-        err = np.geterr()
-        self.flag_mask = 1 | 2 | 4 | (8 if err["under"] != "ignore" else 0)
         # the nodes to materialise each name from, after each statement: a
         # name not yet rebound in this iteration holds last iteration's value
         entry_nodes = {name: rec.inputs.get(id(obj)) for name, obj in loop.entry.items()
@@ -1934,12 +2010,18 @@ class _Runner:
             return copies          # no C iteration since bind: the namespace is right
         for name, (node, previous) in point.items():
             at = position - 1 if previous and point is not self.points[-1] else position
+            if at < 0:
+                # a run from iteration 0 (an inner loop's program reused): the
+                # values before it were made at the previous run's last iteration
+                at = len(self.it) - 1
             self.loop.set(name, self.value(node, copies, at, previous))
         self.ns[self.var] = self.it[position]
         return copies
 
-    def bind(self):
-        """Fill the buffers from the namespace (iteration 0 ran in Python)."""
+    def bind(self, last=0):
+        """Fill the buffers from the namespace, whose values the iteration
+        `last` made (iteration 0 ran in Python; or, for an inner loop's
+        program reused from iteration 0, the last of the previous run)."""
         p, ns = self.p, self.ns
         self.dirty = False
         for enode, name in p.carries:
@@ -1957,7 +2039,7 @@ class _Runner:
                         m = m.base
                     target = m.previous
                     for fn in reversed(chain):
-                        target = fn(target, 0)
+                        target = fn(target, last)
                     np.copyto(target, v)
         # the buffers the variables are materialised from hold iteration 0's
         # values until the program writes them (a replay or an early Ctrl-C)
@@ -1966,7 +2048,18 @@ class _Runner:
             pairs = zip(node.items, current) if isinstance(node, _TupleNode) else [(node, current)]
             for n, v in pairs:
                 if isinstance(n, _Node) and n.root().kind == "result":
-                    np.copyto(p.storage(n), v)
+                    np.copyto(p.storage(n) if not last else self._at(n, last), v)
+
+    def _at(self, node, position):
+        """node's value at iteration `position`: its view of its root's storage."""
+        chain = []
+        while node.kind == "view":
+            chain.append(node.view)
+            node = node.base
+        arr = self.p.storage(node)
+        for fn in reversed(chain):
+            arr = fn(arr, position)
+        return arr
 
     # -- running -----------------------------------------------------------
     def snapshot(self):
@@ -1982,20 +2075,24 @@ class _Runner:
         self.loop.notice(CaptureError(why))
         self.loop.plain(self.it[position:])
 
-    def run(self):
+    def run(self, first=1):
+        """Run iterations first..N-1 (first 1: iteration 0 ran in Python;
+        first 0: the namespace holds what a run of this program left)."""
         it, p = self.it, self.p
         n = len(it)
-        self.bind()
+        err = np.geterr()      # read at each run: the cell may call np.seterr between runs
+        self.flag_mask = 1 | 2 | 4 | (8 if err["under"] != "ignore" else 0)
+        self.bind(0 if first else n - 1)
         fire = np.zeros(n, dtype=bool)
         for s in self.statements:
             if s.python:
                 fire |= s.mask
-        fire[0] = False
+        fire[:first] = False
         stops = list(np.flatnonzero(fire)) + [n]
         chunk = 16
-        k = 1
+        k = first
         report = self.loop.report
-        if self.loop.check:
+        if self.loop.check and first:
             k = self.check(min(5, int(stops[0]) - 1))
         for stop in stops:
             stop = int(stop)
@@ -2139,6 +2236,378 @@ def _flag_reason(flags):
                               (8, "underflow")) if flags & bit]
     return ("NumPy would report %s here (np.seterr); the rest of the loop runs in Python "
             "so that it does" % " and ".join(names))
+
+
+# --------------------------------------------------------------------------
+# A loop inside a loop (epochs around batches)
+#
+# The outer loop runs in Python; each time it reaches the inner loop, the
+# inner loop runs as a top-level loop would (iteration 0 in Python, 1
+# recorded, the rest in C), except that the program recorded on an earlier
+# run is run again when the namespace still holds what it baked in: the same
+# arrays where it reads or writes them in place, the same shapes, dtypes,
+# layouts and sharing of memory for the names it rebinds, the same Python
+# values (lr, functions, modules' and objects' attributes) for the names its
+# array code reads. The namespace as the previous run left it, the outer
+# statements having changed none of that, lets the program run from
+# iteration 0 (it is then just the next iteration); else iteration 0 runs in
+# Python and the state is compared with the one the program was recorded
+# on; else the run is recorded anew.
+
+class _NoFingerprint(Exception):
+    """A value whose state the fingerprint cannot pin down."""
+
+
+_FINGERPRINT_IDENTITY = (types.BuiltinFunctionType, types.BuiltinMethodType, np.ufunc,
+                         np.dtype, type(print), type(len), types.MethodWrapperType)
+
+
+def _fingerprint(v, attrs, keep, objects, depth=3):
+    """A value comparing equal for two states of v that the recording cannot
+    tell apart: Python scalars by value (floats by their bits), containers
+    by their items, functions by their code, defaults and closure, modules,
+    classes and plain objects by their attributes named in attrs. Objects
+    compared by identity are appended to keep (alive, their ids stay theirs)."""
+    t = type(v)
+    if t in (int, bool, str, bytes, type(None)):
+        return (t, v)
+    if t is float:
+        return (t, v.hex())
+    if t is complex:
+        return (t, v.real.hex(), v.imag.hex())
+    if isinstance(v, np.generic):
+        return (t, v.dtype.str, v.tobytes())
+    keep.append(v)
+    if t is np.ndarray:
+        # an array the array code cannot read (one in a container): as it is
+        return ("array", id(v), _address(v), v.shape, v.dtype.str, v.strides)
+    if isinstance(v, _FINGERPRINT_IDENTITY) or (getattr(t, "__module__", None) or "").startswith("numpy"):
+        return ("same", id(v))
+    if depth <= 0:
+        raise _NoFingerprint(t.__name__)
+    depth -= 1
+    if t in (tuple, list, frozenset, set, dict):
+        items = list(v.items()) if t is dict else list(v)
+        if len(items) > 64:
+            raise _NoFingerprint(t.__name__)
+        if t in (set, frozenset):
+            items.sort(key=repr)
+        return (t, tuple(_fingerprint(x, attrs, keep, objects, depth) for x in items))
+    if t is types.FunctionType:
+        closure = []
+        for cell in v.__closure__ or ():
+            try:
+                closure.append(_fingerprint(cell.cell_contents, attrs, keep, objects, depth))
+            except ValueError:
+                closure.append("empty")
+        return ("function", id(v), id(v.__code__), id(v.__globals__),
+                _fingerprint(v.__defaults__, attrs, keep, objects, depth),
+                _fingerprint(v.__kwdefaults__, attrs, keep, objects, depth), tuple(closure))
+    if t is types.MethodType:
+        return ("method", _fingerprint(v.__func__, attrs, keep, objects, depth),
+                _fingerprint(v.__self__, attrs, keep, objects, depth))
+    if any(v is o for o in objects):
+        # the notebook's own object: its attributes are variables of their own
+        return ("object", id(v), _fingerprint(t, attrs, keep, objects, depth))
+    if t is types.ModuleType or isinstance(v, type) or hasattr(v, "__dict__"):
+        spaces = list(v.__mro__[:-1]) if isinstance(v, type) else [v]
+        out = [t.__name__, id(v)]
+        if not isinstance(v, (type, types.ModuleType)):
+            out.append(_fingerprint(t, attrs, keep, objects, depth))
+        for space in spaces:
+            d = vars(space)
+            out.append(tuple((a, _fingerprint(d[a], attrs, keep, objects, depth))
+                             for a in attrs if a in d))
+        return tuple(out)
+    raise _NoFingerprint(t.__name__)
+
+
+class _Recorded:
+    """A program recorded for an inner loop, and what it baked in."""
+
+    def __init__(self, loop, program, statements, it):
+        self.it = it
+        self.statements = statements
+        self.program = program
+        self.runner = _Runner(loop, program, statements, it)
+        self.objects = dict(loop.objects)
+        self.attr_counts = {prefix: len(vars(obj)) for prefix, obj in self.objects.items()}
+        final = program.final
+        self.array_keys = sorted(final)
+        # names of arrays the program neither reads nor writes (perm, an
+        # array of the outer body): Python's values stay theirs; only their
+        # metadata counts (the array code may read X.shape)
+        rec = program.rec
+        reached = {}
+        for op in rec.ops:
+            for x in op[1:]:
+                for n in (x if isinstance(x, list) else [x]):
+                    while isinstance(n, _Node):
+                        reached.setdefault(n.id, set()).add(None)
+                        n = n.base
+        for point in program.bindings + [final]:
+            for name, node in (point or {}).items():
+                for n in _leaves(node):
+                    while isinstance(n, _Node):
+                        reached.setdefault(n.id, set()).add(name)
+                        n = n.base
+        folded = {id(x) for _, _, sources in rec.folded for x in sources}
+        self.untouched = set()
+        for key, node in final.items():
+            if isinstance(node, _Node) and node.kind == "input" and node.carry is None and \
+                    not node.written and reached.get(node.id, set()) <= {key} and \
+                    id(node.obj) not in folded and loop.entry.get(key) is node.obj:
+                self.untouched.add(key)
+        self.runner.points = [None if point is None else
+                              {k: v for k, v in point.items() if k not in self.untouched}
+                              for point in self.runner.points]
+        # arrays the program reads or writes where they are: the same objects
+        self.same = []
+        for key in self.array_keys:
+            for leaf in _leaves(final[key]):
+                if leaf.kind == "input" and leaf.carry is None and key not in self.untouched:
+                    self.same.append((key, leaf.obj))
+        # the Python values the array code may read, and what of them
+        array_stmts = [stmt.node for stmt in statements if not stmt.python]
+        names = _loaded_names(array_stmts) | program.rec.user_names
+        attrs = {sub.attr for n in array_stmts for sub in ast.walk(n)
+                 if isinstance(sub, ast.Attribute)}
+        self.attrs = sorted(names | attrs)
+        self.value_keys = sorted(names - set(final) - {loop.var})
+        for prefix, obj in self.objects.items():
+            self.value_keys += sorted(prefix + "." + a for a in vars(obj)
+                                      if prefix + "." + a not in final)
+        # receivers of Python calls (losses.append): classified by their type
+        self.calls = [stmt for stmt in statements
+                      if isinstance(stmt.node, ast.Expr) and isinstance(stmt.node.value, ast.Call)]
+        self.entry = self.end = None       # (signature, what it keeps alive)
+        self.left = None                   # what the last run left: [(key, object, metadata)]
+
+
+class _InnerLoop(_Loop):
+    """A for loop directly in the body of a loop that runs in Python."""
+
+    def __init__(self, node, outer):
+        super().__init__(node, outer.ns, outer.filename, outer.check, outer.stream)
+        self.outer = outer
+        self.iter_code = compile(ast.Expression(node.iter), self.filename, "eval")
+        self.report.runs = 0
+        self.recorded = None
+        self.noticed = set()
+        self.fell_back = False
+        self.static = {}        # type(range) -> the CaptureError of _static, or None
+
+    def notice(self, error):
+        self.fell_back = True
+        self.report.reason = error
+        key = str(error)
+        if key in self.noticed:
+            return
+        self.noticed.add(key)
+        when = ""
+        if self.report.runs > 1:
+            when = " in its run %d (each run is captured where it can be)" % self.report.runs
+        print("retroprop: the loop at line %d runs in plain Python%s: %s"
+              % (self.node.lineno, when, error), file=self.stream)
+
+    def run(self):
+        it = eval(self.iter_code, self.ns)
+        self.report.runs += 1
+        self.fell_back = False
+        if type(it) not in self.static:
+            try:
+                self._static(it)
+                self.static[type(it)] = None
+            except CaptureError as e:
+                self.static[type(it)] = e
+        error = self.static[type(it)]
+        if error is not None:
+            self.notice(error)
+            return self.plain(it)
+        self.report.iterations += len(it)
+        if len(it) < 3:
+            return self.plain(it)
+        r = self.recorded
+        if r is not None and r.it == it and self._classification_holds(r):
+            self.statements, self.it, self.objects = r.statements, it, r.objects
+            if self._matches(r, r.end):
+                return self._reuse(r, 0)
+            self.run_statements(r.statements, it[0])
+            if self._matches(r, r.entry):
+                return self._reuse(r, 1)
+            return self._record(r.statements, it)
+        try:
+            statements = self.statements = self._classify(it)
+            self.it = it
+        except CaptureError as e:
+            self.notice(e)
+            return self.plain(it)
+        self.run_statements(statements, it[0])
+        return self._record(statements, it)
+
+    def _record(self, statements, it):
+        """Record iteration 1 (iteration 0 ran in Python), run the rest."""
+        t0 = time.perf_counter()
+        try:
+            program = self._capture(statements, it)
+            recorded = _Recorded(self, program, statements, it)
+        except CaptureError as e:
+            self.notice(e)
+            return self.plain(it[1:])
+        recorded.entry = self._signature(recorded)
+        self.report.capture_seconds = (self.report.capture_seconds or 0.0) + \
+            time.perf_counter() - t0
+        self.report.captured = True
+        self.report.recordings += 1
+        self.recorded = recorded
+        recorded.runner.run()
+        self.check = False                 # --check: the first recording only
+        if not self.fell_back:
+            recorded.end = self._signature(recorded)
+            self._remember(recorded)
+
+    def _reuse(self, r, first):
+        p = r.program
+        # the constants the program keeps, from arrays the outer statements may have changed
+        for value, uf, sources in p.rec.folded:
+            np.copyto(value, uf(*sources), casting="unsafe")
+        for buf, src in p.refresh:
+            np.copyto(buf, src, casting="unsafe")
+        self.report.reuses += 1
+        r.left = None
+        r.runner.run(first)
+        if not self.fell_back and r.end is not None:
+            self._remember(r)
+
+    def _classification_holds(self, r):
+        """The Python statements still run where they ran (their masks for
+        this run, from the values their ifs read now)."""
+        for stmt in r.calls:
+            if self._python_call(stmt.node.value) != stmt.python:
+                return False
+        for stmt in r.statements:
+            if stmt.schedule is not None:
+                try:
+                    stmt.mask = stmt.schedule.mask(r.it)
+                except CaptureError:
+                    return False
+        return True
+
+    def _lookup(self, key, objects):
+        if "." in key:
+            prefix, attr = key.split(".", 1)
+            return vars(objects[prefix]).get(attr, _MISSING)
+        return self.ns.get(key, _MISSING)
+
+    def _signature(self, r):
+        """What the program baked in, as the namespace holds it now: a tuple
+        and the objects it keeps alive; None when it cannot be told."""
+        keep = []
+        labels = {}
+        out = []
+        try:
+            for prefix, obj in r.objects.items():
+                if self.ns.get(prefix, _MISSING) is not obj:
+                    return None
+                out.append((prefix, tuple(vars(obj))))
+            for key, obj in r.same:
+                if self._lookup(key, r.objects) is not obj:
+                    return None
+            for key in r.array_keys:
+                out.append(self._structure(self._lookup(key, r.objects),
+                                           None if key in r.untouched else labels, keep, r))
+            objects = list(r.objects.values())
+            for key in r.value_keys:
+                v = self._lookup(key, r.objects)
+                out.append(None if v is _MISSING else
+                           _fingerprint(v, r.attrs, keep, objects))
+        except _NoFingerprint:
+            return None
+        return tuple(out), keep
+
+    def _structure(self, v, labels, keep, r):
+        """An array by its shape, dtype, strides and the memory it shares
+        with the others (its root array's label, its offset in it; labels
+        None: the metadata only)."""
+        if type(v) is np.ndarray and labels is None:
+            return ("array", v.shape, v.dtype.str, v.strides)
+        if type(v) is np.ndarray:
+            root = v
+            while isinstance(root.base, np.ndarray):
+                root = root.base
+            keep.append(root)
+            label = labels.setdefault(id(root), len(labels))
+            offset = 0 if root is v else _address(v) - _address(root)
+            return ("array", label, offset, v.shape, v.dtype.str, v.strides, v.flags.writeable)
+        if isinstance(v, np.generic):
+            return ("scalar", type(v), v.dtype.str)       # the program makes its value
+        if type(v) is tuple:
+            return ("tuple", tuple(self._structure(x, labels, keep, r) for x in v))
+        if v is _MISSING:
+            return None
+        return _fingerprint(v, r.attrs, keep, list(r.objects.values()))
+
+    def _matches(self, r, reference):
+        if reference is None:
+            return False
+        if reference is r.end and self._unchanged(r):
+            return True
+        now = self._signature(r)
+        return now is not None and now[0] == reference[0]
+
+    _IMMUTABLE = (int, float, bool, str, bytes, complex, type(None))
+
+    def _remember(self, r):
+        """Keep the objects the run left (it left a state of signature r.end)."""
+        left = []
+        objects = list(r.objects.values())
+        for key in r.array_keys + r.value_keys:
+            v = self._lookup(key, r.objects)
+            if type(v) is np.ndarray:
+                meta = (v.shape, v.strides, v.dtype, v.flags.writeable)
+            elif type(v) in self._IMMUTABLE or isinstance(v, np.generic) or v is _MISSING:
+                meta = None
+            elif type(v) is tuple and all(type(x) is np.ndarray or type(x) in self._IMMUTABLE
+                                          or isinstance(x, np.generic) for x in v):
+                meta = tuple((x.shape, x.strides, x.dtype, x.flags.writeable)
+                             if type(x) is np.ndarray else None for x in v)
+            else:
+                try:
+                    meta = ("value", _fingerprint(v, r.attrs, [], objects))
+                except _NoFingerprint:
+                    return
+            left.append((key, v, meta))
+        r.left = left
+
+    def _unchanged(self, r):
+        """The namespace holds what the last run left, the same objects with
+        the same metadata (and values, for the mutable ones): a cheap form
+        of `signature == r.end`."""
+        if r.left is None:
+            return False
+        ns, objects = self.ns, r.objects
+        for prefix, obj in objects.items():
+            if ns.get(prefix, _MISSING) is not obj or len(vars(obj)) != r.attr_counts[prefix]:
+                return False
+        for key, obj, meta in r.left:
+            v = ns.get(key, _MISSING) if "." not in key else self._lookup(key, objects)
+            if v is not obj:
+                return False
+            if meta is None:
+                continue
+            if type(v) is np.ndarray:
+                if (v.shape, v.strides, v.dtype, v.flags.writeable) != meta:
+                    return False
+            elif type(meta[0]) is str:      # ("value", fingerprint)
+                try:
+                    if _fingerprint(v, r.attrs, [], list(objects.values())) != meta[1]:
+                        return False
+                except _NoFingerprint:
+                    return False
+            elif tuple((x.shape, x.strides, x.dtype, x.flags.writeable)
+                       if type(x) is np.ndarray else None for x in v) != meta:
+                return False
+        return True
 
 
 # --------------------------------------------------------------------------
