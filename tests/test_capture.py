@@ -352,6 +352,24 @@ def test_periodic_schedules_fire_where_python_would():
         assert fast.tolist() == python, (src, it)
 
 
+def test_broadcast_strides_are_numpys():
+    """The strides the program walks an operand by are np.broadcast_to's, for
+    views with steps, reversed and transposed, size 0 and 1 axes, 0-d."""
+    import random
+    rng = random.Random(0)
+    for trial in range(3000):
+        shape = tuple(rng.choice([0, 1, 2, 3]) for _ in range(rng.randint(0, 3)))
+        base = np.zeros(tuple(2 * n for n in shape), dtype=rng.choice([np.float32, np.float64]))
+        a = base[tuple(slice(None, None, rng.choice([1, 2, -1])) for _ in shape)]
+        a = a[tuple(slice(0, n) for n in shape)]
+        if a.ndim >= 2 and rng.random() < 0.3:
+            a = a.T
+        target = tuple(rng.choice([1, 4]) for _ in range(rng.randint(0, 2))) + tuple(
+            n if n != 1 else rng.choice([1, 5]) for n in a.shape)
+        assert capture._broadcast_strides(a, target) == np.broadcast_to(a, target).strides, \
+            (a.shape, a.strides, target)
+
+
 # ------------------------------------------------------- a cell run again
 
 def test_a_cell_run_again_names_its_own_run_in_tracebacks():

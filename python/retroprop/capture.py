@@ -576,11 +576,32 @@ class _Traced:
         self._rec = rec
         self._node = node
 
+    # the recording's profile hook is off while the recorder itself works:
+    # its own calls are not the loop's code (an event each made recording
+    # 2x slower); switched here, before any call of the recorder's
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        return self._rec.ufunc(ufunc, method, inputs, kwargs)
+        rec = self._rec
+        if not rec.hooked:
+            return rec.ufunc(ufunc, method, inputs, kwargs)
+        sys.setprofile(None)
+        rec.hooked = False
+        try:
+            return rec.ufunc(ufunc, method, inputs, kwargs)
+        finally:
+            rec.hooked = True
+            sys.setprofile(rec.hook)
 
     def __array_function__(self, func, types, args, kwargs):
-        return self._rec.function(func, args, kwargs)
+        rec = self._rec
+        if not rec.hooked:
+            return rec.function(func, args, kwargs)
+        sys.setprofile(None)
+        rec.hooked = False
+        try:
+            return rec.function(func, args, kwargs)
+        finally:
+            rec.hooked = True
+            sys.setprofile(rec.hook)
 
     # metadata: fixed over the loop, so Python may read it
     shape = property(lambda self: self._node.real.shape)
@@ -695,21 +716,6 @@ _ALLOWED_BUILTINS = {builtins.len, builtins.isinstance, builtins.issubclass, bui
 _SUPPORTED_FUNCTIONS = {np.dot, np.matmul, np.sum, np.mean, np.transpose, np.copy}
 
 
-def _unhook():
-    """Switch the recording's profile hook off while the recorder itself
-    works (its own calls are not the loop's code, and a hook call per event
-    made recording 2x slower); returns the hook for _rehook."""
-    hook = sys.getprofile()
-    if hook is not None:
-        sys.setprofile(None)
-    return hook
-
-
-def _rehook(hook):
-    if hook is not None:
-        sys.setprofile(hook)
-
-
 class _Recorder:
     """Records one iteration of a loop body on proxies."""
 
@@ -726,6 +732,8 @@ class _Recorder:
         self.position = 1       # the iteration recorded
         self._depth = 0
         self.folded = []        # (array, ufunc, sources): constants computed from constants
+        self.hook = self._profile   # the profile hook, one bound method
+        self.hooked = False         # whether it is on
 
     # -- nodes and proxies --------------------------------------------------
     def new_node(self, *args, **kwargs):
@@ -776,13 +784,11 @@ class _Recorder:
         return node
 
     def ufunc(self, uf, method, inputs, kwargs):
-        hook = _unhook()
         self._depth += 1
         try:
             return self._ufunc(uf, method, inputs, kwargs)
         finally:
             self._depth -= 1
-            _rehook(hook)
 
     def _ufunc(self, uf, method, inputs, kwargs):
         name = "np." + uf.__name__
@@ -860,13 +866,11 @@ class _Recorder:
         return self.proxy(node)
 
     def function(self, func, args, kwargs):
-        hook = _unhook()
         self._depth += 1
         try:
             return self._function(func, args, kwargs)
         finally:
             self._depth -= 1
-            _rehook(hook)
 
     def _function(self, func, args, kwargs):
         name = "np." + getattr(func, "__name__", "?")
@@ -923,11 +927,7 @@ class _Recorder:
         return self.proxy(result)
 
     def view(self, x, fn, what):
-        hook = _unhook()
-        try:
-            return self._view(x, fn, what)
-        finally:
-            _rehook(hook)
+        return self.unprofiled(self._view, x, fn, what)
 
     def _view(self, x, fn, what):
         node = self.operand(x)
@@ -938,11 +938,19 @@ class _Recorder:
         return self.proxy(view)
 
     def getitem(self, x, key):
-        hook = _unhook()
+        return self.unprofiled(self._getitem, x, key)
+
+    def unprofiled(self, fn, *args):
+        """fn(*args) with the profile hook off (see _Traced.__array_ufunc__)."""
+        if not self.hooked:
+            return fn(*args)
+        sys.setprofile(None)
+        self.hooked = False
         try:
-            return self._getitem(x, key)
+            return fn(*args)
         finally:
-            _rehook(hook)
+            self.hooked = True
+            sys.setprofile(self.hook)
 
     def _getitem(self, x, key):
         keys = key if isinstance(key, tuple) else (key,)
@@ -1130,11 +1138,13 @@ class _Recorder:
                     gc.disable()
                     raised = []
                     _RECORDING.append(raised)
-                    sys.setprofile(self._profile)
+                    self.hooked = True
+                    sys.setprofile(self.hook)
                     try:
                         exec(stmt.code, ns)
                     finally:
                         sys.setprofile(None)
+                        self.hooked = False
                         _RECORDING.pop()
                         if gc_was_on:
                             gc.enable()
@@ -1341,6 +1351,7 @@ class _Program:
         self.slots = []
         self.slot_ids = {}
         self.slot_addresses = []
+        self._refs = {}          # id(array) -> (array, slot, offset), while building
         self.rows = []
         self.loops = []
         self.refresh = []        # (const buffer, source object): recast after Python runs
@@ -1364,8 +1375,12 @@ class _Program:
         return self.slot_ids[key], base
 
     def ref(self, arr):
+        hit = self._refs.get(id(arr))
+        if hit is not None:
+            return hit[1], hit[2]
         slot, base = self.slot(arr)
         offset = (_address(arr) - self.slot_addresses[slot]) if arr is not base else 0
+        self._refs[id(arr)] = (arr, slot, offset)     # arr kept: its id stays its own
         return slot, offset
 
     def storage(self, node):
@@ -1547,6 +1562,7 @@ class _Program:
                 self.writable.append(root.storage)
         table = np.array(self.rows, dtype=np.int64).reshape(len(self.rows), 22)
         self.prog = _core._program_new(self.slots, table, self.loops, self.iterations)
+        self._refs.clear()
 
     def _check_steady(self, name, old, node):
         if isinstance(node, _TupleNode):
@@ -1661,8 +1677,7 @@ def _layout(a):
 def _broadcast_strides(a, shape):
     """np.broadcast_to(a, shape).strides, without making the view (10 us)."""
     lead = len(shape) - a.ndim
-    return tuple(0 if d < lead or a.shape[d - lead] == 1
-                 else a.strides[d - lead] for d in range(len(shape)))
+    return (0,) * lead + tuple(0 if n == 1 else s for n, s in zip(a.shape, a.strides))
 
 
 def _same_view(a, b):
@@ -1676,15 +1691,16 @@ def _plan(out, arrays):
     Returns (outer count, inner count, [(outer stride, inner stride)] per array)."""
     shape = out.shape
     strides = [_broadcast_strides(a, shape) for a in arrays]
+    out_strides = out.strides
     axes = [d for d in range(len(shape)) if shape[d] != 1]
-    axes.sort(key=lambda d: -abs(out.strides[d]))
+    axes.sort(key=lambda d: -abs(out_strides[d]))
     # merge from the inside out
     merged = []   # [size, [strides]]
     for d in reversed(axes):
         size, st = shape[d], [s[d] for s in strides]
         if merged:
             isize, ist = merged[-1]
-            if all(st[a] == ist[a] * isize for a in range(len(arrays))):
+            if all(x == y * isize for x, y in zip(st, ist)):
                 merged[-1] = (isize * size, ist)
                 continue
         merged.append((size, st))
@@ -1693,7 +1709,7 @@ def _plan(out, arrays):
     while len(merged) < 2:
         merged.append((1, [0] * len(arrays)))
     (inner, ist), (outer, ost) = merged[0], merged[1]
-    return outer, inner, [(ost[a], ist[a]) for a in range(len(arrays))]
+    return outer, inner, list(zip(ost, ist))
 
 
 # --------------------------------------------------------------------------
