@@ -243,12 +243,12 @@ _PYTHON_METHODS = {"append", "extend", "insert", "write", "add", "update", "writ
 class _Facts:
     """What one walk of a statement finds (kept on the node: a cell run
     again walks none): the names it binds or deletes and those it loads,
-    its first node of _FORBIDDEN in ast.walk's order, the attributes it
-    assigns."""
+    its first node of _FORBIDDEN and its first loop (while, for) in
+    ast.walk's order, the attributes it assigns."""
 
     def __init__(self, node):
         self.stored, self.loaded = set(), set()
-        self.forbidden = None
+        self.forbidden = self.loop = None
         self.attribute_stores = []
         for sub in ast.walk(node):
             t = type(sub)
@@ -260,8 +260,11 @@ class _Facts:
             elif t is ast.Attribute:
                 if isinstance(sub.ctx, ast.Store):
                     self.attribute_stores.append(sub)
-            elif self.forbidden is None and t in _FORBIDDEN:
-                self.forbidden = sub
+            elif t in _FORBIDDEN:
+                if self.forbidden is None:
+                    self.forbidden = sub
+                if self.loop is None and t in (ast.While, ast.For, ast.AsyncFor):
+                    self.loop = sub
 
 
 def _facts(node):
@@ -804,14 +807,15 @@ class _Recorder:
         if uf.nout != 1 or uf.nin not in (1, 2) or uf.signature is not None:
             raise CaptureError("calls %s" % name)
         nodes = [self.operand(x) for x in inputs]
-        reals = [self._real(n) for n in nodes]
+        reals = [n.real if isinstance(n, _Node) else n for n in nodes]
         with np.errstate(all="ignore"):
             try:
                 real = uf(*reals)
             except Exception as e:
                 raise CaptureError("%s raised %s while recording" % (name, type(e).__name__))
+        areal = np.asarray(real)
         if out is None and all(self._constant(n) for n in nodes) and \
-                np.asarray(real).dtype.kind in "biuf":
+                areal.dtype.kind in "biuf":
             # only constants in: a constant (seed 000's 1 - Y of an int Y), computed
             # again after the Python statements run (they might change Y in place)
             sources = [n.obj if isinstance(n, _Node) else n for n in nodes]
@@ -819,10 +823,10 @@ class _Recorder:
             node = self.new_node("input", value, obj=value)
             self.folded.append((value, uf, sources))
             return self.proxy(node)
-        if not isinstance(real, (np.ndarray, np.generic)) or np.asarray(real).dtype not in _FLOATS:
+        if not isinstance(real, (np.ndarray, np.generic)) or areal.dtype not in _FLOATS:
             raise CaptureError("%s gives %s results (only float32 and float64 are captured)"
-                               % (name, np.asarray(real).dtype))
-        dtype = np.asarray(real).dtype
+                               % (name, areal.dtype))
+        dtype = areal.dtype
         index = _loop_index(uf, dtype)
         if index is None:
             raise CaptureError("%s has no %s loop" % (name, dtype))
@@ -834,7 +838,7 @@ class _Recorder:
             if not isinstance(out, _Traced):
                 raise CaptureError("writes into an array that the capture does not know")
             target = out._node
-            if np.asarray(real).shape != target.real.shape:
+            if areal.shape != target.real.shape:
                 raise CaptureError("%s with out= of another shape" % name)
             if not np.can_cast(dtype, target.real.dtype, "same_kind"):
                 raise CaptureError("%s cannot write %s into %s" % (name, dtype, target.real.dtype))
@@ -1371,7 +1375,7 @@ class _Program:
         if key not in self.slot_ids:
             self.slot_ids[key] = len(self.slots)
             self.slots.append(base)
-            self.slot_addresses.append(_address(base))
+            self.slot_addresses.append(None)       # read when a view of it comes
         return self.slot_ids[key], base
 
     def ref(self, arr):
@@ -1379,7 +1383,11 @@ class _Program:
         if hit is not None:
             return hit[1], hit[2]
         slot, base = self.slot(arr)
-        offset = (_address(arr) - self.slot_addresses[slot]) if arr is not base else 0
+        offset = 0
+        if arr is not base:
+            if self.slot_addresses[slot] is None:
+                self.slot_addresses[slot] = _address(base)
+            offset = _address(arr) - self.slot_addresses[slot]
         self._refs[id(arr)] = (arr, slot, offset)     # arr kept: its id stays its own
         return slot, offset
 
@@ -1839,16 +1847,16 @@ class _Loop:
         for stmt in self.node.body:
             if isinstance(stmt, ast.For):
                 continue
-            for sub in ast.walk(stmt):
-                if isinstance(sub, ast.While):
-                    raise CaptureError("the loop body has a while loop", sub.lineno)
-                if isinstance(sub, (ast.For, ast.AsyncFor)):
-                    what = _FORBIDDEN.get(type(stmt), "an %s statement" % type(stmt).__name__)
-                    if isinstance(stmt, ast.If):
-                        what = "an if"
-                    raise CaptureError("the loop body has a for loop inside %s (only a for "
-                                       "loop directly in the body is captured)" % what,
-                                       sub.lineno)
+            sub = _facts(stmt).loop
+            if isinstance(sub, ast.While):
+                raise CaptureError("the loop body has a while loop", sub.lineno)
+            if sub is not None:
+                what = _FORBIDDEN.get(type(stmt), "an %s statement" % type(stmt).__name__)
+                if isinstance(stmt, ast.If):
+                    what = "an if"
+                raise CaptureError("the loop body has a for loop inside %s (only a for "
+                                   "loop directly in the body is captured)" % what,
+                                   sub.lineno)
         return inner
 
     def _run_nested(self, it, inner):
@@ -2079,11 +2087,19 @@ class _Runner:
 
     # -- running -----------------------------------------------------------
     def snapshot(self):
-        return [w.copy() for w in self.p.writable]
+        """The arrays the program writes, copied into buffers kept for it (a
+        snapshot lasts until the next one: each is restored, if at all,
+        before another is taken)."""
+        snap = self.__dict__.get("_snap")
+        if snap is None:
+            snap = self._snap = [np.empty_like(w) for w in self.p.writable]
+        for w, s in zip(self.p.writable, snap):
+            s[...] = w
+        return snap
 
     def restore(self, snap):
         for w, s in zip(self.p.writable, snap):
-            np.copyto(w, s)
+            w[...] = s
 
     def fallback(self, position, why):
         """Flags raised at or after `position`: plain Python from there."""
@@ -2214,7 +2230,7 @@ class _Runner:
             exec(stmt.code, ns)
             # what the statement changed in place, back into the buffers
             for storage, copy in copies.values():
-                np.copyto(storage, copy)
+                storage[...] = copy
             for value, uf, sources in p.rec.folded:
                 np.copyto(value, uf(*sources), casting="unsafe")
             for buf, src in p.refresh:
