@@ -69,7 +69,12 @@ enum {
     RP_SUM_PAIRWISE = 1
 };
 
-typedef struct {
+typedef struct rp_program_op rp_program_op;
+
+/* Runs one operation on its operands' addresses this iteration (ptr). */
+typedef void (*rp_program_step)(const rp_program_op *op, char *const *ptr);
+
+struct rp_program_op {
     int kind;
     int nargs;
     int slot[RP_PROGRAM_MAXARGS];
@@ -83,9 +88,13 @@ typedef struct {
     rp_index itemsize;
     rp_strided_loop loop;
     void *loop_data;
-    /* filled by rp_program_prepare: base[slot[a]] + offset[a] */
+    /* filled by rp_program_prepare: base[slot[a]] + offset[a]; whether an
+     * operand moves with the iteration; the routine that runs the operation,
+     * picked once for its kind, dtype and layout (rp_program.c) */
     char *at[RP_PROGRAM_MAXARGS];
-} rp_program_op;
+    int moves;
+    rp_program_step step;
+};
 
 typedef struct {
     int nslots;
@@ -94,7 +103,8 @@ typedef struct {
     rp_program_op *ops;
 } rp_program;
 
-/* Resolve every operand's address (call once the slots' bases are set). */
+/* Resolve every operand's address and pick each operation's routine (call
+ * once the slots' bases are set, and again if an operation changes). */
 void rp_program_prepare(rp_program *p);
 
 /* Floating-point exceptions an operation raised (the result of rp_program_run). */
