@@ -517,9 +517,14 @@ def test_check_compares_the_first_iterations():
     np.testing.assert_allclose(ns["sinapsis0"], plain["sinapsis0"], rtol=1e-12)
 
 
-def test_ctrl_c_stops_between_runs_with_python_state():
-    """SIGINT during a long captured run: KeyboardInterrupt, and the
-    variables are those of a plain run of exactly the iterations done."""
+@pytest.mark.parametrize("how", ["sigint", "after_a_run"])
+def test_ctrl_c_stops_between_runs_with_python_state(monkeypatch, how):
+    """Ctrl-C during a long captured run: KeyboardInterrupt, and the
+    variables are those of a plain run of exactly the iterations done.
+    sigint: a real SIGINT, sent 50 ms after the first run in C starts (so
+    never before the capture, however loaded the machine), landing in a run
+    or between runs; after_a_run: the third run completes and raises, as
+    _program_run does when a signal arrived while it ran."""
     import os
     import signal
     import threading
@@ -534,16 +539,33 @@ def test_ctrl_c_stops_between_runs_with_python_state():
             "    H = np.tanh(X @ W)\n"
             "    W -= 1e-3 * (X.T @ (H * (1 - H * H)))\n"
             "    G = W * 0.5\n")
+    real = capture._core._program_run
+    calls = []
+    timers = []
+
+    def program_run(*args):
+        calls.append(args)
+        if how == "sigint" and len(calls) == 1:
+            timers.append(threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)))
+            timers[0].start()
+        flags = real(*args)
+        if how == "after_a_run" and len(calls) == 3:
+            raise KeyboardInterrupt
+        return flags
+    monkeypatch.setattr(capture._core, "_program_run", program_run)
     ns = setup()
-    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
     try:
         with pytest.raises(KeyboardInterrupt):
             capture.run(cell, ns)
     finally:
-        timer.cancel()
+        for t in timers:
+            t.cancel()
+            t.join()
     done = ns["step"] + 1
     assert capture.last_report[0].captured and 1 < done < 10**9
+    if how == "after_a_run":
+        # iterations 0 (Python) and 1 .. the end of the third run (C)
+        assert done == calls[2][3] + calls[2][4], (done, calls)
     plain = setup()
     exec(cell.replace("range(10**9)", "range(%d)" % done), plain)
     for name in ("W", "H", "G"):
