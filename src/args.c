@@ -606,17 +606,6 @@ rp_view rpb_view_of(PyArrayObject *a, int as_row)
     return v;
 }
 
-rp_cview rpb_transposed(rp_cview v)
-{
-    rp_cview t;
-    t.data = v.data;
-    t.rows = v.cols;
-    t.cols = v.rows;
-    t.s0 = v.s1;
-    t.s1 = v.s0;
-    return t;
-}
-
 /* C = alpha * (A @ B): our loop for small products, BLAS for large ones,
  * with the GIL released when the work is large. */
 void rpb_product(double alpha, rp_cview A, rp_cview B, rp_view C, int typenum)

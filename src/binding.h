@@ -157,7 +157,6 @@ int rpb_parse_activation(const char *name, const char *fn, rp_activation *act);
  * one column; a 0-d array is 1x1. */
 rp_cview rpb_cview_of(PyArrayObject *a, int as_row);
 rp_view rpb_view_of(PyArrayObject *a, int as_row);
-rp_cview rpb_transposed(rp_cview v);
 
 /* C = alpha * (A @ B), with the GIL released when the work is large. */
 void rpb_product(double alpha, rp_cview A, rp_cview B, rp_view C, int typenum);

@@ -428,24 +428,24 @@ static PyObject *py_dense_backward(PyObject *self, PyObject *args, PyObject *kwd
                                                    : PyArray_STRIDE(db, cols ? 0 : 1);
         if (cols) {
             /* dW = delta @ X.T;  dX = W.T @ delta */
-            rpb_product(scale, dv, rpb_transposed(xv), dwv, typenum);
+            rpb_product(scale, dv, rp_cview_transposed(xv), dwv, typenum);
             if (dX != NULL) {
                 dxv = rpb_view_of(dX, !cols);
-                rpb_product(1.0, rpb_transposed(wv), dv, dxv, typenum);
+                rpb_product(1.0, rp_cview_transposed(wv), dv, dxv, typenum);
             }
         }
         else {
             /* dW = X.T @ delta;  dX = delta @ W.T */
-            rpb_product(scale, rpb_transposed(xv), dv, dwv, typenum);
+            rpb_product(scale, rp_cview_transposed(xv), dv, dwv, typenum);
             if (dX != NULL) {
                 dxv = rpb_view_of(dX, !cols);
-                rpb_product(1.0, dv, rpb_transposed(wv), dxv, typenum);
+                rpb_product(1.0, dv, rp_cview_transposed(wv), dxv, typenum);
             }
         }
         /* db = sum over the samples: the column sums of delta in 'rows' */
         RP_RUN(dv.rows * dv.cols,
                RP_DISPATCH(typenum, rp_colsum,
-                           (scale, cols ? rpb_transposed(dv) : dv, PyArray_BYTES(db), db_stride)));
+                           (scale, cols ? rp_cview_transposed(dv) : dv, PyArray_BYTES(db), db_stride)));
     }
     rpb_release(&a);
     if (dX == NULL) {

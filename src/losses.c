@@ -75,7 +75,7 @@ static int parse_axis(const char *fn, const char *arg, PyArrayObject *a, Py_ssiz
 static rp_cview classes_view(PyArrayObject *A, int axis)
 {
     rp_cview v = rpb_cview_of(A, 1);
-    return PyArray_NDIM(A) == 2 && axis == 0 ? rpb_transposed(v) : v;
+    return PyArray_NDIM(A) == 2 && axis == 0 ? rp_cview_transposed(v) : v;
 }
 
 /* The cross-entropy's inputs: A (1-D or 2-D, classes along axis) and Y,
@@ -265,7 +265,7 @@ static PyObject *py_softmax(PyObject *self, PyObject *args, PyObject *kwds)
         const rp_cview zv = classes_view(in[0], axis);
         rp_view av = rpb_view_of(A, 1);
         if (PyArray_NDIM(A) == 2 && axis == 0) {
-            const rp_cview t = rpb_transposed(rpb_cview_of(A, 1));
+            const rp_cview t = rp_cview_transposed(rpb_cview_of(A, 1));
             av.rows = t.rows;
             av.cols = t.cols;
             av.s0 = t.s0;

@@ -689,7 +689,7 @@ static int net_data(net_args *na, const net_lists *ls, PyArrayObject **in, rp_cv
         }
         *views[k] = rpb_cview_of(a, 1);
         if (na->cols) {
-            *views[k] = rpb_transposed(*views[k]);
+            *views[k] = rp_cview_transposed(*views[k]);
         }
         for (i = 0; i < na->nheld; i++) {
             if (rpb_may_overlap(a, na->held[i])) {
@@ -1096,12 +1096,7 @@ static PyObject *py_net_forward(PyObject *self, PyObject *args)
         PyList_SET_ITEM(result, l, (PyObject *)a);
         A[l] = rpb_view_of(a, 1);
         if (c.na.cols) {
-            rp_index t = A[l].rows;
-            A[l].rows = A[l].cols;
-            A[l].cols = t;
-            t = A[l].s0;
-            A[l].s0 = A[l].s1;
-            A[l].s1 = t;
+            A[l] = rp_view_transposed(A[l]);
         }
     }
     RP_RUN((double)c.X.rows * (double)c.na.sizes[0] * (double)c.na.sizes[1],

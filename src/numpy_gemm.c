@@ -91,21 +91,9 @@ static void run(const matmul_loop *f, rp_index item, rp_cview A, rp_cview B, rp_
     f->loop(args, dims, steps, f->data);
 }
 
-static rp_cview transposed_view(rp_cview v)
-{
-    rp_cview t;
-    t.data = v.data;
-    t.rows = v.cols;
-    t.cols = v.rows;
-    t.s0 = v.s1;
-    t.s1 = v.s0;
-    return t;
-}
-
 static int large_gemm(const matmul_loop *f, rp_index item, rp_cview A, rp_cview B, rp_view C)
 {
     rp_index c0 = C.s0, c1 = C.s1;
-    rp_view Ct;
     if (C.rows > INT_MAX || C.cols > INT_MAX || A.cols > INT_MAX ||
         !blas_readable(A, item) || !blas_readable(B, item)) {
         return 0;
@@ -116,12 +104,7 @@ static int large_gemm(const matmul_loop *f, rp_index item, rp_cview A, rp_cview 
         return 1;
     }
     if (by_rows(C.cols, C.rows, c1, c0, item)) {
-        Ct.data = C.data;
-        Ct.rows = C.cols;
-        Ct.cols = C.rows;
-        Ct.s0 = C.s1;
-        Ct.s1 = C.s0;
-        run(f, item, transposed_view(B), transposed_view(A), Ct);
+        run(f, item, rp_cview_transposed(B), rp_cview_transposed(A), rp_view_transposed(C));
         return 1;
     }
     return 0;

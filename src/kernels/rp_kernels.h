@@ -29,6 +29,49 @@ typedef struct {
     rp_index s0, s1;
 } rp_cview;
 
+/* MSVC's C compiler spells inline __inline before VS 2015. */
+#ifndef RP_INLINE
+#if defined(_MSC_VER) && !defined(__clang__)
+#define RP_INLINE static __inline
+#else
+#define RP_INLINE static inline
+#endif
+#endif
+
+/* The same view, read-only. */
+RP_INLINE rp_cview rp_cview_of(rp_view v)
+{
+    rp_cview c;
+    c.data = v.data;
+    c.rows = v.rows;
+    c.cols = v.cols;
+    c.s0 = v.s0;
+    c.s1 = v.s1;
+    return c;
+}
+
+/* v.T: rows and columns (and their strides) swapped, no copy. */
+RP_INLINE rp_cview rp_cview_transposed(rp_cview v)
+{
+    rp_cview t = v;
+    t.rows = v.cols;
+    t.cols = v.rows;
+    t.s0 = v.s1;
+    t.s1 = v.s0;
+    return t;
+}
+
+/* v.T of a writable view. */
+RP_INLINE rp_view rp_view_transposed(rp_view v)
+{
+    rp_view t = v;
+    t.rows = v.cols;
+    t.cols = v.rows;
+    t.s0 = v.s1;
+    t.s1 = v.s0;
+    return t;
+}
+
 typedef enum {
     RP_ACT_SIGMOID = 0,
     RP_ACT_TANH = 1,

@@ -32,11 +32,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#if defined(_MSC_VER) && !defined(__clang__)
-#define RP_INLINE static __inline
-#else
-#define RP_INLINE static inline
-#endif
+#include "rp_kernels.h" /* rp_index, RP_INLINE */
 
 /* Decimal spellings of exact doubles (hex float literals are not in every
  * compiler we build with). */

@@ -48,27 +48,6 @@ struct rp_net_work {
     void *block;     /* one allocation holding all of the above */
 };
 
-static rp_cview rp_const(rp_view v)
-{
-    rp_cview c;
-    c.data = v.data;
-    c.rows = v.rows;
-    c.cols = v.cols;
-    c.s0 = v.s0;
-    c.s1 = v.s1;
-    return c;
-}
-
-static rp_cview rp_transposed(rp_cview v)
-{
-    rp_cview t = v;
-    t.rows = v.cols;
-    t.cols = v.rows;
-    t.s0 = v.s1;
-    t.s1 = v.s0;
-    return t;
-}
-
 /* Sizes in bytes that saturate at SIZE_MAX instead of wrapping around, so
  * that absurd sizes (zero-stride arrays of enormous shapes) make malloc fail
  * rather than allocate a few bytes that the loops then overrun. */

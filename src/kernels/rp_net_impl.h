@@ -27,12 +27,12 @@ static void RP_NAME(forward)(const rp_net *net, rp_cview X, rp_view *A)
     for (l = 0; l < net->nlayers; l++) {
         const rp_activation act = net->act[l];
         const rp_view Al = A[l];
-        RP_NAME(rp_gemm)(1.0, in, rp_const(net->W[l]), Al);
-        rp_cview b = rp_const(net->b[l]);
+        RP_NAME(rp_gemm)(1.0, in, rp_cview_of(net->W[l]), Al);
+        rp_cview b = rp_cview_of(net->b[l]);
         b.s0 = 0; /* the bias is one row, broadcast over the samples */
         /* contiguous scratch: rp_bias_activate activates the batch in one call */
         RP_NAME(rp_bias_activate)(Al, b, act, Al);
-        in = rp_const(Al);
+        in = rp_cview_of(Al);
     }
 }
 
@@ -148,9 +148,9 @@ static double RP_NAME(penalty)(const rp_net *net, rp_index n, rp_view *dW, rp_vi
     double penalty = 0.0;
     int l;
     for (l = 0; c != 0.0 && l < net->nlayers; l++) {
-        penalty += RP_NAME(penalty_of)(dW != NULL ? &dW[l] : NULL, rp_const(net->W[l]), c);
+        penalty += RP_NAME(penalty_of)(dW != NULL ? &dW[l] : NULL, rp_cview_of(net->W[l]), c);
         if (net->decay_biases && net->b[l].data != NULL) {
-            penalty += RP_NAME(penalty_of)(dW != NULL ? &db[l] : NULL, rp_const(net->b[l]), c);
+            penalty += RP_NAME(penalty_of)(dW != NULL ? &db[l] : NULL, rp_cview_of(net->b[l]), c);
         }
     }
     return penalty;
@@ -165,18 +165,18 @@ static double RP_NAME(backward)(const rp_net *net, rp_cview X, const rp_view *A,
     const rp_index n = X.rows;
     int l, cur = 0;
     for (l = net->nlayers - 1; l >= 0; l--) {
-        rp_cview in = l == 0 ? X : rp_const(A[l - 1]);
+        rp_cview in = l == 0 ? X : rp_cview_of(A[l - 1]);
         rp_view D = RP_NAME(scratch)(w->delta[cur], n, net->sizes[l + 1]);
         /* dW = in.T @ D;  db = sum of D over the samples */
-        RP_NAME(rp_gemm)(scale, rp_transposed(in), rp_const(D), dW[l]);
+        RP_NAME(rp_gemm)(scale, rp_cview_transposed(in), rp_cview_of(D), dW[l]);
         if (db[l].data != NULL) {
-            RP_NAME(rp_colsum)(scale, rp_const(D), db[l].data, db[l].s1);
+            RP_NAME(rp_colsum)(scale, rp_cview_of(D), db[l].data, db[l].s1);
         }
         if (l > 0) {
             /* D_below = (D @ W.T) * f'(A_below) */
             rp_view below = RP_NAME(scratch)(w->delta[1 - cur], n, net->sizes[l]);
             rp_index i, j;
-            RP_NAME(rp_gemm)(1.0, rp_const(D), rp_transposed(rp_const(net->W[l])), below);
+            RP_NAME(rp_gemm)(1.0, rp_cview_of(D), rp_cview_transposed(rp_cview_of(net->W[l])), below);
             /* the common activations get loops of their own, without a switch */
             switch (net->act[l - 1]) {
             case RP_ACT_SIGMOID:
@@ -337,7 +337,7 @@ static rp_cview RP_NAME(gather)(rp_cview M, const rp_index *perm, rp_index start
             RP_REF2(out, i, j) = RP_AT2(M, perm[start + i], j);
         }
     }
-    return rp_const(out);
+    return rp_cview_of(out);
 }
 
 #include "rp_net_small_impl.h"

@@ -23,14 +23,6 @@
 
 #include "rp_kernels.h"
 
-#ifndef RP_INLINE
-#if defined(_MSC_VER) && !defined(__clang__)
-#define RP_INLINE static __inline
-#else
-#define RP_INLINE static inline
-#endif
-#endif
-
 #include <math.h>
 
 /* y[i] = f(x[i]) over n strided elements (the unary kernels of rp_kernels.h). */

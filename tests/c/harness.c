@@ -129,17 +129,6 @@ static rp_view make_view(int layout, rp_index rows, rp_index cols, size_t item,
     return v;
 }
 
-static rp_cview as_const(rp_view v)
-{
-    rp_cview c;
-    c.data = v.data;
-    c.rows = v.rows;
-    c.cols = v.cols;
-    c.s0 = v.s0;
-    c.s1 = v.s1;
-    return c;
-}
-
 static double at(rp_view v, rp_index i, rp_index j, int single)
 {
     const char *p = v.data + i * v.s0 + j * v.s1;
@@ -168,10 +157,10 @@ static void check_gemm(rp_index m, rp_index k, rp_index n, int single, double al
                 rp_view C = make_view(lc, m, n, item, NULL, &bc); /* NaN to overwrite */
                 int bad = 0;
                 if (single) {
-                    rp_gemm_f32(alpha, as_const(A), as_const(B), C);
+                    rp_gemm_f32(alpha, rp_cview_of(A), rp_cview_of(B), C);
                 }
                 else {
-                    rp_gemm_f64(alpha, as_const(A), as_const(B), C);
+                    rp_gemm_f64(alpha, rp_cview_of(A), rp_cview_of(B), C);
                 }
                 for (i = 0; i < m && !bad; i++) {
                     for (j = 0; j < n && !bad; j++) {
