@@ -1215,8 +1215,8 @@ class _Recorder:
                 if k not in vars(obj):
                     raise CaptureError("deletes the attribute %s.%s" % (p, k), self.lineno)
         for k, v in items:
-            if k == self.loop.var:
-                continue
+            if saved.get(k, _MISSING) is v or k == self.loop.var:
+                continue      # (saved holds the objects before any proxy: none is one)
             if isinstance(v, _Traced):
                 out[k] = v._node
                 continue
@@ -1274,11 +1274,15 @@ def _random_states(ns):
     import random
     states = [(random, random.getstate()), (np.random, np.random.get_state())]
     for v in list(ns.values()):
-        if isinstance(v, np.random.Generator):
-            states.append((v, v.bit_generator.state))
-        elif isinstance(v, np.random.RandomState):
-            states.append((v, v.get_state()))
+        if isinstance(v, _GENERATORS):
+            if isinstance(v, np.random.Generator):
+                states.append((v, v.bit_generator.state))
+            else:
+                states.append((v, v.get_state()))
     return states
+
+
+_GENERATORS = (np.random.Generator, np.random.RandomState)
 
 
 def _same_states(a, b):
@@ -1498,9 +1502,7 @@ class _Program:
                     while isinstance(n, _Node):
                         used.add(n.id)
                         n = n.base
-        names_of = {}
-        for name, obj in entry.items():
-            names_of.setdefault(id(obj), []).append(name)
+        names_of = None     # id(object) -> its names at entry, when a name is rebound
         for name, node in final.items():
             old = entry.get(name, _MISSING)
             if old is _MISSING:
@@ -1516,6 +1518,10 @@ class _Program:
             if enode is None or enode is node or enode.id not in used:
                 continue
             # name is rebound; its entry object is a value of the previous iteration
+            if names_of is None:
+                names_of = {}
+                for key, obj in entry.items():
+                    names_of.setdefault(id(obj), []).append(key)
             for other in names_of.get(id(old), []):
                 if other not in final or final[other] is rec.inputs.get(id(old)):
                     raise CaptureError("%s and %s are the same array, and only %s is "
@@ -1608,7 +1614,8 @@ class _Program:
                 self.emit_cast(tmp, target)
                 return
             for a in arrays:
-                if a.ndim and np.shares_memory(a, target) and not _same_view(a, target):
+                if a.ndim and a is not target and np.shares_memory(a, target) and \
+                        not _same_view(a, target):
                     raise CaptureError("an in-place operation reads an overlapping view of "
                                        "its own output")
             if uf in _ARITH:
@@ -1684,8 +1691,11 @@ def _layout(a):
 
 def _broadcast_strides(a, shape):
     """np.broadcast_to(a, shape).strides, without making the view (10 us)."""
-    lead = len(shape) - a.ndim
-    return (0,) * lead + tuple(0 if n == 1 else s for n, s in zip(a.shape, a.strides))
+    a_shape = a.shape
+    if a_shape == shape and 1 not in shape:
+        return a.strides
+    lead = len(shape) - len(a_shape)
+    return (0,) * lead + tuple(0 if n == 1 else s for n, s in zip(a_shape, a.strides))
 
 
 def _same_view(a, b):
@@ -1697,6 +1707,20 @@ def _plan(out, arrays):
     """Loop over out's shape as NumPy's iterator would: innermost the axis
     of out's smallest stride, axes merged where every operand allows it.
     Returns (outer count, inner count, [(outer stride, inner stride)] per array)."""
+    key = (out.shape, out.strides) + tuple((a.shape, a.strides) for a in arrays)
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _plan_of(out, arrays)
+        if len(_PLANS) >= 1024:
+            _PLANS.clear()
+        _PLANS[key] = plan
+    return plan
+
+
+_PLANS = {}      # the plans of the shapes and strides seen (a body repeats a few)
+
+
+def _plan_of(out, arrays):
     shape = out.shape
     strides = [_broadcast_strides(a, shape) for a in arrays]
     out_strides = out.strides
@@ -1717,7 +1741,7 @@ def _plan(out, arrays):
     while len(merged) < 2:
         merged.append((1, [0] * len(arrays)))
     (inner, ist), (outer, ost) = merged[0], merged[1]
-    return outer, inner, list(zip(ost, ist))
+    return outer, inner, tuple(zip(ost, ist))
 
 
 # --------------------------------------------------------------------------
@@ -2007,6 +2031,16 @@ class _Runner:
         if isinstance(node, _TupleNode):
             return tuple(self.value(n, copies, position, previous) if isinstance(n, _Node)
                          else n for n in node.items)
+        if node.kind != "view":
+            # (most names: no view to take)
+            if node.kind == "input" and node.carry is None:
+                return node.obj
+            storage = node.previous if previous and node.previous is not None else node.storage
+            key = id(storage)
+            if key not in copies:
+                copies[key] = (storage, storage.copy(order="K"))
+            arr = copies[key][1]
+            return arr[()] if node.scalar else arr
         chain = []
         n = node
         while n.kind == "view":
@@ -2032,14 +2066,19 @@ class _Runner:
         copies = {}
         if point is self.points[-1] and not self.dirty:
             return copies          # no C iteration since bind: the namespace is right
+        last = point is self.points[-1]
+        ns, value, set_attribute = self.ns, self.value, self.loop.set
         for name, (node, previous) in point.items():
-            at = position - 1 if previous and point is not self.points[-1] else position
+            at = position - 1 if previous and not last else position
             if at < 0:
                 # a run from iteration 0 (an inner loop's program reused): the
                 # values before it were made at the previous run's last iteration
                 at = len(self.it) - 1
-            self.loop.set(name, self.value(node, copies, at, previous))
-        self.ns[self.var] = self.it[position]
+            if "." in name:
+                set_attribute(name, value(node, copies, at, previous))
+            else:
+                ns[name] = value(node, copies, at, previous)
+        ns[self.var] = self.it[position]
         return copies
 
     def bind(self, last=0):
